@@ -1,0 +1,23 @@
+"""elm-snn: Expressive Leaky Memory (ELM) neurons for the snnTorch / Norse / Tonic ecosystem.
+
+Layers are time-major ``(T, B, F)`` by default (``batch_first=True`` accepted), times are
+in milliseconds, and every fast path is tested against the reference equations in
+:mod:`elm_snn.functional`.
+"""
+
+from .functional.elm import ELMRecord, ELMState
+from .neurons import ELM, BranchELM, BranchELMCell, ELMCell, StatefulModule, reset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ELM",
+    "BranchELM",
+    "BranchELMCell",
+    "ELMCell",
+    "ELMRecord",
+    "ELMState",
+    "StatefulModule",
+    "__version__",
+    "reset",
+]

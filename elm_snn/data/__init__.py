@@ -1,0 +1,59 @@
+"""Datasets and preprocessing: SHD, SHD-Adding, binning to frames, caching, collation.
+
+Names are imported lazily (PEP 562) so ``import elm_snn.data`` stays cheap: torch and
+tonic are only imported when a dataset or collate function is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    # SHD file format
+    "SHD_CLASS_NAMES": "shd_format",
+    "SHD_NUM_CHANNELS": "shd_format",
+    "SHD_NUM_CLASSES": "shd_format",
+    "SHDFormatError": "shd_format",
+    "SHDRecords": "shd_format",
+    "read_shd_file": "shd_format",
+    "validate_shd_file": "shd_format",
+    "write_shd_file": "shd_format",
+    # SHD (through tonic)
+    "SHD": "shd",
+    "find_shd_file": "shd",
+    # SHD-Adding
+    "SHDAdding": "adding",
+    "split_train_validation": "adding",
+    # binning
+    "BinToFrames": "transforms",
+    "BinningStats": "transforms",
+    "bin_events": "transforms",
+    "events_from_arrays": "transforms",
+    "validate_events": "transforms",
+    # caching
+    "DigitFrameCache": "cache",
+    "file_fingerprint": "cache",
+    # collation
+    "collate_frames": "collate",
+    "pad_collate_time_major": "collate",
+    # --- NeuronIO exports (added by the lead) -------------------------------------------
+    # (add "Name": "neuronio..." entries here)
+    # -------------------------------------------------------------------------------------
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'elm_snn.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"elm_snn.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,15 @@
+"""Neuron layers users see: ELM / Branch-ELM cells and sequence layers, LIF, ALIF."""
+
+from .base import StatefulModule, detach_state, reset
+from .elm import ELM, BranchELM, BranchELMCell, ELMCell, ELMCore
+
+__all__ = [
+    "ELM",
+    "BranchELM",
+    "BranchELMCell",
+    "ELMCell",
+    "ELMCore",
+    "StatefulModule",
+    "detach_state",
+    "reset",
+]

@@ -1,0 +1,533 @@
+"""ELM and Branch-ELM neuron layers: per-step cells and whole-sequence layers.
+
+All four classes share one parameter layout (:class:`ELMCore`), so a state dict moves
+freely between a cell and its sequence layer, and all of them evaluate the equations
+through :mod:`elm_snn.functional.elm` (the reference) or, for sequences, a fused kernel
+that is tested against it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .._validation import check_choice, check_finite, check_float_tensor, check_positive
+from ..functional import elm as F_elm
+from ..functional.elm import ELMParameters, ELMRecord, ELMState
+from ..functional.routing import explicit_routing, neuronio_routing, random_routing
+from .base import StatefulModule
+
+__all__ = ["ELM", "BranchELM", "BranchELMCell", "ELMCell", "ELMCore", "BACKENDS"]
+
+BACKENDS = ("auto", "reference", "fused")
+ROUTINGS = ("neuronio", "random")
+
+
+def _check_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
+class ELMCore(nn.Module):
+    """Parameters and configuration shared by :class:`ELMCell` and :class:`ELM`.
+
+    Not used directly; see :class:`ELM` for the meaning of every argument.
+
+    Parameters and buffers (names are stable across cells and sequence layers):
+
+    * ``w_s_raw`` ``(S,)``: raw synapse weights, effective ``w_s = relu(w_s_raw)``.
+    * ``tau_s`` ``(S,)`` (trace mode "synapse") or ``(K,)`` ("branch"): trace time
+      constants in ms (buffer unless ``learn_tau_s``).
+    * ``tau_m_raw`` ``(M,)``: memory time constants before the bounded map
+      ``tau_m = (tau_m_max - tau_m_min) * sigmoid(tau_m_raw) + tau_m_min`` (ms).
+    * ``mlp.{0,2,...}``: Linear layers of the MLP (hidden layers then output layer).
+    * ``readout``: ``Linear(M, O)``, the paper's ``W_y``.
+    * ``synapse_index`` ``(S,)`` int64 / ``synapse_mask`` ``(S,)`` float: routing buffers
+      (only with routing).
+    """
+
+    def __init__(
+        self,
+        num_inputs: int,
+        num_memory: int,
+        num_outputs: int,
+        *,
+        num_branches: int | None = None,
+        synapses_per_branch: int | None = None,
+        routing: str | Tensor | None = None,
+        routing_mask: Tensor | None = None,
+        routing_seed: int | None = None,
+        mlp_hidden_size: int | None = None,
+        mlp_num_layers: int = 1,
+        mlp_activation: str = "relu",
+        lambda_value: float = 5.0,
+        tau_m_min: float = 1.0,
+        tau_m_max: float = 1000.0,
+        tau_m_init: tuple[float, float] | None = None,
+        tau_m_init_spacing: str = "log",
+        learn_tau_m: bool = False,
+        tau_s: float = 5.0,
+        learn_tau_s: bool = False,
+        w_s_init: float = 0.5,
+        learn_w_s: bool = True,
+        dt: float = 1.0,
+        memory_update: str = "paper",
+        trace_mode: str = "synapse",
+        bias: bool = True,
+        spiking: bool = False,
+        spike_threshold: float = 0.0,
+        spike_grad: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_inputs = _check_int("num_inputs", num_inputs)
+        self.num_memory = _check_int("num_memory", num_memory)
+        self.num_outputs = _check_int("num_outputs", num_outputs)
+        self.mlp_num_layers = _check_int("mlp_num_layers", mlp_num_layers, minimum=0)
+        self.mlp_hidden_size = _check_int(
+            "mlp_hidden_size", mlp_hidden_size if mlp_hidden_size is not None else 2 * num_memory
+        )
+        check_choice("mlp_activation", mlp_activation, F_elm.ACTIVATIONS)
+        check_choice("memory_update", memory_update, F_elm.MEMORY_UPDATES)
+        check_choice("trace_mode", trace_mode, F_elm.TRACE_MODES)
+        check_choice("tau_m_init_spacing", tau_m_init_spacing, ("log", "linear"))
+        self.mlp_activation = mlp_activation
+        self.memory_update = memory_update
+        self.trace_mode = trace_mode
+        self.lambda_value = check_positive("lambda_value", lambda_value)
+        self.dt = check_positive("dt", dt)
+        self.tau_m_min = check_positive("tau_m_min", tau_m_min, allow_zero=True)
+        self.tau_m_max = check_positive("tau_m_max", tau_m_max)
+        if self.tau_m_max <= self.tau_m_min:
+            raise ValueError(
+                f"tau_m_max: expected a value > tau_m_min = {tau_m_min}, got {tau_m_max}"
+            )
+        self.learn_tau_m = bool(learn_tau_m)
+        self.learn_tau_s = bool(learn_tau_s)
+        self.learn_w_s = bool(learn_w_s)
+
+        # --- synapses and branches
+        if num_branches is None and synapses_per_branch is None and routing is None:
+            num_branches, synapses_per_branch = num_inputs, 1
+        elif routing is None:
+            if num_branches is None:
+                raise ValueError("num_branches: required when synapses_per_branch is given")
+            _check_int("num_branches", num_branches)
+            if synapses_per_branch is None:
+                synapses_per_branch = num_inputs // num_branches
+            if num_branches * synapses_per_branch != num_inputs:
+                raise ValueError(
+                    f"num_branches: without routing the synapses are the inputs, so "
+                    f"num_branches * synapses_per_branch must equal num_inputs = {num_inputs}, "
+                    f"got {num_branches} * {synapses_per_branch}"
+                )
+        else:
+            if num_branches is None or synapses_per_branch is None:
+                raise ValueError(
+                    "num_branches, synapses_per_branch: both are required with routing, got "
+                    f"{num_branches!r} and {synapses_per_branch!r}"
+                )
+        self.num_branches = _check_int("num_branches", num_branches)
+        self.synapses_per_branch = _check_int("synapses_per_branch", synapses_per_branch)
+        self.num_synapses = self.num_branches * self.synapses_per_branch
+
+        self.routing: str | None
+        if routing is None:
+            self.routing = None
+        else:
+            if isinstance(routing, str):
+                check_choice("routing", routing, ROUTINGS)
+                if routing == "neuronio":
+                    index, mask = neuronio_routing(
+                        num_inputs, self.num_branches, self.synapses_per_branch
+                    )
+                else:
+                    gen = None
+                    if routing_seed is not None:
+                        gen = torch.Generator().manual_seed(int(routing_seed))
+                    index, mask = random_routing(num_inputs, self.num_synapses, gen)
+                self.routing = routing
+            elif isinstance(routing, Tensor):
+                index, mask = explicit_routing(
+                    routing, num_inputs, self.num_synapses, routing_mask
+                )
+                self.routing = "explicit"
+            else:
+                raise TypeError(
+                    f"routing: expected None, 'neuronio', 'random' or an int64 index tensor, "
+                    f"got {type(routing).__name__}"
+                )
+            self.register_buffer("synapse_index", index)
+            self.register_buffer("synapse_mask", mask)
+
+        # --- parameters (float32 like torch.nn defaults)
+        w_s = torch.full((self.num_synapses,), float(w_s_init))
+        self._register("w_s_raw", w_s, self.learn_w_s)
+        trace_size = self.num_synapses if trace_mode == "synapse" else self.num_branches
+        self._register(
+            "tau_s", torch.full((trace_size,), check_positive("tau_s", tau_s)), self.learn_tau_s
+        )
+        low, high = tau_m_init if tau_m_init is not None else (self.tau_m_min, self.tau_m_max)
+        if not (self.tau_m_min <= low < high <= self.tau_m_max):
+            raise ValueError(
+                f"tau_m_init: expected a range inside [tau_m_min, tau_m_max] = "
+                f"[{self.tau_m_min}, {self.tau_m_max}], got {tau_m_init!r}"
+            )
+        tau0 = F_elm.tau_m_initial_values(num_memory, low, high, tau_m_init_spacing)
+        self._register(
+            "tau_m_raw",
+            F_elm.inverse_scaled_sigmoid(tau0, self.tau_m_min, self.tau_m_max),
+            self.learn_tau_m,
+        )
+        layers: list[nn.Module] = []
+        width = self.num_branches + num_memory
+        for _ in range(self.mlp_num_layers):
+            layers.append(nn.Linear(width, self.mlp_hidden_size, bias=bias))
+            layers.append(nn.ReLU() if mlp_activation == "relu" else nn.SiLU())
+            width = self.mlp_hidden_size
+        layers.append(nn.Linear(width, num_memory, bias=bias))
+        self.mlp = nn.Sequential(*layers)
+        self.readout = nn.Linear(num_memory, num_outputs, bias=bias)
+
+        # --- optional spiking output
+        self.spiking = bool(spiking)
+        self.spike_threshold = float(spike_threshold)
+        if spiking and spike_grad is None:
+            from snntorch import surrogate
+
+            spike_grad = surrogate.atan()
+        if spike_grad is not None and not callable(spike_grad):
+            raise TypeError(
+                f"spike_grad: expected a callable such as snntorch.surrogate.atan(), got "
+                f"{type(spike_grad).__name__}"
+            )
+        self.spike_grad = spike_grad
+
+    def _register(self, name: str, value: Tensor, learnable: bool) -> None:
+        if learnable:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def tau_m(self) -> Tensor:
+        """``(M,)`` memory time constants in ms."""
+        return F_elm.scaled_sigmoid(self.tau_m_raw, self.tau_m_min, self.tau_m_max)
+
+    @property
+    def w_s(self) -> Tensor:
+        """``(S,)`` effective synapse weights ``relu(w_s_raw)``."""
+        return torch.relu(self.w_s_raw)
+
+    @property
+    def kappa_m(self) -> Tensor:
+        """``(M,)`` memory decay per step."""
+        return F_elm.memory_decay(self.tau_m, self.dt)
+
+    def elm_parameters(self) -> ELMParameters:
+        """The :class:`~elm_snn.functional.elm.ELMParameters` for the functional API."""
+        linears = [m for m in self.mlp if isinstance(m, nn.Linear)]
+        return F_elm.derive_parameters(
+            w_s_raw=self.w_s_raw,
+            tau_s=self.tau_s,
+            tau_m=self.tau_m,
+            dt=self.dt,
+            lambda_value=self.lambda_value,
+            memory_update=self.memory_update,
+            mlp_weights=tuple(m.weight for m in linears),
+            mlp_biases=tuple(m.bias for m in linears),
+            readout_weight=self.readout.weight,
+            readout_bias=self.readout.bias,
+            synapse_index=getattr(self, "synapse_index", None),
+            synapse_mask=getattr(self, "synapse_mask", None),
+            num_branches=self.num_branches,
+            activation=self.mlp_activation,
+            trace_mode=self.trace_mode,
+        )
+
+    # ------------------------------------------------------------------ checks
+    def _param_dtype(self) -> torch.dtype:
+        return self.readout.weight.dtype
+
+    def _check_input(self, x: Any, name: str, rank: int, axes: str) -> Tensor:
+        check_float_tensor(name, x)
+        if x.dim() != rank:
+            raise ValueError(
+                f"{name}: expected a {rank}-D tensor {axes}, got {x.dim()}-D with shape "
+                f"{tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.num_inputs:
+            raise ValueError(
+                f"{name}: expected num_inputs = {self.num_inputs} features in the last "
+                f"dimension {axes}, got {x.shape[-1]} (shape {tuple(x.shape)})"
+            )
+        if x.dtype != self._param_dtype():
+            raise TypeError(
+                f"{name}: dtype {x.dtype} does not match the layer's parameters "
+                f"({self._param_dtype()}); convert the input or call .to(dtype) on the layer"
+            )
+        if not _is_compiling():
+            check_finite(name, x)
+        return x
+
+    def _check_state(self, state: Any, batch: int, like: Tensor) -> ELMState:
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise TypeError(
+                f"state: expected an ELMState(memory, trace), got {type(state).__name__}"
+            )
+        memory, trace = state
+        trace_size = self.tau_s.shape[0]
+        for name, value, width in (
+            ("state.memory", memory, self.num_memory),
+            ("state.trace", trace, trace_size),
+        ):
+            check_float_tensor(name, value)
+            if tuple(value.shape) != (batch, width):
+                raise ValueError(
+                    f"{name}: expected shape (B, {width}) = ({batch}, {width}), got "
+                    f"{tuple(value.shape)}"
+                )
+            if value.dtype != like.dtype or value.device != like.device:
+                raise TypeError(
+                    f"{name}: expected dtype {like.dtype} on {like.device}, got "
+                    f"{value.dtype} on {value.device}"
+                )
+        return ELMState(memory, trace)
+
+    def _spikes(self, y: Tensor) -> Tensor:
+        return self.spike_grad(y - self.spike_threshold)
+
+    def extra_repr(self) -> str:
+        parts = [
+            f"num_inputs={self.num_inputs}",
+            f"num_memory={self.num_memory}",
+            f"num_outputs={self.num_outputs}",
+        ]
+        if self.num_branches != self.num_inputs or self.routing is not None:
+            parts.append(f"num_branches={self.num_branches}")
+            parts.append(f"synapses_per_branch={self.synapses_per_branch}")
+        if self.routing is not None:
+            parts.append(f"routing={self.routing!r}")
+        parts += [
+            f"memory_update={self.memory_update!r}",
+            f"trace_mode={self.trace_mode!r}",
+            f"dt={self.dt}",
+        ]
+        if self.spiking:
+            parts.append("spiking=True")
+        return ", ".join(parts)
+
+
+class ELMCell(ELMCore, StatefulModule):
+    """One time step of the Expressive Leaky Memory neuron (snnTorch-style cell).
+
+    ``forward(x_t, state=None) -> (y_t, state)``; with ``init_hidden=True`` the state is
+    kept inside the module and ``forward(x_t) -> y_t``. Arguments as for :class:`ELM`
+    (except ``batch_first`` and ``backend``, which only concern sequences).
+
+    Shapes: ``x_t`` ``(B, num_inputs)``; ``y_t`` ``(B, num_outputs)`` (spikes in {0, 1}
+    when ``spiking=True``); ``state`` an :class:`~elm_snn.functional.elm.ELMState` with
+    ``memory`` ``(B, num_memory)`` and ``trace`` ``(B, S)`` or ``(B, K)``.
+    """
+
+    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
+                 init_hidden: bool = False, **options: Any) -> None:
+        ELMCore.__init__(self, num_inputs, num_memory, num_outputs, **options)
+        self.init_hidden = bool(init_hidden)
+        self._hidden = None
+
+    def forward(self, x_t: Tensor, state: ELMState | None = None):
+        """Advance one time step; see the class docstring for shapes."""
+        x_t = self._check_input(x_t, "x_t", 2, "(B, num_inputs)")
+        if self.init_hidden:
+            if state is not None:
+                raise ValueError("state: must not be passed when init_hidden=True")
+            state = self._hidden
+            if state is not None and state.memory.shape[0] != x_t.shape[0]:
+                state = None  # batch size changed: start a fresh sequence
+        if state is not None:
+            state = self._check_state(state, x_t.shape[0], x_t)
+        y_t, new_state = F_elm.elm_step(x_t, state, self.elm_parameters())
+        if self.spiking:
+            y_t = self._spikes(y_t)
+        if self.init_hidden:
+            self._store_hidden(new_state)
+            return y_t
+        return y_t, new_state
+
+
+class ELM(ELMCore, StatefulModule):
+    """Expressive Leaky Memory neuron over whole sequences.
+
+    A single ELM "neuron" has ``num_memory`` leaky memory units updated by an MLP from
+    its synaptic input and its own decayed memory, and a linear readout of
+    ``num_outputs`` channels (Spieler et al., 2023; equations in
+    :mod:`elm_snn.functional.elm`).
+
+    Args:
+        num_inputs: input channels ``I``.
+        num_memory: memory units ``M`` (paper ``d_m``).
+        num_outputs: readout channels ``O``.
+        num_branches: branches ``K`` (Branch-ELM); default: one branch per input.
+        synapses_per_branch: synapses per branch ``S/K``.
+        routing: ``None`` (synapses are the inputs), ``"neuronio"`` (interleave
+            excitatory/inhibitory halves, overlapping windows), ``"random"`` (each
+            synapse draws an input uniformly), or an ``(S,)`` int64 index tensor.
+        routing_mask: optional ``(S,)`` 0/1 mask with an explicit routing tensor.
+        routing_seed: seed for ``routing="random"`` (default: torch's global RNG).
+        mlp_hidden_size: MLP width (default ``2 * num_memory``).
+        mlp_num_layers: hidden layers of the MLP (default 1).
+        mlp_activation: ``"relu"`` (default) or ``"silu"``.
+        lambda_value: memory update scale ``lambda`` (default 5).
+        tau_m_min, tau_m_max: bounds of the memory time constants in ms (default 1, 1000).
+        tau_m_init: ``(low, high)`` range of the initial time constants in ms (default:
+            the bounds); the paper's SHD setting is ``tau_m_init=(1, 150)`` with bounds
+            ``(0, 1000)`` and ``tau_m_init_spacing="linear"``.
+        tau_m_init_spacing: ``"log"`` (official) or ``"linear"``.
+        learn_tau_m: learn the memory time constants (default False, as official).
+        tau_s: synaptic trace time constant in ms (default 5).
+        learn_tau_s: learn the trace time constants (default False).
+        w_s_init: initial synapse weight (default 0.5).
+        learn_w_s: learn the synapse weights (default True).
+        dt: time step in ms (the bin size; default 1).
+        memory_update: ``"paper"`` (``lambda * (1 - kappa_m)``, official v1) or
+            ``"stable"`` (``1 - exp(-dt lambda / tau_m)``, official v2).
+        trace_mode: ``"synapse"`` (one trace per synapse, v1) or ``"branch"`` (one per
+            branch, v2; identical when all ``tau_s`` are equal).
+        bias: biases in the MLP and readout (default True).
+        spiking: turn the readout into spikes ``spike_grad(y - spike_threshold)``.
+        spike_threshold: threshold for ``spiking=True`` (default 0).
+        spike_grad: surrogate spike function, e.g. ``snntorch.surrogate.atan()``
+            (default when spiking).
+        batch_first: inputs/outputs ``(B, T, F)`` instead of ``(T, B, F)``.
+        init_hidden: keep the final state and continue from it on the next call.
+        backend: ``"auto"`` (fused kernel when it supports the configuration),
+            ``"reference"`` (the Python loop of :mod:`elm_snn.functional.elm`) or
+            ``"fused"`` (error if unsupported).
+
+    Call: ``forward(x, state=None, return_states=False)`` with ``x`` ``(T, B, I)``
+    returns ``(y, final_state)``, ``y`` ``(T, B, O)``; with ``return_states=True``,
+    ``(y, final_state, record)`` where ``record`` is an
+    :class:`~elm_snn.functional.elm.ELMRecord` with per-step ``memory`` ``(T, B, M)``,
+    ``trace`` and ``branch_input`` (batch-first too when ``batch_first``).
+    """
+
+    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
+                 batch_first: bool = False, init_hidden: bool = False,
+                 backend: str = "auto", **options: Any) -> None:
+        ELMCore.__init__(self, num_inputs, num_memory, num_outputs, **options)
+        check_choice("backend", backend, BACKENDS)
+        self.batch_first = bool(batch_first)
+        self.backend = backend
+        self.init_hidden = bool(init_hidden)
+        self._hidden = None
+
+    def _fused_kernel(self):
+        """Return the fused sequence function if available for this configuration."""
+        if self.backend == "reference":
+            return None
+        try:
+            from ..kernels import fused_support
+        except ImportError:
+            fused_support = None
+        reason = "the fused kernel is not available" if fused_support is None else None
+        fn = None
+        if fused_support is not None:
+            fn, reason = fused_support(self)
+        if fn is None and self.backend == "fused":
+            raise RuntimeError(f"backend='fused': {reason}")
+        return fn
+
+    def forward(self, x: Tensor, state: ELMState | None = None, return_states: bool = False):
+        """Run the sequence; see the class docstring for shapes."""
+        axes = "(B, T, num_inputs)" if self.batch_first else "(T, B, num_inputs)"
+        x = self._check_input(x, "x", 3, axes)
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        batch = x.shape[1]
+        if self.init_hidden and state is None:
+            state = self._hidden
+            if state is not None and state.memory.shape[0] != batch:
+                state = None
+        if state is not None:
+            state = self._check_state(state, batch, x)
+        params = self.elm_parameters()
+        kernel = None if return_states else self._fused_kernel()
+        if kernel is not None:
+            y, final, record = kernel(x, state, params)
+        else:
+            y, final, record = F_elm.elm_sequence(x, state, params, record=return_states)
+        if self.spiking:
+            y = self._spikes(y)
+        if self.init_hidden:
+            self._store_hidden(final)
+        if self.batch_first:
+            y = y.transpose(0, 1)
+            if record is not None:
+                record = ELMRecord(*(r.transpose(0, 1) for r in record))
+        if return_states:
+            return y, final, record
+        return y, final
+
+
+def _branch_options(
+    num_branches: int, synapses_per_branch: int, routing: str | Tensor | None, options: dict
+) -> dict:
+    if "learn_w_s" in options and not options["learn_w_s"]:
+        warnings.warn(
+            "learn_w_s=False: Branch-ELM synapse weights are learnable in the paper",
+            stacklevel=3,
+        )
+    return dict(
+        options,
+        num_branches=num_branches,
+        synapses_per_branch=synapses_per_branch,
+        routing=routing,
+    )
+
+
+class BranchELMCell(ELMCell):
+    """One time step of the Branch-ELM neuron (synapses grouped on dendritic branches).
+
+    Args:
+        num_inputs, num_memory, num_outputs: as for :class:`ELM`.
+        num_branches: branches ``K`` (paper ``d_tree``; NeuronIO 45, SHD 100).
+        synapses_per_branch: synapses per branch (paper ``d_brch``; NeuronIO 100, SHD 15).
+        routing: ``"random"`` (default, the paper's SHD setting), ``"neuronio"`` or an
+            explicit ``(K * synapses_per_branch,)`` index tensor.
+        **options: any other :class:`ELM`/:class:`ELMCell` option.
+    """
+
+    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
+                 num_branches: int, synapses_per_branch: int,
+                 routing: str | Tensor = "random", **options: Any) -> None:
+        super().__init__(num_inputs, num_memory, num_outputs,
+                         **_branch_options(num_branches, synapses_per_branch, routing, options))
+
+
+class BranchELM(ELM):
+    """Branch-ELM neuron over whole sequences (see :class:`ELM` and :class:`BranchELMCell`).
+
+    Args:
+        num_inputs, num_memory, num_outputs: as for :class:`ELM`.
+        num_branches: branches ``K`` (paper ``d_tree``).
+        synapses_per_branch: synapses per branch (paper ``d_brch``).
+        routing: ``"random"`` (default), ``"neuronio"`` or an explicit index tensor.
+        **options: any other :class:`ELM` option (``batch_first``, ``backend``, ...).
+    """
+
+    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
+                 num_branches: int, synapses_per_branch: int,
+                 routing: str | Tensor = "random", **options: Any) -> None:
+        super().__init__(num_inputs, num_memory, num_outputs,
+                         **_branch_options(num_branches, synapses_per_branch, routing, options))

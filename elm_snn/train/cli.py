@@ -1,0 +1,63 @@
+"""The ``elm-snn`` command line.
+
+Command modules must import cheaply: optional dependencies (NEURON, eSpeak NG, numba)
+are imported inside the functions that need them, never at module level.
+
+Each command module exposes ``add_arguments(parser)`` and ``run_from_args(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# (group, name) -> (module path, one-line help)
+_COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
+    ("data", "spoken-digits"): (
+        "elm_snn.synth.spoken_digits",
+        "generate an offline spoken-digit spike dataset in SHD's HDF5 layout",
+    ),
+    ("data", "neuronio-sim"): (
+        "elm_snn.synth.neuronio_sim",
+        "simulate NeuronIO-style data with NEURON, written in the NeuronIO pickle layout",
+    ),
+    ("data", "neuronio-convert"): (
+        "elm_snn.data.neuronio",
+        "convert a folder of NeuronIO pickle files to elm-snn's compact HDF5 format",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="elm-snn", description="Expressive Leaky Memory neurons: data, training, evaluation."
+    )
+    top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for (group, name), (module_name, help_text) in _COMMANDS.items():
+        if group is None:
+            sub = top.add_parser(name, help=help_text, description=help_text)
+        else:
+            if group not in groups:
+                gp = top.add_parser(group, help=f"{group} commands")
+                groups[group] = gp.add_subparsers(dest="subcommand", required=True, metavar="SUB")
+            sub = groups[group].add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``elm-snn`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = importlib.import_module(args._module)
+    return int(module.run_from_args(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
