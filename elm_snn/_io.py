@@ -27,7 +27,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+        prefix=f".{target.name}.",
+        suffix=suffix if suffix is not None else target.suffix,
         dir=target.parent,
     )
     os.close(fd)
@@ -62,7 +63,9 @@ def cache_dir(*parts: str) -> Path:
     root = os.environ.get("ELM_SNN_CACHE")
     if root is None:
         xdg = os.environ.get("XDG_CACHE_HOME")
-        root = os.path.join(xdg, "elm-snn") if xdg else os.path.join(Path.home(), ".cache", "elm-snn")
+        root = (
+            os.path.join(xdg, "elm-snn") if xdg else os.path.join(Path.home(), ".cache", "elm-snn")
+        )
     folder = Path(root, *parts)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -40,9 +40,7 @@ def _official_models_dir() -> Path | None:
 def _require_or_skip(path: Path | None, what: str) -> Path:
     if path is not None and path.is_dir():
         return path
-    message = (
-        f"{what} not found (set the environment variable or place ../shared beside the repo)"
-    )
+    message = f"{what} not found (set the environment variable or place ../shared beside the repo)"
     if os.environ.get("ELM_SNN_REQUIRE_FIXTURES") == "1":
         pytest.fail(f"ELM_SNN_REQUIRE_FIXTURES=1 but {message}")
     pytest.skip(message)

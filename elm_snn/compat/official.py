@@ -138,7 +138,9 @@ def _as_tensor(name: str, value: Any) -> Tensor:
     try:
         return torch.as_tensor(value)
     except Exception as err:  # noqa: BLE001 - re-raised with context
-        raise TypeError(f"state_dict[{name!r}]: expected a tensor, got {type(value).__name__}") from err
+        raise TypeError(
+            f"state_dict[{name!r}]: expected a tensor, got {type(value).__name__}"
+        ) from err
 
 
 def _translate_state_dict(
@@ -156,9 +158,9 @@ def _translate_state_dict(
         elif key == "_proto_tau_m":
             out["tau_m_raw"] = tensor
         elif key.startswith("mlp.network."):
-            out["mlp." + key[len("mlp.network."):]] = tensor
+            out["mlp." + key[len("mlp.network.") :]] = tensor
         elif key.startswith("w_y."):
-            out["readout." + key[len("w_y."):]] = tensor
+            out["readout." + key[len("w_y.") :]] = tensor
         elif key == "input_to_synapse_indices":
             if has_routing:
                 out["synapse_index"] = tensor.to(torch.int64)

@@ -312,9 +312,7 @@ def elm_readout(memory: Tensor, params: ELMParameters) -> Tensor:
     return F.linear(memory, params.readout_weight, params.readout_bias)
 
 
-def elm_step(
-    x_t: Tensor, state: ELMState | None, params: ELMParameters
-) -> tuple[Tensor, ELMState]:
+def elm_step(x_t: Tensor, state: ELMState | None, params: ELMParameters) -> tuple[Tensor, ELMState]:
     """One full ELM step: route, update traces and memory, read out.
 
     Args:

@@ -157,9 +157,7 @@ class ELMCore(nn.Module):
                     index, mask = random_routing(num_inputs, self.num_synapses, gen)
                 self.routing = routing
             elif isinstance(routing, Tensor):
-                index, mask = explicit_routing(
-                    routing, num_inputs, self.num_synapses, routing_mask
-                )
+                index, mask = explicit_routing(routing, num_inputs, self.num_synapses, routing_mask)
                 self.routing = "explicit"
             else:
                 raise TypeError(
@@ -340,8 +338,15 @@ class ELMCell(ELMCore, StatefulModule):
     ``memory`` ``(B, num_memory)`` and ``trace`` ``(B, S)`` or ``(B, K)``.
     """
 
-    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
-                 init_hidden: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        num_inputs: int,
+        num_memory: int,
+        num_outputs: int,
+        *,
+        init_hidden: bool = False,
+        **options: Any,
+    ) -> None:
         ELMCore.__init__(self, num_inputs, num_memory, num_outputs, **options)
         self.init_hidden = bool(init_hidden)
         self._hidden = None
@@ -422,9 +427,17 @@ class ELM(ELMCore, StatefulModule):
     ``trace`` and ``branch_input`` (batch-first too when ``batch_first``).
     """
 
-    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
-                 batch_first: bool = False, init_hidden: bool = False,
-                 backend: str = "auto", **options: Any) -> None:
+    def __init__(
+        self,
+        num_inputs: int,
+        num_memory: int,
+        num_outputs: int,
+        *,
+        batch_first: bool = False,
+        init_hidden: bool = False,
+        backend: str = "auto",
+        **options: Any,
+    ) -> None:
         ELMCore.__init__(self, num_inputs, num_memory, num_outputs, **options)
         check_choice("backend", backend, BACKENDS)
         self.batch_first = bool(batch_first)
@@ -508,11 +521,23 @@ class BranchELMCell(ELMCell):
         **options: any other :class:`ELM`/:class:`ELMCell` option.
     """
 
-    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
-                 num_branches: int, synapses_per_branch: int,
-                 routing: str | Tensor = "random", **options: Any) -> None:
-        super().__init__(num_inputs, num_memory, num_outputs,
-                         **_branch_options(num_branches, synapses_per_branch, routing, options))
+    def __init__(
+        self,
+        num_inputs: int,
+        num_memory: int,
+        num_outputs: int,
+        *,
+        num_branches: int,
+        synapses_per_branch: int,
+        routing: str | Tensor = "random",
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            num_inputs,
+            num_memory,
+            num_outputs,
+            **_branch_options(num_branches, synapses_per_branch, routing, options),
+        )
 
 
 class BranchELM(ELM):
@@ -526,8 +551,20 @@ class BranchELM(ELM):
         **options: any other :class:`ELM` option (``batch_first``, ``backend``, ...).
     """
 
-    def __init__(self, num_inputs: int, num_memory: int, num_outputs: int, *,
-                 num_branches: int, synapses_per_branch: int,
-                 routing: str | Tensor = "random", **options: Any) -> None:
-        super().__init__(num_inputs, num_memory, num_outputs,
-                         **_branch_options(num_branches, synapses_per_branch, routing, options))
+    def __init__(
+        self,
+        num_inputs: int,
+        num_memory: int,
+        num_outputs: int,
+        *,
+        num_branches: int,
+        synapses_per_branch: int,
+        routing: str | Tensor = "random",
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            num_inputs,
+            num_memory,
+            num_outputs,
+            **_branch_options(num_branches, synapses_per_branch, routing, options),
+        )
