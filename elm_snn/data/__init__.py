@@ -26,15 +26,18 @@ _EXPORTS: dict[str, str] = {
     # SHD-Adding
     "SHDAdding": "adding",
     "split_train_validation": "adding",
+    "ADDING_NUM_CLASSES": "adding",
     # binning
     "BinToFrames": "transforms",
     "BinningStats": "transforms",
     "bin_events": "transforms",
+    "duration_for_bins": "transforms",
     "events_from_arrays": "transforms",
     "validate_events": "transforms",
     # caching
     "DigitFrameCache": "cache",
     "file_fingerprint": "cache",
+    "clear_memory_cache": "cache",
     # collation
     "collate_frames": "collate",
     "pad_collate_time_major": "collate",

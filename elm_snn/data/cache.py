@@ -219,8 +219,7 @@ class DigitFrameCache:
                 raise SHDFormatError(f"{path}: sample {i} has negative or unsorted spike times")
             if int(u.max()) >= num_channels:
                 raise SHDFormatError(
-                    f"{path}: sample {i} has channel {int(u.max())} >= num_channels="
-                    f"{num_channels}"
+                    f"{path}: sample {i} has channel {int(u.max())} >= num_channels={num_channels}"
                 )
             flat, n_drop = bin_indices(t, ev["x"], bin_size_ms, n_bins, num_channels)
             dropped[i] = n_drop
@@ -233,31 +232,61 @@ class DigitFrameCache:
         indices = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int32)
         counts = np.concatenate(cnt_parts) if cnt_parts else np.zeros(0, np.uint16)
         return cls(
-            path, bin_size_ms, duration_ms, num_channels, fp, offsets, indices, counts,
-            dropped, spikes, labels, speakers,
+            path,
+            bin_size_ms,
+            duration_ms,
+            num_channels,
+            fp,
+            offsets,
+            indices,
+            counts,
+            dropped,
+            spikes,
+            labels,
+            speakers,
         )
 
     def _save(self, dpath: Path) -> None:
         with atomic_path(dpath) as tmp:
             np.savez(
-                tmp, offsets=self.offsets, indices=self.indices, counts=self.counts,
-                dropped=self.dropped, spikes=self.spikes, labels=self.labels,
-                speakers=self.speakers, fingerprint=np.array(self.fingerprint),
+                tmp,
+                offsets=self.offsets,
+                indices=self.indices,
+                counts=self.counts,
+                dropped=self.dropped,
+                spikes=self.spikes,
+                labels=self.labels,
+                speakers=self.speakers,
+                fingerprint=np.array(self.fingerprint),
                 version=np.array(CACHE_FORMAT_VERSION),
             )
 
     @classmethod
     def _load(
-        cls, dpath: Path, path: Path, bin_size_ms: float, duration_ms: float,
-        num_channels: int, fp: str,
+        cls,
+        dpath: Path,
+        path: Path,
+        bin_size_ms: float,
+        duration_ms: float,
+        num_channels: int,
+        fp: str,
     ) -> DigitFrameCache | None:
         try:
             with np.load(dpath, allow_pickle=False) as z:
                 if str(z["fingerprint"]) != fp or int(z["version"]) != CACHE_FORMAT_VERSION:
                     return None
-                arrays = {k: z[k] for k in (
-                    "offsets", "indices", "counts", "dropped", "spikes", "labels", "speakers"
-                )}
+                arrays = {
+                    k: z[k]
+                    for k in (
+                        "offsets",
+                        "indices",
+                        "counts",
+                        "dropped",
+                        "spikes",
+                        "labels",
+                        "speakers",
+                    )
+                }
         except (OSError, ValueError, KeyError):
             return None  # unreadable cache file: rebuild (and overwrite) it
         return cls(path, bin_size_ms, duration_ms, num_channels, fp, **arrays)

@@ -51,9 +51,9 @@ def find_shd_file(save_to: str | os.PathLike, train: bool = True) -> Path:
     raise FileNotFoundError(
         f"No {shd_file_name(train)} found; looked for: {', '.join(str(c) for c in cands)}. "
         f"Get the real SHD with elm_snn.data.SHD({os.fspath(save_to)!r}, download=True) "
-        f"(needs network, ~0.5 GB from zenkelab.org via tonic), or generate an offline "
-        f"spoken-digit dataset in SHD's layout with `elm-snn data spoken-digits --out DIR` "
-        f"and pass save_to=DIR."
+        f"(needs network: tonic fetches the .h5.zip archive from zenkelab.org), or "
+        f"generate an offline spoken-digit dataset in SHD's layout with "
+        f"`elm-snn data spoken-digits --out DIR` and pass save_to=DIR."
     )
 
 

@@ -129,7 +129,8 @@ def _check_sample(
                 f"units[{i}]: expected channel ids in [0, {num_channels}), got range "
                 f"[{int(u_arr.min())}, {int(u_arr.max())}]"
             )
-    stored = t64.astype(time_dtype)
+    with np.errstate(over="ignore"):
+        stored = t64.astype(time_dtype)
     if stored.size and not np.all(np.isfinite(stored)):
         raise ValueError(f"times[{i}]: spike times overflow {time_dtype} (max {t64.max()!r} s)")
     return stored, u_arr.astype(np.uint16)
@@ -215,7 +216,10 @@ def write_shd_file(
             f"{int(speakers_arr.max())}]"
         )
     tdt = np.dtype(time_dtype)
-    checked = [_check_sample(i, t, u, int(num_channels), tdt) for i, (t, u) in enumerate(zip(times, units))]
+    checked = [
+        _check_sample(i, t, u, int(num_channels), tdt)
+        for i, (t, u) in enumerate(zip(times, units, strict=True))
+    ]
 
     meta_arrays: dict[str, np.ndarray] = {}
     for key, values in (meta_info or {}).items():
@@ -242,9 +246,7 @@ def write_shd_file(
             for i, (t, u) in enumerate(checked):
                 d_t[i] = t
                 d_u[i] = u
-            f.create_dataset(
-                "labels", data=labels_arr.astype(np.uint16), compression=compression
-            )
+            f.create_dataset("labels", data=labels_arr.astype(np.uint16), compression=compression)
             extra = f.create_group("extra")
             extra.create_dataset(
                 "speaker", data=speakers_arr.astype(np.uint16), compression=compression
@@ -339,18 +341,18 @@ def read_shd_file(path: str | os.PathLike, num_channels: int = SHD_NUM_CHANNELS)
                 for key, ds in f["extra/meta_info"].items():
                     meta[key] = _decode(np.asarray(ds[()]))
         except (OSError, RuntimeError, KeyError) as exc:
-            raise SHDFormatError(f"{p}: could not read the data (truncated or corrupt?): {exc}") from exc
+            raise SHDFormatError(
+                f"{p}: could not read the data (truncated or corrupt?): {exc}"
+            ) from exc
     finally:
         f.close()
     times: list[np.ndarray] = []
     units: list[np.ndarray] = []
-    for i, (t, u) in enumerate(zip(raw_t, raw_u)):
+    for i, (t, u) in enumerate(zip(raw_t, raw_u, strict=True)):
         t64 = np.asarray(t, dtype=np.float64)
         u64 = np.asarray(u, dtype=np.int64)
         if t64.shape != u64.shape:
-            raise SHDFormatError(
-                f"{p}: sample {i} has {t64.size} spike times but {u64.size} units"
-            )
+            raise SHDFormatError(f"{p}: sample {i} has {t64.size} spike times but {u64.size} units")
         if t64.size:
             if not np.all(np.isfinite(t64)) or t64.min() < 0:
                 raise SHDFormatError(f"{p}: sample {i} has negative or non-finite spike times")

@@ -291,9 +291,7 @@ class BinToFrames:
     binary: bool = False
     num_channels: int = 700
     on_dropped: Literal["count", "warn", "error"] = "count"
-    stats: BinningStats = dataclasses.field(
-        default_factory=BinningStats, compare=False, repr=False
-    )
+    stats: BinningStats = dataclasses.field(default_factory=BinningStats, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         num_bins(self.duration_ms, self.bin_size_ms)
@@ -302,7 +300,9 @@ class BinToFrames:
         if isinstance(self.num_channels, bool) or not isinstance(
             self.num_channels, (int, np.integer)
         ):
-            raise TypeError(f"num_channels: expected an int, got {type(self.num_channels).__name__}")
+            raise TypeError(
+                f"num_channels: expected an int, got {type(self.num_channels).__name__}"
+            )
         if self.num_channels < 1:
             raise ValueError(f"num_channels: expected >= 1, got {self.num_channels}")
         if self.on_dropped not in ("count", "warn", "error"):
@@ -327,7 +327,11 @@ class BinToFrames:
                     f"{self.duration_ms} ms (on_dropped='error')"
                 )
         frames, n_dropped = bin_events(
-            events, self.bin_size_ms, self.duration_ms, self.binary, self.num_channels,
+            events,
+            self.bin_size_ms,
+            self.duration_ms,
+            self.binary,
+            self.num_channels,
             validate=False,
         )
         self.stats.record(events.size, n_dropped)
