@@ -1,4 +1,4 @@
-"""Datasets and preprocessing: SHD, SHD-Adding, binning to frames, caching, collation.
+"""Datasets and preprocessing: SHD, SHD-Adding, binning, caching, collation, NeuronIO.
 
 Names are imported lazily (PEP 562) so ``import elm_snn.data`` stays cheap: torch and
 tonic are only imported when a dataset or collate function is first used.
@@ -41,9 +41,35 @@ _EXPORTS: dict[str, str] = {
     # collation
     "collate_frames": "collate",
     "pad_collate_time_major": "collate",
-    # --- NeuronIO exports (added by the lead) -------------------------------------------
-    # (add "Name": "neuronio..." entries here)
-    # -------------------------------------------------------------------------------------
+    # NeuronIO: file format, compact format, converter
+    "NeuronIOSimulation": "neuronio",
+    "NeuronIOFile": "neuronio",
+    "NeuronIOSample": "neuronio",
+    "NeuronIOFormatError": "neuronio",
+    "write_neuronio_pickle": "neuronio",
+    "load_neuronio_pickle": "neuronio",
+    "read_neuronio_pickle": "neuronio",
+    "read_neuronio_file": "neuronio",
+    "iter_neuronio_simulations": "neuronio",
+    "find_neuronio_files": "neuronio",
+    "write_neuronio_compact": "neuronio",
+    "read_neuronio_compact": "neuronio",
+    "convert_neuronio_folder": "neuronio",
+    "output_spike_bins": "neuronio",
+    "synapse_types": "neuronio",
+    # NeuronIO: preprocessing, splits, datasets
+    "preprocess_soma": "neuronio_datasets",
+    "soma_from_training_units": "neuronio_datasets",
+    "load_neuronio_files": "neuronio_datasets",
+    "split_neuronio": "neuronio_datasets",
+    "NeuronIOSplit": "neuronio_datasets",
+    "NeuronIOWindowDataset": "neuronio_datasets",
+    "NeuronIOSimulationDataset": "neuronio_datasets",
+    # NeuronIO: evaluation protocols
+    "evaluate_neuronio": "neuronio_eval",
+    "predict_stitched": "neuronio_eval",
+    "neuronio_metrics_from_predictions": "neuronio_eval",
+    "NeuronIOEvaluation": "neuronio_eval",
 }
 
 __all__ = sorted(_EXPORTS)
