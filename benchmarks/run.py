@@ -1,0 +1,49 @@
+"""One command for every benchmark: ``python benchmarks/run.py [--quick] [--out FILE]``.
+
+Runs the ELM kernel benchmark (:mod:`bench_elm`) and, when present, the data-pipeline
+benchmark (``bench_data.py``), prints tables and writes one JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the benchmarks, write the JSON (atomically)."""
+    import bench_elm
+
+    from elm_snn._io import atomic_write_text
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output file")
+    parser.add_argument("--only", choices=["elm", "data"], help="run just one benchmark")
+    bench_elm.add_arguments(parser)
+    args = parser.parse_args(argv)
+    results = {}
+    if args.only in (None, "elm"):
+        results["elm"] = bench_elm.run(args)
+    data_path = HERE / "bench_data.py"
+    if args.only in (None, "data") and data_path.is_file():
+        spec = importlib.util.spec_from_file_location("bench_data", data_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        out = Path(args.out).with_name(Path(args.out).stem + "_data.json")
+        extra = ["--pairs", "50", "--nocache-pairs", "20", "--num-samples", "60"]
+        module.main(["--out", str(out)] + (extra if args.quick else []))
+        results["data"] = json.loads(out.read_text())
+    atomic_write_text(args.out, json.dumps(results, indent=2, default=str))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""Fast sequence kernels for the ELM neuron, tested against :mod:`elm_snn.functional`.
+
+:func:`fused_support` is the hook :class:`elm_snn.ELM` calls to pick its fused path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .fused import denormals_flushed, flush_denormals, front_end_strategy, fused_elm_sequence
+
+__all__ = [
+    "SUPPORTED_DTYPES",
+    "denormals_flushed",
+    "flush_denormals",
+    "front_end_strategy",
+    "fused_elm_sequence",
+    "fused_support",
+]
+
+#: Floating-point dtypes the fused kernel runs in.
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+
+def fused_support(module: Any) -> tuple[Callable | None, str | None]:
+    """Whether the fused kernel supports ``module``'s configuration, device and dtype.
+
+    Args:
+        module: an :class:`elm_snn.neurons.elm.ELMCore` (``ELM``/``BranchELM``).
+
+    Returns:
+        ``(fn, None)`` with ``fn(x, state, params) -> (y, final_state, None)`` (see
+        :func:`fused_elm_sequence`), or ``(None, reason)`` when unsupported.
+    """
+    try:
+        dtype = module.readout.weight.dtype
+        device = module.readout.weight.device
+    except AttributeError:
+        return None, f"expected an ELM module with a readout layer, got {type(module).__name__}"
+    if dtype not in SUPPORTED_DTYPES:
+        return None, f"dtype {dtype} is not supported (float32 or float64)"
+    if device.type != "cpu":
+        return None, f"device {device} is not supported (the fused kernel targets CPU)"
+    return fused_elm_sequence, None
