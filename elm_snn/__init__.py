@@ -6,11 +6,27 @@ in milliseconds, and every fast path is tested against the reference equations i
 """
 
 from .functional.elm import ELMRecord, ELMState
-from .neurons import ELM, BranchELM, BranchELMCell, ELMCell, StatefulModule, reset
+from .networks import EISNN, LSTM, ChronoLSTM, SequenceClassifier
+from .neurons import (
+    ALIF,
+    ELM,
+    LIF,
+    BranchELM,
+    BranchELMCell,
+    ELMCell,
+    StatefulModule,
+    reset,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALIF",
+    "EISNN",
+    "LIF",
+    "LSTM",
+    "ChronoLSTM",
+    "SequenceClassifier",
     "ELM",
     "BranchELM",
     "BranchELMCell",

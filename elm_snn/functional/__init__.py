@@ -15,6 +15,18 @@ from .elm import (
     memory_gain,
     route_inputs,
 )
+from .lif import (
+    ALIFParameters,
+    ALIFRecord,
+    ALIFState,
+    LIFParameters,
+    LIFRecord,
+    LIFState,
+    alif_sequence,
+    alif_step,
+    lif_sequence,
+    lif_step,
+)
 from .routing import (
     explicit_routing,
     interleave_indices,
@@ -24,6 +36,16 @@ from .routing import (
 )
 
 __all__ = [
+    "ALIFParameters",
+    "ALIFRecord",
+    "ALIFState",
+    "LIFParameters",
+    "LIFRecord",
+    "LIFState",
+    "alif_sequence",
+    "alif_step",
+    "lif_sequence",
+    "lif_step",
     "ELMParameters",
     "ELMRecord",
     "ELMState",

@@ -57,6 +57,7 @@ __all__ = [
     "lif_sequence",
     "lif_step",
     "membrane_decay",
+    "spike",
 ]
 
 RESET_MODES = ("subtract", "zero", "none")
@@ -75,6 +76,12 @@ def default_spike_fn() -> Callable[[Tensor], Tensor]:
     from snntorch import surrogate
 
     return surrogate.atan()
+
+
+def spike(spike_fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """``spike_fn(x)`` in ``x``'s dtype (snnTorch's surrogates return float32 spikes)."""
+    z = spike_fn(x)
+    return z if z.dtype == x.dtype else z.to(x.dtype)
 
 
 def membrane_decay(tau: Tensor, dt: float) -> Tensor:
@@ -187,7 +194,7 @@ def lif_step(current: Tensor, state: LIFState, p: LIFParameters) -> tuple[Tensor
         reset ``(B, N)`` and the state after the reset.
     """
     v = p.decay * state.v + current
-    z = p.spike_fn(v - p.threshold)
+    z = spike(p.spike_fn, v - p.threshold)
     return z, v, LIFState(_apply_reset(v, z, p))
 
 
@@ -207,7 +214,7 @@ def alif_step(
     """
     theta = p.threshold + p.adapt_strength * state.a
     v = p.decay * state.v + current
-    z = p.spike_fn(v - theta)
+    z = spike(p.spike_fn, v - theta)
     a = p.adapt_decay * state.a + z
     return z, v, theta, ALIFState(_apply_reset(v, z, p), a)
 
@@ -223,8 +230,9 @@ def lif_sequence(
     if state is None:
         state = LIFState(current.new_zeros(current.shape[1:]))
     spikes, volts = [], []
-    for t in range(current.shape[0]):
-        z, v, state = lif_step(current[t], state, p)
+    # unbind once: indexing current[t] would cost a full-size zero gradient per step
+    for i_t in current.unbind(0):
+        z, v, state = lif_step(i_t, state, p)
         spikes.append(z)
         volts.append(v)
     z_all = torch.stack(spikes)
@@ -243,8 +251,8 @@ def alif_sequence(
         zeros = current.new_zeros(current.shape[1:])
         state = ALIFState(zeros, zeros)
     spikes, volts, thrs = [], [], []
-    for t in range(current.shape[0]):
-        z, v, theta, state = alif_step(current[t], state, p)
+    for i_t in current.unbind(0):
+        z, v, theta, state = alif_step(i_t, state, p)
         spikes.append(z)
         volts.append(v)
         thrs.append(theta)

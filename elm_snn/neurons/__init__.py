@@ -2,8 +2,11 @@
 
 from .base import StatefulModule, detach_state, reset
 from .elm import ELM, BranchELM, BranchELMCell, ELMCell, ELMCore
+from .lif import ALIF, LIF
 
 __all__ = [
+    "ALIF",
+    "LIF",
     "ELM",
     "BranchELM",
     "BranchELMCell",
