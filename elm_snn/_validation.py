@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
-__all__ = ["check_float_tensor", "check_finite", "check_positive", "check_shape", "check_choice"]
+__all__ = [
+    "check_choice",
+    "check_finite",
+    "check_float_tensor",
+    "check_int",
+    "check_layer_input",
+    "check_positive",
+    "check_shape",
+    "check_state_tensor",
+]
 
 
 def check_float_tensor(name: str, value: object) -> torch.Tensor:
@@ -69,3 +79,62 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     """Require ``value`` to be one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """Require a Python ``int`` (not ``bool``) that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
+def check_layer_input(
+    name: str, x: Any, *, rank: int, num_features: int, dtype: torch.dtype, axes: str
+) -> torch.Tensor:
+    """The checks every layer applies to its input, in one place.
+
+    Requires a real floating-point tensor of ``rank`` dimensions whose last dimension is
+    ``num_features``, of the layer's parameter ``dtype``, with finite entries (the
+    finiteness check is skipped while ``torch.compile`` traces, where it would break the
+    graph). ``axes`` names the expected layout for messages, e.g. ``"(T, B, num_inputs)"``.
+    """
+    check_float_tensor(name, x)
+    if x.dim() != rank:
+        raise ValueError(
+            f"{name}: expected a {rank}-D tensor {axes}, got {x.dim()}-D with shape "
+            f"{tuple(x.shape)}"
+        )
+    if x.shape[-1] != num_features:
+        raise ValueError(
+            f"{name}: expected num_inputs = {num_features} features in the last dimension "
+            f"{axes}, got {x.shape[-1]} (shape {tuple(x.shape)})"
+        )
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{name}: dtype {x.dtype} does not match the layer's parameters ({dtype}); "
+            f"convert the input or call .to(dtype) on the layer"
+        )
+    if not _is_compiling():
+        check_finite(name, x)
+    return x
+
+
+def check_state_tensor(
+    name: str, value: Any, shape: tuple[int, ...], like: torch.Tensor, axes: str = "(B, N)"
+) -> None:
+    """Require a state tensor of ``shape`` (named ``axes``) with ``like``'s dtype and device."""
+    check_float_tensor(name, value)
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(
+            f"{name}: expected shape {axes} = {tuple(shape)}, got {tuple(value.shape)}"
+        )
+    if value.dtype != like.dtype or value.device != like.device:
+        raise TypeError(
+            f"{name}: expected dtype {like.dtype} on {like.device}, got {value.dtype} on "
+            f"{value.device}"
+        )

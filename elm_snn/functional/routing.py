@@ -12,6 +12,8 @@ import math
 import torch
 from torch import Tensor
 
+from .._validation import check_int
+
 __all__ = [
     "explicit_routing",
     "interleave_indices",
@@ -21,12 +23,6 @@ __all__ = [
 ]
 
 
-def _check_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return value
-
-
 def interleave_indices(num_inputs: int) -> Tensor:
     """Interleave the two halves of the inputs: position ``p`` -> channel
     ``(p mod 2) * (I // 2) + p // 2`` (exc 0, inh 0, exc 1, inh 1, ... for NeuronIO).
@@ -34,7 +30,7 @@ def interleave_indices(num_inputs: int) -> Tensor:
     Returns:
         ``(I,)`` int64 tensor.
     """
-    _check_count("num_inputs", num_inputs)
+    check_int("num_inputs", num_inputs)
     positions = torch.arange(num_inputs)
     return (positions % 2) * (num_inputs // 2) + torch.div(positions, 2, rounding_mode="floor")
 
@@ -50,9 +46,9 @@ def overlapping_window_indices(
     Returns:
         ``(positions, valid)``: ``(K * S_b,)`` int64 positions and a bool validity mask.
     """
-    _check_count("num_inputs", num_inputs)
-    _check_count("num_branches", num_branches)
-    _check_count("synapses_per_branch", synapses_per_branch)
+    check_int("num_inputs", num_inputs)
+    check_int("num_branches", num_branches)
+    check_int("synapses_per_branch", synapses_per_branch)
     stride = math.ceil(num_inputs / num_branches)
     positions = torch.arange(num_branches).unsqueeze(1) * stride + torch.arange(
         synapses_per_branch
@@ -73,8 +69,8 @@ def neuronio_routing(
     Returns:
         ``(index, mask)``: ``(K * S_b,)`` int64 channel per synapse, float 0/1 mask.
     """
-    stride = math.ceil(num_inputs / _check_count("num_branches", num_branches))
-    if _check_count("synapses_per_branch", synapses_per_branch) < stride:
+    stride = math.ceil(num_inputs / check_int("num_branches", num_branches))
+    if check_int("synapses_per_branch", synapses_per_branch) < stride:
         raise ValueError(
             f"synapses_per_branch: neuronio routing needs at least ceil(num_inputs / "
             f"num_branches) = {stride} synapses per branch so every input is used, "
@@ -100,8 +96,8 @@ def random_routing(
     Returns:
         ``(index, mask)`` with an all-ones mask.
     """
-    _check_count("num_inputs", num_inputs)
-    _check_count("num_synapses", num_synapses)
+    check_int("num_inputs", num_inputs)
+    check_int("num_synapses", num_synapses)
     index = torch.randint(num_inputs, (num_synapses,), generator=generator)
     return index, torch.ones(num_synapses)
 

@@ -57,11 +57,11 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_positive
+from .._validation import check_choice, check_int, check_positive, check_state_tensor
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
 from ..functional.lif import default_spike_fn, membrane_decay, spike
 from ..neurons.base import StatefulModule
-from ..neurons.lif import _check_int, _check_sequence, _check_tensor
+from ..neurons.lif import _check_sequence
 
 __all__ = ["EISNN", "EISNNRecord", "EISNNState", "draw_synapses"]
 
@@ -227,16 +227,16 @@ class EISNN(StatefulModule):
         init_hidden: bool = False,
     ) -> None:
         super().__init__(init_hidden=init_hidden)
-        self.num_inputs = _check_int("num_inputs", num_inputs)
-        self.num_outputs = _check_int("num_outputs", num_outputs)
-        self.num_neurons = _check_int("num_neurons", num_neurons)
+        self.num_inputs = check_int("num_inputs", num_inputs)
+        self.num_outputs = check_int("num_outputs", num_outputs)
+        self.num_neurons = check_int("num_neurons", num_neurons)
         if self.num_neurons <= self.num_outputs:
             raise ValueError(
                 f"num_neurons: expected more neurons than num_outputs = {num_outputs} (the "
                 f"recurrent layer has num_neurons - num_outputs), got {num_neurons}"
             )
         self.num_recurrent = self.num_neurons - self.num_outputs
-        self.synapses_per_neuron = _check_int("synapses_per_neuron", synapses_per_neuron)
+        self.synapses_per_neuron = check_int("synapses_per_neuron", synapses_per_neuron)
         for name, value in (
             ("p_previous", p_previous),
             ("inhibitory_fraction", inhibitory_fraction),
@@ -341,7 +341,7 @@ class EISNN(StatefulModule):
             self.num_outputs,
         )
         for field, value, width in zip(EISNNState._fields, state, widths, strict=True):
-            _check_tensor(f"state.{field}", value, (batch, width), like)
+            check_state_tensor(f"state.{field}", value, (batch, width), like)
         return EISNNState(*state)
 
     def forward(self, x: Tensor, state: EISNNState | None = None, return_spikes: bool = False):

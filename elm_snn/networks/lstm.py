@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_positive
+from .._validation import check_int, check_positive, check_state_tensor
 from ..neurons.base import StatefulModule
-from ..neurons.lif import _check_int, _check_sequence, _check_tensor
+from ..neurons.lif import _check_sequence
 
 __all__ = ["LSTM", "ChronoLSTM", "chrono_bias"]
 
@@ -69,10 +69,10 @@ class LSTM(StatefulModule):
         init_hidden: bool = False,
     ) -> None:
         super().__init__(init_hidden=init_hidden)
-        self.num_inputs = _check_int("num_inputs", num_inputs)
-        self.hidden_size = _check_int("hidden_size", hidden_size)
+        self.num_inputs = check_int("num_inputs", num_inputs)
+        self.hidden_size = check_int("hidden_size", hidden_size)
         if num_outputs is not None:
-            _check_int("num_outputs", num_outputs)
+            check_int("num_outputs", num_outputs)
         self.num_outputs = num_outputs
         if not isinstance(recurrent_dropout, (int, float)) or not 0.0 <= recurrent_dropout < 1:
             raise ValueError(
@@ -88,7 +88,7 @@ class LSTM(StatefulModule):
         if not isinstance(state, tuple) or len(state) != 2:
             raise TypeError(f"state: expected a tuple (h, c), got {type(state).__name__}")
         for name, value in zip(("state.h", "state.c"), state, strict=True):
-            _check_tensor(name, value, (batch, self.hidden_size), like)
+            check_state_tensor(name, value, (batch, self.hidden_size), like)
         return state[0], state[1]
 
     def _run_lstm(self, x: Tensor, hx: tuple[Tensor, Tensor] | None):

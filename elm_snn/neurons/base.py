@@ -54,6 +54,14 @@ class StatefulModule(nn.Module):
         """The stored hidden state (``None`` after :meth:`reset_hidden`)."""
         return self._hidden
 
+    def _register_tensor(self, name: str, value: torch.Tensor, learnable: bool) -> None:
+        """Register ``value`` as a Parameter if ``learnable`` else as a buffer (snnTorch's
+        habit), under the same name either way so state dicts stay interchangeable."""
+        if learnable:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
+
     def _store_hidden(self, state: Any) -> None:
         self._hidden = state
 

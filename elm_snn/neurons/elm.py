@@ -15,7 +15,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_finite, check_float_tensor, check_positive
+from .._validation import (
+    check_choice,
+    check_int,
+    check_layer_input,
+    check_positive,
+    check_state_tensor,
+)
 from ..functional import elm as F_elm
 from ..functional.elm import ELMParameters, ELMRecord, ELMState
 from ..functional.routing import explicit_routing, neuronio_routing, random_routing
@@ -25,17 +31,6 @@ __all__ = ["ELM", "BranchELM", "BranchELMCell", "ELMCell", "ELMCore", "BACKENDS"
 
 BACKENDS = ("auto", "reference", "fused")
 ROUTINGS = ("neuronio", "random")
-
-
-def _check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _is_compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and compiler.is_compiling())
 
 
 class ELMCore(nn.Module):
@@ -89,11 +84,11 @@ class ELMCore(nn.Module):
         spike_grad: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
-        self.num_inputs = _check_int("num_inputs", num_inputs)
-        self.num_memory = _check_int("num_memory", num_memory)
-        self.num_outputs = _check_int("num_outputs", num_outputs)
-        self.mlp_num_layers = _check_int("mlp_num_layers", mlp_num_layers, minimum=0)
-        self.mlp_hidden_size = _check_int(
+        self.num_inputs = check_int("num_inputs", num_inputs)
+        self.num_memory = check_int("num_memory", num_memory)
+        self.num_outputs = check_int("num_outputs", num_outputs)
+        self.mlp_num_layers = check_int("mlp_num_layers", mlp_num_layers, minimum=0)
+        self.mlp_hidden_size = check_int(
             "mlp_hidden_size", mlp_hidden_size if mlp_hidden_size is not None else 2 * num_memory
         )
         check_choice("mlp_activation", mlp_activation, F_elm.ACTIVATIONS)
@@ -121,7 +116,7 @@ class ELMCore(nn.Module):
         elif routing is None:
             if num_branches is None:
                 raise ValueError("num_branches: required when synapses_per_branch is given")
-            _check_int("num_branches", num_branches)
+            check_int("num_branches", num_branches)
             if synapses_per_branch is None:
                 synapses_per_branch = num_inputs // num_branches
             if num_branches * synapses_per_branch != num_inputs:
@@ -136,8 +131,8 @@ class ELMCore(nn.Module):
                     "num_branches, synapses_per_branch: both are required with routing, got "
                     f"{num_branches!r} and {synapses_per_branch!r}"
                 )
-        self.num_branches = _check_int("num_branches", num_branches)
-        self.synapses_per_branch = _check_int("synapses_per_branch", synapses_per_branch)
+        self.num_branches = check_int("num_branches", num_branches)
+        self.synapses_per_branch = check_int("synapses_per_branch", synapses_per_branch)
         self.num_synapses = self.num_branches * self.synapses_per_branch
 
         self.routing: str | None
@@ -169,9 +164,9 @@ class ELMCore(nn.Module):
 
         # --- parameters (float32 like torch.nn defaults)
         w_s = torch.full((self.num_synapses,), float(w_s_init))
-        self._register("w_s_raw", w_s, self.learn_w_s)
+        self._register_tensor("w_s_raw", w_s, self.learn_w_s)
         trace_size = self.num_synapses if trace_mode == "synapse" else self.num_branches
-        self._register(
+        self._register_tensor(
             "tau_s", torch.full((trace_size,), check_positive("tau_s", tau_s)), self.learn_tau_s
         )
         low, high = tau_m_init if tau_m_init is not None else (self.tau_m_min, self.tau_m_max)
@@ -181,7 +176,7 @@ class ELMCore(nn.Module):
                 f"[{self.tau_m_min}, {self.tau_m_max}], got {tau_m_init!r}"
             )
         tau0 = F_elm.tau_m_initial_values(num_memory, low, high, tau_m_init_spacing)
-        self._register(
+        self._register_tensor(
             "tau_m_raw",
             F_elm.inverse_scaled_sigmoid(tau0, self.tau_m_min, self.tau_m_max),
             self.learn_tau_m,
@@ -209,12 +204,6 @@ class ELMCore(nn.Module):
                 f"{type(spike_grad).__name__}"
             )
         self.spike_grad = spike_grad
-
-    def _register(self, name: str, value: Tensor, learnable: bool) -> None:
-        if learnable:
-            self.register_parameter(name, nn.Parameter(value))
-        else:
-            self.register_buffer(name, value)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -258,25 +247,9 @@ class ELMCore(nn.Module):
         return self.readout.weight.dtype
 
     def _check_input(self, x: Any, name: str, rank: int, axes: str) -> Tensor:
-        check_float_tensor(name, x)
-        if x.dim() != rank:
-            raise ValueError(
-                f"{name}: expected a {rank}-D tensor {axes}, got {x.dim()}-D with shape "
-                f"{tuple(x.shape)}"
-            )
-        if x.shape[-1] != self.num_inputs:
-            raise ValueError(
-                f"{name}: expected num_inputs = {self.num_inputs} features in the last "
-                f"dimension {axes}, got {x.shape[-1]} (shape {tuple(x.shape)})"
-            )
-        if x.dtype != self._param_dtype():
-            raise TypeError(
-                f"{name}: dtype {x.dtype} does not match the layer's parameters "
-                f"({self._param_dtype()}); convert the input or call .to(dtype) on the layer"
-            )
-        if not _is_compiling():
-            check_finite(name, x)
-        return x
+        return check_layer_input(
+            name, x, rank=rank, num_features=self.num_inputs, dtype=self._param_dtype(), axes=axes
+        )
 
     def _check_state(self, state: Any, batch: int, like: Tensor) -> ELMState:
         if not isinstance(state, tuple) or len(state) != 2:
@@ -284,22 +257,9 @@ class ELMCore(nn.Module):
                 f"state: expected an ELMState(memory, trace), got {type(state).__name__}"
             )
         memory, trace = state
-        trace_size = self.tau_s.shape[0]
-        for name, value, width in (
-            ("state.memory", memory, self.num_memory),
-            ("state.trace", trace, trace_size),
-        ):
-            check_float_tensor(name, value)
-            if tuple(value.shape) != (batch, width):
-                raise ValueError(
-                    f"{name}: expected shape (B, {width}) = ({batch}, {width}), got "
-                    f"{tuple(value.shape)}"
-                )
-            if value.dtype != like.dtype or value.device != like.device:
-                raise TypeError(
-                    f"{name}: expected dtype {like.dtype} on {like.device}, got "
-                    f"{value.dtype} on {value.device}"
-                )
+        width = self.tau_s.shape[0]
+        check_state_tensor("state.memory", memory, (batch, self.num_memory), like, "(B, M)")
+        check_state_tensor("state.trace", trace, (batch, width), like, "(B, S or K)")
         return ELMState(memory, trace)
 
     def _spikes(self, y: Tensor) -> Tensor:

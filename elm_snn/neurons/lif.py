@@ -16,7 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_finite, check_float_tensor, check_positive
+from .._validation import (
+    check_choice,
+    check_int,
+    check_layer_input,
+    check_positive,
+    check_state_tensor,
+)
 from ..functional import lif as F_lif
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
 from ..functional.lif import ALIFParameters, ALIFState, LIFParameters, LIFRecord, LIFState
@@ -27,38 +33,17 @@ __all__ = ["ALIF", "LIF", "OUTPUT_MODES"]
 OUTPUT_MODES = ("logit_voltage", "spikes")
 
 
-def _check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return value
-
-
 def _check_sequence(
     x: Any, num_inputs: int, dtype: torch.dtype, batch_first: bool, name: str = "x"
 ) -> Tensor:
     """Check a sequence input and return it time-major ``(T, B, num_inputs)``."""
     axes = "(B, T, num_inputs)" if batch_first else "(T, B, num_inputs)"
-    check_float_tensor(name, x)
-    if x.dim() != 3:
-        raise ValueError(
-            f"{name}: expected a 3-D tensor {axes}, got {x.dim()}-D with shape {tuple(x.shape)}"
-        )
-    if x.shape[-1] != num_inputs:
-        raise ValueError(
-            f"{name}: expected num_inputs = {num_inputs} features in the last dimension "
-            f"{axes}, got {x.shape[-1]} (shape {tuple(x.shape)})"
-        )
+    check_layer_input(name, x, rank=3, num_features=num_inputs, dtype=dtype, axes=axes)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(
             f"{name}: expected at least one time step and one sample, got shape "
             f"{tuple(x.shape)} {axes}"
         )
-    if x.dtype != dtype:
-        raise TypeError(
-            f"{name}: dtype {x.dtype} does not match the layer's parameters ({dtype}); convert "
-            f"the input or call .to(dtype) on the layer"
-        )
-    check_finite(name, x)
     return x.transpose(0, 1) if batch_first else x
 
 
@@ -69,19 +54,8 @@ def _check_state_tensors(state: Any, cls: type, batch: int, width: int, like: Te
             f"state: expected a {cls.__name__}({', '.join(fields)}), got {type(state).__name__}"
         )
     for field, value in zip(fields, state, strict=True):
-        _check_tensor(f"state.{field}", value, (batch, width), like)
+        check_state_tensor(f"state.{field}", value, (batch, width), like)
     return cls(*state)
-
-
-def _check_tensor(name: str, value: Any, shape: tuple[int, ...], like: Tensor) -> None:
-    check_float_tensor(name, value)
-    if tuple(value.shape) != shape:
-        raise ValueError(f"{name}: expected shape (B, N) = {shape}, got {tuple(value.shape)}")
-    if value.dtype != like.dtype or value.device != like.device:
-        raise TypeError(
-            f"{name}: expected dtype {like.dtype} on {like.device}, got {value.dtype} on "
-            f"{value.device}"
-        )
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> float:
@@ -120,8 +94,8 @@ class _LIFBase(StatefulModule):
         init_hidden: bool = False,
     ) -> None:
         super().__init__(init_hidden=init_hidden)
-        self.num_inputs = _check_int("num_inputs", num_inputs)
-        self.num_neurons = _check_int("num_neurons", num_neurons)
+        self.num_inputs = check_int("num_inputs", num_inputs)
+        self.num_neurons = check_int("num_neurons", num_neurons)
         self.dt = check_positive("dt", dt)
         self.tau_m_min = check_positive("tau_m_min", tau_m_min, allow_zero=True)
         self.tau_m_max = check_positive("tau_m_max", tau_m_max)
@@ -154,17 +128,13 @@ class _LIFBase(StatefulModule):
         raw = inverse_scaled_sigmoid(
             torch.full((num_neurons,), float(tau_m_init)), self.tau_m_min, self.tau_m_max
         )
-        self._register("tau_m_raw", raw, bool(learn_tau_m))
+        self._register_tensor("tau_m_raw", raw, bool(learn_tau_m))
         scale = check_positive("spike_logit_scale", spike_logit_scale)
         self.learn_spike_logit = bool(learn_spike_logit)
-        self._register("spike_logit_scale", torch.full((num_neurons,), scale), learn_spike_logit)
-        self._register("spike_logit_offset", torch.zeros(num_neurons), learn_spike_logit)
-
-    def _register(self, name: str, value: Tensor, learnable: bool) -> None:
-        if learnable:
-            self.register_parameter(name, nn.Parameter(value))
-        else:
-            self.register_buffer(name, value)
+        self._register_tensor(
+            "spike_logit_scale", torch.full((num_neurons,), scale), learn_spike_logit
+        )
+        self._register_tensor("spike_logit_offset", torch.zeros(num_neurons), learn_spike_logit)
 
     @property
     def tau_m(self) -> Tensor:
@@ -355,11 +325,11 @@ class ALIF(_LIFBase):
         raw = inverse_scaled_sigmoid(
             torch.full((num_neurons,), float(tau_a_init)), self.tau_a_min, self.tau_a_max
         )
-        self._register("tau_a_raw", raw, bool(learn_tau_a))
+        self._register_tensor("tau_a_raw", raw, bool(learn_tau_a))
         # inverse softplus: log(exp(beta) - 1), written stably
         beta_raw = torch.full((num_neurons,), beta0)
         beta_raw = beta_raw + torch.log(-torch.expm1(-beta_raw))
-        self._register("beta_raw", beta_raw, bool(learn_adapt_strength))
+        self._register_tensor("beta_raw", beta_raw, bool(learn_adapt_strength))
 
     @property
     def tau_a(self) -> Tensor:

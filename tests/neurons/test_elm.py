@@ -313,7 +313,7 @@ def test_bad_cell_input_and_state():
     cell = ELMCell(6, 3, 2)
     with pytest.raises(ValueError, match=r"2-D tensor \(B, num_inputs\)"):
         cell(torch.rand(3, 2, 6))
-    with pytest.raises(ValueError, match=r"state.memory: expected shape \(B, 3\)"):
+    with pytest.raises(ValueError, match=r"state.memory: expected shape \(B, M\) = \(2, 3\)"):
         cell(torch.rand(2, 6), ELMState(torch.zeros(2, 4), torch.zeros(2, 6)))
 
 
