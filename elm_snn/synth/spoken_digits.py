@@ -1,0 +1,686 @@
+"""Offline spoken digits in the layout of the Spiking Heidelberg Digits (SHD).
+
+The real SHD (Cramer et al. 2020) holds studio recordings of 12 speakers saying the digits
+0-9 in English (labels 0-9) and German (labels 10-19), turned into spikes on 700 channels by
+the ``lauscher`` cochlea model; two speakers appear only in the test file. This module builds
+a stand-in that needs no network:
+
+* **speech**: eSpeak NG (PyPI ``espeakng-loader``, driven through ctypes) says "zero".."nine"
+  with an English voice and "null".."neun" with a German voice. A *speaker* is an eSpeak
+  voice variant (``m1``, ``f2``, ...) with its own base pitch, pitch range and speaking rate;
+  every utterance jitters rate and pitch a little and seeds eSpeak's random generator.
+* **cochlea**: :class:`elm_snn.synth.cochlea.Cochlea`, SHD's model and parameters. Audio
+  (22.05 kHz) is trimmed to the speech plus ``margin_ms`` on each side, upsampled to 48 kHz,
+  and zero-padded (centred) to the next length of a fixed set (multiples of 100 ms) so the
+  basilar-membrane matrices can be cached.
+* **files**: ``out_dir/shd_train.h5`` and ``out_dir/shd_test.h5`` written with
+  :func:`elm_snn.data.shd_format.write_shd_file` (readable by ``tonic.datasets.SHD`` and
+  :class:`elm_snn.data.SHD`), plus ``out_dir/spoken_digits.json``, a manifest of the
+  parameters and file hashes: a second call with the same parameters reuses the files.
+
+The output depends only on the parameters and the installed eSpeak NG, not on ``workers``:
+eSpeak keeps hidden state between utterances, so each speaker's utterances are synthesised
+in a fixed order in a fresh process, and every utterance has its own seeds.
+
+Command line: ``elm-snn data spoken-digits --out DIR --per-class N --seed S [--workers W]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ENGLISH_DIGITS",
+    "GERMAN_DIGITS",
+    "Speaker",
+    "SpokenDigitsSummary",
+    "default_speakers",
+    "generate_spoken_digits",
+    "add_arguments",
+    "run_from_args",
+]
+
+ENGLISH_DIGITS: tuple[str, ...] = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+)  # fmt: skip
+GERMAN_DIGITS: tuple[str, ...] = (
+    "null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
+)  # fmt: skip
+
+#: Audio rate fed to the cochlea (lauscher folds input above a quarter of the rate).
+COCHLEA_RATE_HZ = 48_000
+#: Clips are padded to ``k * BUCKET_SAMPLES - 2`` samples at 48 kHz (k = 1, 2, ...), so that
+#: the basilar membrane's inverse FFT has the smooth length ``k * 2400``.
+BUCKET_SAMPLES = 4800
+MANIFEST_NAME = "spoken_digits.json"
+_FORMAT_VERSION = 1
+_DEFAULT_VARIANTS = ("m1", "f1", "m2", "f2", "m3", "f3", "m4", "f4", "m5", "m6", "f5", "m7")
+
+
+@dataclasses.dataclass(frozen=True)
+class Speaker:
+    """One synthetic speaker: an eSpeak voice variant with its own pitch and rate.
+
+    Attributes:
+        variant: eSpeak voice variant (a file in ``espeak-ng-data/voices/!v``, e.g. ``"m3"``,
+            ``"f2"``), or ``""`` for the plain language voice.
+        pitch: base pitch, eSpeak units 0..99 (50 is eSpeak's default).
+        pitch_range: pitch range (intonation), 0..99.
+        rate_wpm: base speaking rate, words per minute (80..450; eSpeak default 175).
+        english_voice: eSpeak language voice for labels 0-9.
+        german_voice: eSpeak language voice for labels 10-19.
+    """
+
+    variant: str
+    pitch: int = 50
+    pitch_range: int = 50
+    rate_wpm: int = 160
+    english_voice: str = "en-us"
+    german_voice: str = "de"
+
+    def voice(self, german: bool) -> str:
+        """eSpeak voice name, e.g. ``"de+f2"``."""
+        base = self.german_voice if german else self.english_voice
+        return f"{base}+{self.variant}" if self.variant else base
+
+
+@dataclasses.dataclass(frozen=True)
+class SpokenDigitsSummary:
+    """What :func:`generate_spoken_digits` made (or found).
+
+    Attributes:
+        train_path: the training file (``out_dir/shd_train.h5``).
+        test_path: the test file (``out_dir/shd_test.h5``).
+        manifest_path: JSON manifest with the parameters and statistics.
+        reused: ``True`` when existing files with the same parameters were kept.
+        num_train: training samples.
+        num_test: test samples.
+        stats: per split, ``spikes_per_sample`` (mean), ``active_channels`` (mean number of
+            channels with at least one spike), ``duration_ms`` (mean last spike time).
+        timing: seconds of wall time (``total_s``), of eSpeak (``speech_cpu_s``, summed over
+            processes) and of the cochlea (``cochlea_cpu_s``), and ``utterances``; from the run
+            that made the files.
+    """
+
+    train_path: Path
+    test_path: Path
+    manifest_path: Path
+    reused: bool
+    num_train: int
+    num_test: int
+    stats: dict[str, dict[str, float]]
+    timing: dict[str, float]
+
+
+def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
+    """``num_speakers`` distinct speakers: variants m1, f1, m2, ... with seeded pitch and rate.
+
+    Base pitch is drawn from 30..70, pitch range from 35..75 and rate from 135..185 wpm.
+    The variants cycle when ``num_speakers`` exceeds 12.
+
+    Args:
+        num_speakers: number of speakers (>= 2).
+        seed: seed of the draws.
+
+    Returns:
+        list of :class:`Speaker`.
+    """
+    _check_int("num_speakers", num_speakers, minimum=2)
+    _check_int("seed", seed, minimum=0)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5BEA]))
+    out = []
+    for i in range(num_speakers):
+        out.append(
+            Speaker(
+                variant=_DEFAULT_VARIANTS[i % len(_DEFAULT_VARIANTS)],
+                pitch=int(rng.integers(30, 71)),
+                pitch_range=int(rng.integers(35, 76)),
+                rate_wpm=int(rng.integers(135, 186)),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: Any, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    if not (math.isfinite(value) and 0 <= value < 1):
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _check_speakers(speakers: Sequence[Speaker], rate_jitter: float, pitch_jitter: int) -> None:
+    from elm_snn.synth._espeak import (
+        PITCH_RANGE,
+        RATE_RANGE_WPM,
+        available_variants,
+        language_voice_exists,
+    )
+
+    variants = available_variants()
+    for i, sp in enumerate(speakers):
+        if not isinstance(sp, Speaker):
+            raise TypeError(f"speakers[{i}]: expected a Speaker, got {type(sp).__name__}")
+        if sp.variant and sp.variant not in variants:
+            raise ValueError(
+                f"speakers[{i}].variant: unknown eSpeak NG voice variant {sp.variant!r}; "
+                f"known variants: {', '.join(variants)}"
+            )
+        for attr in ("english_voice", "german_voice"):
+            name = getattr(sp, attr)
+            if not isinstance(name, str) or not name or not language_voice_exists(name):
+                raise ValueError(
+                    f"speakers[{i}].{attr}: unknown eSpeak NG language voice {name!r} "
+                    "(expected e.g. 'en-us', 'en', 'de')"
+                )
+        lo = math.floor(sp.rate_wpm * (1 - rate_jitter))
+        hi = math.ceil(sp.rate_wpm * (1 + rate_jitter))
+        if lo < RATE_RANGE_WPM[0] or hi > RATE_RANGE_WPM[1]:
+            raise ValueError(
+                f"speakers[{i}].rate_wpm: {sp.rate_wpm} wpm with rate_jitter={rate_jitter} "
+                f"spans {lo}..{hi}, outside eSpeak's {RATE_RANGE_WPM[0]}..{RATE_RANGE_WPM[1]}"
+            )
+        for attr in ("pitch", "pitch_range"):
+            v = getattr(sp, attr)
+            j = pitch_jitter if attr == "pitch" else 0
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"speakers[{i}].{attr}: expected an int, got {type(v).__name__}")
+            if v - j < PITCH_RANGE[0] or v + j > PITCH_RANGE[1]:
+                raise ValueError(
+                    f"speakers[{i}].{attr}: {v} (+-{j} jitter) leaves eSpeak's "
+                    f"{PITCH_RANGE[0]}..{PITCH_RANGE[1]}"
+                )
+
+
+def _check_out_dir(out_dir: str | os.PathLike) -> Path:
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir: expected a path, got {type(out_dir).__name__}")
+    path = Path(out_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out_dir: {str(path)!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out_dir: cannot create {str(path)!r}: {exc}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"out_dir: {str(path)!r} is not writable")
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# the work
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Utterance:
+    split: str  # "train" | "test"
+    label: int
+    speaker: int
+    index: int  # running index within (split, label)
+    rate_wpm: int
+    pitch: int
+    espeak_seed: int
+    cochlea_seed: int
+
+
+def _plan(
+    per_class: int,
+    test_per_class: int,
+    speakers: Sequence[Speaker],
+    test_ids: Sequence[int],
+    seed: int,
+    rate_jitter: float,
+    pitch_jitter: int,
+) -> list[_Utterance]:
+    train_ids = [i for i in range(len(speakers)) if i not in set(test_ids)]
+    plan = []
+    for split, count, ids in (("train", per_class, train_ids), ("test", test_per_class, test_ids)):
+        for label in range(20):
+            for index in range(count):
+                spk = ids[(label + index) % len(ids)]
+                ss = np.random.SeedSequence([seed, 0 if split == "train" else 1, label, index])
+                rng = np.random.default_rng(ss)
+                sp = speakers[spk]
+                rate = int(round(sp.rate_wpm * (1 + rng.uniform(-rate_jitter, rate_jitter))))
+                pitch = int(sp.pitch + rng.integers(-pitch_jitter, pitch_jitter + 1))
+                s1, s2 = (int(v) for v in rng.integers(0, 2**31 - 1, size=2))
+                plan.append(_Utterance(split, label, spk, index, rate, pitch, s1, s2))
+    return plan
+
+
+def _synthesize_speaker(
+    job: tuple[Speaker, list[_Utterance]],
+) -> tuple[list[np.ndarray], int, float]:
+    """Speak one speaker's utterances, in order, in a fresh process."""
+    from elm_snn.synth._espeak import synthesize_in_fresh_process
+
+    speaker, utterances = job
+    return synthesize_in_fresh_process(
+        [
+            {
+                "text": GERMAN_DIGITS[u.label - 10] if u.label >= 10 else ENGLISH_DIGITS[u.label],
+                "voice": speaker.voice(german=u.label >= 10),
+                "rate_wpm": u.rate_wpm,
+                "pitch": u.pitch,
+                "pitch_range": speaker.pitch_range,
+                "seed": u.espeak_seed,
+            }
+            for u in utterances
+        ]
+    )
+
+
+def _prepare_audio(samples: np.ndarray, rate_hz: int, margin_ms: float) -> np.ndarray:
+    """Trim to the speech (+ margin), upsample to 48 kHz, pad centred to a bucket length."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    x = samples.astype(np.float64) / 32768.0
+    loud = np.flatnonzero(np.abs(x) > 0.01 * np.abs(x).max()) if x.size else np.zeros(0, int)
+    if loud.size == 0:
+        raise RuntimeError("eSpeak NG returned a silent utterance")
+    margin = int(round(margin_ms * 1e-3 * rate_hz))
+    x = x[max(0, loud[0] - margin) : loud[-1] + margin + 1]
+    g = gcd(COCHLEA_RATE_HZ, rate_hz)
+    y = resample_poly(x, COCHLEA_RATE_HZ // g, rate_hz // g)
+    k = max(1, math.ceil((y.size + 2) / BUCKET_SAMPLES))
+    n = k * BUCKET_SAMPLES - 2
+    out = np.zeros(n)
+    start = (n - y.size) // 2
+    out[start : start + y.size] = y
+    return out
+
+
+_WORKER_COCHLEA: dict[int, Any] = {}
+
+
+def _cochlea_job(
+    job: tuple[np.ndarray, int, int, int, float],
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Worker: audio (22.05 kHz int16) -> (times in s, units), CPU seconds."""
+    from elm_snn.synth.cochlea import Cochlea
+
+    samples, rate_hz, cochlea_seed, num_channels, margin_ms = job
+    t0 = time.process_time()
+    cochlea = _WORKER_COCHLEA.get(num_channels)
+    if cochlea is None:
+        cochlea = Cochlea(num_channels, max_frequency_hz=rate_hz / 2, disk_cache=True)
+        _WORKER_COCHLEA[num_channels] = cochlea
+    audio = _prepare_audio(samples, rate_hz, margin_ms)
+    spikes = cochlea(audio, COCHLEA_RATE_HZ, seed=cochlea_seed)
+    return spikes.times_seconds, spikes.units.astype(np.uint16), time.process_time() - t0
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _split_stats(times: Sequence[np.ndarray], units: Sequence[np.ndarray]) -> dict[str, float]:
+    if not times:
+        return {"spikes_per_sample": 0.0, "active_channels": 0.0, "duration_ms": 0.0}
+    counts = [len(t) for t in times]
+    active = [len(np.unique(u)) for u in units]
+    dur = [float(t.max()) * 1e3 if len(t) else 0.0 for t in times]
+    return {
+        "spikes_per_sample": float(np.mean(counts)),
+        "active_channels": float(np.mean(active)),
+        "duration_ms": float(np.mean(dur)),
+    }
+
+
+def _try_reuse(out: Path, params: dict[str, Any]) -> SpokenDigitsSummary | None:
+    manifest = out / MANIFEST_NAME
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("params") != params:
+        return None
+    files = data.get("files", {})
+    for name in ("shd_train.h5", "shd_test.h5"):
+        path = out / name
+        if not path.is_file() or files.get(name) != _file_sha256(path):
+            return None
+    return SpokenDigitsSummary(
+        train_path=out / "shd_train.h5",
+        test_path=out / "shd_test.h5",
+        manifest_path=manifest,
+        reused=True,
+        num_train=int(data["num_train"]),
+        num_test=int(data["num_test"]),
+        stats=data["stats"],
+        timing=data["timing"],
+    )
+
+
+def _map_threads(func: Any, jobs: list[Any], workers: int) -> list[Any]:
+    """``[func(j) for j in jobs]`` on ``workers`` threads (func starts its own process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(jobs)))) as pool:
+        return list(pool.map(func, jobs))
+
+
+def _map_processes(func: Any, jobs: list[Any], workers: int) -> list[Any]:
+    """``[func(j) for j in jobs]``, in this process or a pool of ``workers`` processes."""
+    import multiprocessing
+
+    if workers == 1 or len(jobs) <= 1:
+        return [func(j) for j in jobs]
+    # fork avoids re-importing the package (and torch) in each worker; the jobs only use
+    # numpy, scipy.fft and single-threaded numba kernels, which are safe after fork
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ctx.Pool(processes=min(workers, len(jobs))) as pool:
+        return list(pool.imap(func, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+
+
+def generate_spoken_digits(
+    out_dir: str | os.PathLike,
+    per_class: int = 20,
+    seed: int = 0,
+    workers: int = 1,
+    *,
+    test_per_class: int | None = None,
+    speakers: Sequence[Speaker] | None = None,
+    num_speakers: int = 12,
+    test_speakers: int = 2,
+    num_channels: int = 700,
+    rate_jitter: float = 0.08,
+    pitch_jitter: int = 4,
+    margin_ms: float = 20.0,
+    time_dtype: str = "float16",
+    force: bool = False,
+    progress: bool = False,
+) -> SpokenDigitsSummary:
+    """Generate ``out_dir/shd_train.h5`` and ``out_dir/shd_test.h5`` (SHD's layout).
+
+    Each of the 20 classes gets ``per_class`` training utterances spread over the training
+    speakers and ``test_per_class`` test utterances spread over the held-out speakers (the
+    last ``test_speakers`` of ``speakers``), like SHD's two test-only speakers. Spike times
+    are in seconds in the files (SHD's convention), on a 1/24000 s grid before the float16
+    rounding that real SHD also has.
+
+    Args:
+        out_dir: output folder (created if needed).
+        per_class: training utterances per class (>= 1).
+        seed: seed of everything random (>= 0).
+        workers: processes to use (>= 1); the files do not depend on it.
+        test_per_class: test utterances per class; default ``max(1, round(per_class / 4))``
+            (SHD: 2264 test vs 8156 training samples).
+        speakers: the speakers; default :func:`default_speakers` ``(num_speakers, seed)``.
+        num_speakers: number of default speakers (ignored when ``speakers`` is given).
+        test_speakers: how many speakers (the last ones) are held out for the test file.
+        num_channels: cochlea channels (SHD: 700; fewer only for quick experiments).
+        rate_jitter: relative jitter of the speaking rate per utterance (uniform +-).
+        pitch_jitter: jitter of the pitch per utterance (uniform integer +-, eSpeak units).
+        margin_ms: silence kept before and after the speech before padding.
+        time_dtype: on-disk dtype of spike times (``"float16"`` as real SHD, or
+            ``"float32"``/``"float64"``).
+        force: regenerate even when a manifest says the files match.
+        progress: print progress to stderr.
+
+    Returns:
+        :class:`SpokenDigitsSummary`.
+
+    Raises:
+        ValueError / TypeError: bad arguments (named in the message), unknown voice or
+            variant, ``out_dir`` not writable.
+    """
+    from elm_snn.data.shd_format import write_shd_file
+
+    per_class = _check_int("per_class", per_class, minimum=1)
+    seed = _check_int("seed", seed, minimum=0)
+    workers = _check_int("workers", workers, minimum=1)
+    if test_per_class is None:
+        test_per_class = max(1, round(per_class / 4))
+    test_per_class = _check_int("test_per_class", test_per_class, minimum=1)
+    num_channels = _check_int("num_channels", num_channels, minimum=1)
+    rate_jitter = _check_fraction("rate_jitter", rate_jitter)
+    pitch_jitter = _check_int("pitch_jitter", pitch_jitter, minimum=0)
+    if isinstance(margin_ms, bool) or not isinstance(margin_ms, (int, float)):
+        raise TypeError(f"margin_ms: expected a number, got {type(margin_ms).__name__}")
+    if not (math.isfinite(margin_ms) and margin_ms >= 0):
+        raise ValueError(f"margin_ms: expected a finite number >= 0, got {margin_ms!r}")
+    if time_dtype not in ("float16", "float32", "float64"):
+        raise ValueError(
+            f"time_dtype: expected one of ['float16', 'float32', 'float64'], got {time_dtype!r}"
+        )
+    if speakers is None:
+        speakers = default_speakers(num_speakers, seed)
+    else:
+        if isinstance(speakers, (str, bytes)) or not isinstance(speakers, Sequence):
+            raise TypeError(
+                f"speakers: expected a sequence of Speaker, got {type(speakers).__name__}"
+            )
+        speakers = list(speakers)
+    test_speakers = _check_int("test_speakers", test_speakers, minimum=1)
+    if test_speakers >= len(speakers):
+        raise ValueError(
+            f"test_speakers: expected fewer than the {len(speakers)} speakers (at least one "
+            f"must remain for training), got {test_speakers}"
+        )
+    _check_speakers(speakers, rate_jitter, pitch_jitter)
+    out = _check_out_dir(out_dir)
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        espeak_version = version("espeakng-loader")
+    except PackageNotFoundError:  # pragma: no cover - depends on the environment
+        espeak_version = "unknown"
+    test_ids = list(range(len(speakers) - test_speakers, len(speakers)))
+    params: dict[str, Any] = {
+        "format_version": _FORMAT_VERSION,
+        "per_class": per_class,
+        "test_per_class": test_per_class,
+        "seed": seed,
+        "speakers": [dataclasses.asdict(s) for s in speakers],
+        "test_speakers": test_ids,
+        "num_channels": num_channels,
+        "rate_jitter": rate_jitter,
+        "pitch_jitter": pitch_jitter,
+        "margin_ms": float(margin_ms),
+        "time_dtype": time_dtype,
+        "espeakng_loader": espeak_version,
+    }
+    if not force:
+        reused = _try_reuse(out, params)
+        if reused is not None:
+            if progress:
+                print(f"spoken digits: reusing {out} (same parameters)", file=sys.stderr)
+            return reused
+
+    t_start = time.perf_counter()
+    plan = _plan(per_class, test_per_class, speakers, test_ids, seed, rate_jitter, pitch_jitter)
+    by_speaker: dict[int, list[int]] = {}
+    for i, u in enumerate(plan):
+        by_speaker.setdefault(u.speaker, []).append(i)
+    order = sorted(by_speaker)
+    speech_jobs = [(speakers[s], [plan[i] for i in by_speaker[s]]) for s in order]
+    if progress:
+        print(f"spoken digits: speaking {len(plan)} utterances ...", file=sys.stderr)
+    speech = _map_threads(_synthesize_speaker, speech_jobs, workers)
+    audio: list[Any] = [None] * len(plan)
+    speech_cpu = 0.0
+    rates = set()
+    for s, (clips, clip_rate, cpu) in zip(order, speech, strict=True):
+        speech_cpu += cpu
+        rates.add(clip_rate)
+        for i, clip in zip(by_speaker[s], clips, strict=True):
+            audio[i] = clip
+    if progress:
+        print(f"spoken digits: cochlea on {len(plan)} utterances ...", file=sys.stderr)
+    # longest clips first balances the pool; the order does not affect any result
+    job_order = sorted(range(len(plan)), key=lambda i: (-audio[i].size, i))
+    if len(rates) != 1:
+        raise RuntimeError(f"eSpeak NG processes reported different sample rates: {rates}")
+    rate_hz = rates.pop()
+    jobs = [
+        (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, float(margin_ms)) for i in job_order
+    ]
+    results_sorted = _map_processes(_cochlea_job, jobs, workers)
+    results: list[Any] = [None] * len(plan)
+    for i, r in zip(job_order, results_sorted, strict=True):
+        results[i] = r
+    cochlea_cpu = float(sum(r[2] for r in results))
+
+    meta = {
+        "voice_variant": [s.variant or "none" for s in speakers],
+        "pitch": [int(s.pitch) for s in speakers],
+        "pitch_range": [int(s.pitch_range) for s in speakers],
+        "rate_wpm": [int(s.rate_wpm) for s in speakers],
+        "test_only": [int(i in test_ids) for i in range(len(speakers))],
+    }
+    stats: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    hashes: dict[str, str] = {}
+    for split in ("train", "test"):
+        idx = [i for i, u in enumerate(plan) if u.split == split]
+        times = [results[i][0] for i in idx]
+        units = [results[i][1] for i in idx]
+        path = out / f"shd_{split}.h5"
+        write_shd_file(
+            path,
+            times,
+            units,
+            [plan[i].label for i in idx],
+            [plan[i].speaker for i in idx],
+            meta_info=meta,
+            num_channels=num_channels,
+            time_dtype=time_dtype,
+        )
+        stats[split] = _split_stats(times, units)
+        counts[split] = len(idx)
+        hashes[path.name] = _file_sha256(path)
+    timing = {
+        "total_s": time.perf_counter() - t_start,
+        "speech_cpu_s": speech_cpu,
+        "cochlea_cpu_s": cochlea_cpu,
+        "utterances": float(len(plan)),
+        "workers": float(workers),
+    }
+    manifest = {
+        "params": params,
+        "files": hashes,
+        "num_train": counts["train"],
+        "num_test": counts["test"],
+        "stats": stats,
+        "timing": timing,
+    }
+    from elm_snn._io import atomic_write_text
+
+    atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True))
+    if progress:
+        print(
+            f"spoken digits: wrote {counts['train']} train / {counts['test']} test samples to "
+            f"{out} in {timing['total_s']:.1f} s",
+            file=sys.stderr,
+        )
+    return SpokenDigitsSummary(
+        train_path=out / "shd_train.h5",
+        test_path=out / "shd_test.h5",
+        manifest_path=out / MANIFEST_NAME,
+        reused=False,
+        num_train=counts["train"],
+        num_test=counts["test"],
+        stats=stats,
+        timing=timing,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``elm-snn data spoken-digits`` options to ``parser``."""
+    parser.add_argument("--out", required=True, help="output folder for shd_train.h5 / shd_test.h5")
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=20,
+        help="training utterances per class (default 20: 400 train + 100 test samples)",
+    )
+    parser.add_argument(
+        "--test-per-class",
+        type=int,
+        default=None,
+        help="test utterances per class (default: per-class / 4, at least 1)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--speakers", type=int, default=12, help="number of speakers (default 12)")
+    parser.add_argument(
+        "--test-speakers", type=int, default=2, help="held-out test-only speakers (default 2)"
+    )
+    parser.add_argument(
+        "--channels", type=int, default=700, help="cochlea channels (default 700, as SHD)"
+    )
+    parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``elm-snn data spoken-digits``; returns the exit status (0 on success)."""
+    try:
+        summary = generate_spoken_digits(
+            args.out,
+            per_class=args.per_class,
+            seed=args.seed,
+            workers=args.workers,
+            test_per_class=args.test_per_class,
+            num_speakers=args.speakers,
+            test_speakers=args.test_speakers,
+            num_channels=args.channels,
+            force=args.force,
+            progress=not args.quiet,
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"elm-snn data spoken-digits: error: {exc}", file=sys.stderr)
+        return 2
+    info = {
+        "train": str(summary.train_path),
+        "test": str(summary.test_path),
+        "num_train": summary.num_train,
+        "num_test": summary.num_test,
+        "reused": summary.reused,
+        "stats": summary.stats,
+        "timing": summary.timing,
+    }
+    print(json.dumps(info, indent=2))
+    return 0

@@ -1,0 +1,172 @@
+"""Offline spoken digits in SHD's layout: reproducibility, reuse, readers, argument errors.
+
+Runs are tiny (1 utterance per class, 3 speakers) and use 16 cochlea channels so that a
+generation takes a few seconds (700 channels only change the basilar-membrane matrix size;
+the cochlea itself is tested against ``lauscher`` in ``test_cochlea.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("espeakng_loader")
+
+from elm_snn.data.shd_format import read_shd_file  # noqa: E402
+from elm_snn.synth.spoken_digits import (  # noqa: E402
+    Speaker,
+    add_arguments,
+    default_speakers,
+    generate_spoken_digits,
+    run_from_args,
+)
+
+TINY = dict(per_class=1, num_speakers=3, test_speakers=1, num_channels=16)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    # transfer matrices go to a per-session temporary cache, never to the user's home
+    monkeypatch.setenv("ELM_SNN_CACHE", str(tmp_path_factory.getbasetemp() / "elm-snn-cache"))
+
+
+def _arrays(path):
+    rec = read_shd_file(path, num_channels=700)
+    return rec
+
+
+def test_same_seed_gives_identical_files_and_reuse(tmp_path) -> None:
+    a = generate_spoken_digits(tmp_path / "a", seed=3, **TINY)
+    b = generate_spoken_digits(tmp_path / "b", seed=3, workers=2, **TINY)
+    assert not a.reused and not b.reused
+    assert (a.num_train, a.num_test) == (20, 20)
+    for split in ("train_path", "test_path"):
+        ra, rb = _arrays(getattr(a, split)), _arrays(getattr(b, split))
+        np.testing.assert_array_equal(ra.labels, rb.labels)
+        np.testing.assert_array_equal(ra.speakers, rb.speakers)
+        assert len(ra) == 20
+        for ta, tb, ua, ub in zip(ra.times, rb.times, ra.units, rb.units, strict=True):
+            assert ta.tobytes() == tb.tobytes() and ua.tobytes() == ub.tobytes()
+            assert len(ta) > 0 and ua.max() < 16
+    train = _arrays(a.train_path)
+    test = _arrays(a.test_path)
+    assert sorted(train.labels.tolist()) == list(range(20))
+    assert sorted(test.labels.tolist()) == list(range(20))
+    # held-out speaker (the last one) only in the test file
+    assert set(test.speakers.tolist()) == {2} and 2 not in set(train.speakers.tolist())
+    # a second call with the same parameters reuses the files
+    mtime = a.train_path.stat().st_mtime_ns
+    again = generate_spoken_digits(tmp_path / "a", seed=3, **TINY)
+    assert again.reused and again.train_path.stat().st_mtime_ns == mtime
+    assert again.stats == json.loads(a.manifest_path.read_text())["stats"]
+
+
+def test_different_seed_differs_and_parameters_change_regenerates(tmp_path) -> None:
+    a = generate_spoken_digits(tmp_path / "x", seed=0, **TINY)
+    ra = _arrays(a.train_path)
+    b = generate_spoken_digits(tmp_path / "x", seed=1, **TINY)  # same folder, new seed
+    assert not b.reused
+    rb = _arrays(b.train_path)
+    assert any(len(x) != len(y) or x.tobytes() != y.tobytes() for x, y in
+               zip(ra.units, rb.units, strict=True))  # fmt: skip
+
+
+def test_cli_runs_and_reports(tmp_path, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--out",
+            str(tmp_path / "cli"),
+            "--per-class",
+            "1",
+            "--speakers",
+            "3",
+            "--test-speakers",
+            "1",
+            "--channels",
+            "16",
+            "--quiet",
+        ]  # fmt: skip
+    )
+    args_ok = run_from_args(args)
+    assert args_ok == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["num_train"] == 20 and info["num_test"] == 20 and not info["reused"]
+    assert info["stats"]["train"]["spikes_per_sample"] > 10
+    assert info["stats"]["train"]["active_channels"] <= 16
+    bad = parser.parse_args(["--out", str(tmp_path / "bad"), "--per-class", "0"])
+    assert run_from_args(bad) == 2
+    assert "per_class" in capsys.readouterr().err
+
+
+def test_tonic_reads_generated_files(tmp_path) -> None:
+    """The files load through ``tonic.datasets.SHD`` (via the offline subclass
+    :class:`elm_snn.data.SHD`). 16 channels keep it fast; the layout is the same at 700."""
+    from elm_snn.data import SHD
+
+    summary = generate_spoken_digits(tmp_path / "shd", seed=0, **TINY)
+    for train, n in ((True, summary.num_train), (False, summary.num_test)):
+        ds = SHD(str(tmp_path / "shd"), train=train)
+        assert len(ds) == n == 20
+        events, label = ds[0]
+        assert "t" in events.dtype.names and "x" in events.dtype.names and len(events) > 0
+        assert 0 <= int(label) < 20 and events["x"].max() < 16
+        assert np.all(np.diff(events["t"].astype(np.int64)) >= 0)
+    rec = read_shd_file(summary.test_path)
+    assert len(rec) == 20 and rec.times[0].dtype == np.float64
+
+
+def test_default_speakers_are_distinct_and_seeded() -> None:
+    sp = default_speakers(12, seed=0)
+    assert len({(s.variant, s.pitch, s.rate_wpm) for s in sp}) == 12
+    assert sp == default_speakers(12, seed=0) and sp != default_speakers(12, seed=1)
+    assert sp[1].voice(german=True) == "de+f1" and sp[0].voice(german=False) == "en-us+m1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(per_class=0), "per_class"),
+        (dict(per_class=1.5), "per_class"),
+        (dict(seed=-1), "seed"),
+        (dict(workers=0), "workers"),
+        (dict(test_speakers=3, num_speakers=3), "test_speakers"),
+        (dict(speakers=[Speaker("m1"), Speaker("nonexistent-variant")]), "variant"),
+        (
+            dict(speakers=[Speaker("m1"), Speaker("f1", english_voice="xx-nowhere")]),
+            "english_voice",
+        ),  # fmt: skip
+        (dict(speakers=[Speaker("m1"), Speaker("f1", pitch=98)]), "pitch"),
+        (dict(speakers=[Speaker("m1"), Speaker("f1", rate_wpm=440)]), "rate_wpm"),
+        (dict(rate_jitter=1.5), "rate_jitter"),
+        (dict(time_dtype="int8"), "time_dtype"),
+    ],
+)
+def test_bad_arguments(tmp_path, kwargs, match) -> None:
+    args = dict(per_class=1, num_speakers=3, test_speakers=1)
+    args.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=match):
+        generate_spoken_digits(tmp_path / "out", **args)
+
+
+def test_out_dir_errors(tmp_path) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="out_dir"):
+        generate_spoken_digits(a_file, **TINY)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        if os.access(locked, os.W_OK):  # running as root: permissions are not enforced
+            pytest.skip("directory permissions are not enforced for this user")
+        with pytest.raises(ValueError, match="not writable"):
+            generate_spoken_digits(locked, **TINY)
+    finally:
+        locked.chmod(0o700)
