@@ -429,7 +429,8 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     allowed[("numpy", "dtype")] = np.dtype
     allowed[("_codecs", "encode")] = _codecs.encode
     for mod in ("builtins", "__builtin__"):
-        for name in ("set", "frozenset", "bytearray"):
+        # bytes: protocol 2 pickles the (empty) buffer of a 0-length array as bytes()
+        for name in ("set", "frozenset", "bytes", "bytearray"):
             allowed[(mod, name)] = getattr(builtins, name)
     return allowed
 

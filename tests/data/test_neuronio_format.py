@@ -92,6 +92,17 @@ def test_round_trip(tmp_path, sims):
     np.testing.assert_array_equal(f.output_raster(2, 10, 990), samples[2].output_spikes[10:990])
 
 
+def test_simulation_without_output_spikes_round_trips(tmp_path):
+    # protocol 2 pickles the empty buffer of a 0-length array through builtins.bytes
+    rng = np.random.default_rng(1)
+    silent = _sim(rng, n_out=0)
+    path = tmp_path / "data_sim__silent.p"
+    nio.write_neuronio_pickle(path, [silent, _sim(rng)], _params())
+    f = nio.read_neuronio_pickle(path)
+    assert f.num_output_spikes(0) == 0 and f.num_output_spikes(1) == 4
+    assert not f.output_raster(0, 0, T).any()
+
+
 def test_output_bin_rule_matches_official_truncation():
     t = np.array([0.0, 0.4, 0.5, 1.49, 1.5, 2.0, 5999.2])
     np.testing.assert_array_equal(nio.output_spike_bins(t), [0, 0, 0, 0, 1, 1, 5998])
