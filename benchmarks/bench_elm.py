@@ -10,10 +10,12 @@ of a training step (forward + backward of ``y.sum()``) for
   routing, d_m = 100, SiLU, T = 500, batch 8, inputs drawn like the fixtures' ``X_active``
   (excitatory p = 1.5 %, inhibitory p = 0.5 %, times the synapse sign);
 
-the reference loop both with and without flushing subnormals; the saved-for-backward
+the fused kernel without its compiled loops (``fused_pytorch``, the fallback); the
+reference loop both with and without flushing subnormals; the saved-for-backward
 bytes of a fused training step at T = 500/1000/2000 (counted with
 ``torch.autograd.graph.saved_tensors_hooks``, one count per storage, the input excluded);
-and the sequential FLOP bound from the measured throughput of the per-step matmuls.
+the sequential FLOP bound from the measured throughput of the per-step matmuls; and the
+time to build the compiled loops from scratch.
 
 Run ``python benchmarks/run.py`` (or ``make bench``); ``--quick`` for a smoke test.
 """
@@ -24,6 +26,9 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +36,7 @@ from typing import Any
 import torch
 
 from elm_snn import ELM, BranchELM
-from elm_snn.kernels import fused_elm_sequence
+from elm_snn.kernels import _compiled, fused_elm_sequence
 
 __all__ = ["add_arguments", "run"]
 
@@ -73,6 +78,31 @@ def _elm_call_noflush(model, x):
     return fused_elm_sequence(x, None, model.elm_parameters(), flush_denormal=False)[0]
 
 
+def _elm_call_pytorch(model, x):
+    with _compiled.use_compiled(False):
+        return model(x)[0]
+
+
+def _compile_time() -> dict:
+    """Seconds to build the compiled loops from scratch (fresh cache, separate process)."""
+    code = (
+        "import time; from elm_snn.kernels import _compiled as c; t = time.perf_counter(); "
+        "ok = c.compiled_ops() is not None; print(ok, time.perf_counter() - t)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, ELM_SNN_CACHE=tmp)
+        c0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        )
+        total = time.perf_counter() - c0
+    parts = proc.stdout.split()
+    ok = bool(parts) and parts[0] == "True"
+    build = float(parts[1]) if ok else float("nan")
+    print(f"\n== compiled loops: built={ok} in {build:.1f} s (process incl. import {total:.1f} s)")
+    return {"built": ok, "build_s": build, "process_s": total}
+
+
 class _LSTMBaseline(torch.nn.Module):
     def __init__(self, inputs: int, hidden: int, outputs: int) -> None:
         super().__init__()
@@ -108,6 +138,9 @@ def _compare(name: str, make, x, repeats: int, lstm: _LSTMBaseline | None, extra
     out["reference_flush"] = _with_flush(
         True, lambda: _forward_and_train(ref, x, _elm_call, repeats)
     )
+    out["fused_pytorch"] = _with_flush(
+        False, lambda: _forward_and_train(fused, x, _elm_call_pytorch, repeats)
+    )
     if extra:
         out["fused_noflush"] = _with_flush(
             False, lambda: _forward_and_train(fused, x, _elm_call_noflush, repeats)
@@ -117,7 +150,7 @@ def _compare(name: str, make, x, repeats: int, lstm: _LSTMBaseline | None, extra
     ratios = {}
     for mode in ("forward", "train"):
         f = out["fused"][mode]["cpu_ms"]
-        for other in ("reference", "reference_flush", "lstm"):
+        for other in ("fused_pytorch", "reference", "reference_flush", "lstm"):
             if other in out:
                 ratios[f"{mode}: fused / {other}"] = f / out[other][mode]["cpu_ms"]
     out["ratios_cpu"] = ratios
@@ -125,7 +158,14 @@ def _compare(name: str, make, x, repeats: int, lstm: _LSTMBaseline | None, extra
     print(
         f"{'variant':18s} {'fwd wall':>9s} {'fwd cpu':>9s} {'train wall':>11s} {'train cpu':>10s}"
     )
-    for variant in ("fused", "fused_noflush", "reference", "reference_flush", "lstm"):
+    for variant in (
+        "fused",
+        "fused_pytorch",
+        "fused_noflush",
+        "reference",
+        "reference_flush",
+        "lstm",
+    ):
         if variant in out:
             r = out[variant]
             print(
@@ -188,7 +228,34 @@ def _flop_bound(batch: int, memory: int, hidden: int, steps: int, repeats: int) 
         f"({batch}x{memory})@({memory}x{hidden}) runs at {gflops:.1f} GFLOP/s -> "
         f"{bound_ms:.1f} ms for T = {steps} forward (matmuls only)"
     )
-    return {"per_step_mflop": per_step_flops / 1e6, "mm_gflops": gflops, "bound_ms": bound_ms}
+    # the fused recurrence alone (relu MLP, compiled loops if available), same sizes
+    from elm_snn.kernels.fused import _ELMRecurrence
+
+    gen = torch.Generator().manual_seed(1)
+    p = torch.randn(steps, batch, hidden, generator=gen)
+    m0 = torch.zeros(batch, memory)
+    kappa, gain = torch.rand(memory, generator=gen), 0.1 * torch.rand(memory, generator=gen)
+    a_w = 0.1 * torch.randn(hidden, memory, generator=gen)
+    w_out, b_out = 0.1 * torch.randn(memory, hidden, generator=gen), torch.zeros(memory)
+
+    def recurrence() -> None:
+        with torch.no_grad():
+            _ELMRecurrence.apply("relu", 1, p, m0, kappa, gain, a_w, None, w_out, b_out)
+
+    rec = {}
+    for name, enabled in (("compiled", True), ("pytorch", False)):
+        with _compiled.use_compiled(enabled):
+            rec[name] = _timed(recurrence, repeats)["cpu_ms"]
+    print(
+        f"   fused recurrence forward alone, T = {steps}: compiled {rec['compiled']:.1f} ms "
+        f"({1e3 * rec['compiled'] / steps:.1f} us/step), pure PyTorch {rec['pytorch']:.1f} ms"
+    )
+    return {
+        "per_step_mflop": per_step_flops / 1e6,
+        "mm_gflops": gflops,
+        "bound_ms": bound_ms,
+        "recurrence_forward_cpu_ms": rec,
+    }
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -264,5 +331,6 @@ def run(args: argparse.Namespace) -> dict:
 
     results["memory"] = _memory([50, 100, 200] if quick else [500, 1000, 2000], batch, make_mem)
     results["flop_bound"] = _flop_bound(batch, 100, 200, shd_steps[0][0], repeats)
+    results["compiled"] = {"available": _compiled.compiled_available(), **_compile_time()}
     results["machine"]["load_avg_after"] = os.getloadavg()
     return results

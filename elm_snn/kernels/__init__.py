@@ -1,6 +1,9 @@
 """Fast sequence kernels for the ELM neuron, tested against :mod:`elm_snn.functional`.
 
 :func:`fused_support` is the hook :class:`elm_snn.ELM` calls to pick its fused path.
+On CPU the fused kernel's loops are compiled C++ when a compiler is available
+(:func:`compiled_available`, :func:`use_compiled`; built once into the elm-snn cache
+folder), else pure PyTorch.
 """
 
 from __future__ import annotations
@@ -10,15 +13,18 @@ from typing import Any
 
 import torch
 
+from ._compiled import compiled_available, use_compiled
 from .fused import denormals_flushed, flush_denormals, front_end_strategy, fused_elm_sequence
 
 __all__ = [
     "SUPPORTED_DTYPES",
+    "compiled_available",
     "denormals_flushed",
     "flush_denormals",
     "front_end_strategy",
     "fused_elm_sequence",
     "fused_support",
+    "use_compiled",
 ]
 
 #: Floating-point dtypes the fused kernel runs in.

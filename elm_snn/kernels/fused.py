@@ -8,9 +8,10 @@ that is truly sequential:
 1. **Front end (all time steps at once).** Routing, synapse weights and the branch sum
    are one linear map ``W_in`` ``(I, K)`` from inputs to branches. The traces are a
    linear recurrence with a per-channel decay, so the first MLP layer's input half,
-   ``P_t = W_1b b_t + b_1`` ``(T, B, H_1)``, is computed with one large matmul plus a
-   cheap linear scan (:class:`_LinearScan`). When all trace decays are equal and fixed,
-   the matmul is folded further: ``P = scan_kappa(x @ (W_in W_1b^T)) + b_1``.
+   ``P_t = W_1b b_t`` ``(T, B, H_1)`` (the bias ``b_1`` is added in the recurrence), is
+   computed with one large matmul plus a cheap linear scan (:class:`_LinearScan`). When
+   all trace decays are equal and fixed, the matmul is folded further:
+   ``P = scan_kappa(x @ (W_in W_1b^T))``.
 2. **Recurrence (sequential).** Only the memory-dependent half of the MLP and the memory
    update run per step, on preallocated buffers (:class:`_ELMRecurrence`). Its backward
    is a reverse loop of a few small matmuls per step; every weight gradient is one large
@@ -26,12 +27,27 @@ keeps checkpoints every :data:`SYNAPSE_CHECKPOINT_EVERY` steps and recomputes in
 Float32 traces and memories decay into subnormal numbers on CPU, which slows every
 elementwise op several-fold; the kernel flushes subnormals to zero while it runs (forward
 and backward) and restores the caller's setting afterwards (see :func:`flush_denormals`).
+
+**Compiled loops.** On CPU, the time loops (recurrence forward and backward, trace scans)
+and the sparse front end run in a small C++ operator library built on first use
+(:mod:`._compiled`; ``ELM_SNN_COMPILED=0`` disables it). Without a compiler the same
+equations run as pure-PyTorch loops (one ``RuntimeWarning``); both give the reference's
+results to float round-off.
+
+**Sparse front end.** Spike inputs are mostly zeros. When at most
+:data:`SPARSE_MAX_DENSITY` of the entries of ``x`` are nonzero (checked in the same pass
+that collects them, stopped early for dense inputs), the input projection and its weight
+gradient run over the nonzeros only (CSR rows over ``T * B``), and for the folded front
+end the projection and the trace scan are one pass (:class:`_SparseScanProject`). The
+nonzeros (8 bytes per row plus 16 bytes per nonzero in float64, 12 in float32) are kept
+for backward instead of the dense input.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +55,10 @@ from torch import Tensor
 
 from ..functional import elm as F_elm
 from ..functional.elm import ELMParameters, ELMState
+from . import _compiled
 
 __all__ = [
+    "SPARSE_MAX_DENSITY",
     "SYNAPSE_CHECKPOINT_EVERY",
     "denormals_flushed",
     "flush_denormals",
@@ -50,6 +68,10 @@ __all__ = [
 
 #: Steps between stored per-synapse trace checkpoints in :class:`_SynapseTraceScan`.
 SYNAPSE_CHECKPOINT_EVERY = 32
+
+#: Inputs with at most this fraction of nonzero entries are projected by the sparse
+#: front end (compiled loops only); denser inputs use one dense matmul.
+SPARSE_MAX_DENSITY = 0.05
 
 _TANH_SCALE = 1.7159
 _TANH_SLOPE = 2.0 / 3.0
@@ -84,6 +106,13 @@ def flush_denormals(enabled: bool = True) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _ops_for(t: Tensor):
+    """The compiled operators if they are usable for ``t`` (CPU float32/float64), else None."""
+    if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
+        return None
+    return _compiled.compiled_ops()
 
 
 def _act(z: Tensor, activation: str) -> Tensor:
@@ -121,6 +150,124 @@ def _project(x: Tensor, weight: Tensor) -> Tensor:
     return (x.reshape(steps * batch, -1) @ weight).view(steps, batch, -1)
 
 
+class _SparseRows(NamedTuple):
+    """Nonzeros of an input ``(T, B, I)`` in CSR form over its ``T * B`` time-major rows."""
+
+    row_ptr: Tensor
+    col: Tensor
+    val: Tensor
+    shape: tuple[int, int, int]
+
+
+def _sparse_rows(x: Tensor) -> _SparseRows | None:
+    """CSR form of ``x`` when it is sparse enough (:data:`SPARSE_MAX_DENSITY`) and the
+    compiled loops are available, else ``None``. One pass over ``x``, stopped early once
+    it is known to be too dense."""
+    ops = _ops_for(x)
+    if ops is None or x.numel() == 0 or (x.stride(2) != 1 and x.shape[2] > 1):
+        return None
+    max_nnz = int(SPARSE_MAX_DENSITY * x.numel())
+    row_ptr, col, val = ops.csr_build(x.detach(), max_nnz)
+    if row_ptr.numel() == 0:
+        return None
+    return _SparseRows(row_ptr, col, val, tuple(x.shape))
+
+
+class _SparseProject(torch.autograd.Function):
+    """``x @ weight`` ``(T, B, I) @ (I, C) -> (T, B, C)`` over the nonzeros of ``x``.
+
+    ``rows`` is ``x``'s :class:`_SparseRows`; the weight gradient ``x^T @ grad`` uses the
+    same nonzeros, the input gradient (only when ``x`` needs one) is a dense matmul.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, rows: _SparseRows) -> Tensor:  # type: ignore[override]
+        ops = _compiled.compiled_ops()
+        steps, batch, _ = rows.shape
+        out = ops.csr_mm(rows.row_ptr, rows.col, rows.val, weight.contiguous())
+        ctx.rows = rows
+        ctx.save_for_backward(weight)
+        return out.view(steps, batch, -1)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        (weight,) = ctx.saved_tensors
+        rows = ctx.rows
+        steps, batch, num_inputs = rows.shape
+        grad_flat = grad_out.reshape(steps * batch, -1).contiguous()
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (grad_flat @ weight.t()).view(steps, batch, num_inputs)
+        if ctx.needs_input_grad[1]:
+            ops = _compiled.compiled_ops()
+            grad_w = ops.csr_tmm(rows.row_ptr, rows.col, rows.val, grad_flat, num_inputs)
+        return grad_x, grad_w, None
+
+
+class _SparseScanProject(torch.autograd.Function):
+    """``P = scan_decay(x @ weight)`` in one pass over the nonzeros of ``x``.
+
+    ``x`` ``(T, B, I)`` with nonzeros ``rows``, ``weight`` ``(I, C)``, ``decay`` ``(1,)``
+    (fixed: no gradient), ``init`` ``(B, C)`` the scan's initial value. Same result as
+    :class:`_SparseProject` then :class:`_LinearScan` (the folded front end), without
+    materialising ``x @ weight``.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        x: Tensor,
+        weight: Tensor,
+        decay: Tensor,
+        init: Tensor,
+        rows: _SparseRows,
+    ) -> Tensor:
+        if ctx.needs_input_grad[2]:
+            raise ValueError("decay: the fused sparse scan needs a fixed (no-grad) decay")
+        ops = _compiled.compiled_ops()
+        width = weight.shape[1]
+        batch = rows.shape[1]
+        out = ops.csr_mm_scan(
+            rows.row_ptr,
+            rows.col,
+            rows.val,
+            weight.contiguous(),
+            decay.expand(width).contiguous(),
+            init.expand(batch, width).contiguous(),
+            batch,
+        )
+        ctx.rows = rows
+        ctx.save_for_backward(weight, decay)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        weight, decay = ctx.saved_tensors
+        rows = ctx.rows
+        steps, batch, num_inputs = rows.shape
+        needs = ctx.needs_input_grad
+        with flush_denormals(grad_out.device.type == "cpu"):
+            ops = _compiled.compiled_ops()
+            grad_out = grad_out.contiguous()
+            grad_u = ops.scan_backward(grad_out, decay.expand(grad_out.shape[2]).contiguous())
+            grad_flat = grad_u.view(steps * batch, -1)
+            grad_x = grad_w = grad_init = None
+            if needs[0]:
+                grad_x = (grad_flat @ weight.t()).view(steps, batch, num_inputs)
+            if needs[1]:
+                grad_w = ops.csr_tmm(rows.row_ptr, rows.col, rows.val, grad_flat, num_inputs)
+            if needs[3]:
+                grad_init = grad_u[0] * decay
+        return grad_x, grad_w, None, grad_init, None
+
+
+def _project_input(x: Tensor, weight: Tensor, rows: _SparseRows | None) -> Tensor:
+    """``x @ weight`` ``(T, B, I) @ (I, C)``: sparse when ``rows`` is given, else dense."""
+    if rows is not None:
+        return _SparseProject.apply(x, weight, rows)
+    return _project(x, weight)
+
+
 # --------------------------------------------------------------------------- linear scan
 
 
@@ -133,11 +280,20 @@ class _LinearScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u: Tensor, decay: Tensor, init: Tensor) -> Tensor:  # type: ignore[override]
-        out = torch.empty_like(u)
-        prev = init
-        for t in range(u.shape[0]):
-            torch.addcmul(u[t], prev, decay, out=out[t])
-            prev = out[t]
+        ops = _ops_for(u)
+        if ops is not None:
+            width = u.shape[2]
+            out = ops.scan_forward(
+                u.contiguous(),
+                decay.expand(width).contiguous(),
+                init.expand(u.shape[1], width).contiguous(),
+            )
+        else:
+            out = torch.empty_like(u)
+            prev = init
+            for t in range(u.shape[0]):
+                torch.addcmul(u[t], prev, decay, out=out[t])
+                prev = out[t]
         ctx.decay_needs_grad = ctx.needs_input_grad[1]
         ctx.save_for_backward(decay, init, out if ctx.decay_needs_grad else None)
         return out
@@ -146,11 +302,17 @@ class _LinearScan(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
         decay, init, out = ctx.saved_tensors
         with flush_denormals(grad_out.device.type == "cpu"):
-            grad_u = torch.empty_like(grad_out)
-            steps = grad_out.shape[0]
-            grad_u[steps - 1] = grad_out[steps - 1]
-            for t in range(steps - 2, -1, -1):
-                torch.addcmul(grad_out[t], grad_u[t + 1], decay, out=grad_u[t])
+            ops = _ops_for(grad_out)
+            if ops is not None:
+                grad_u = ops.scan_backward(
+                    grad_out.contiguous(), decay.expand(grad_out.shape[2]).contiguous()
+                )
+            else:
+                grad_u = torch.empty_like(grad_out)
+                steps = grad_out.shape[0]
+                grad_u[steps - 1] = grad_out[steps - 1]
+                for t in range(steps - 2, -1, -1):
+                    torch.addcmul(grad_out[t], grad_u[t + 1], decay, out=grad_u[t])
             grad_decay = grad_init = None
             if ctx.needs_input_grad[2]:
                 grad_init = grad_u[0] * decay
@@ -248,13 +410,14 @@ class _ELMRecurrence(torch.autograd.Function):
     last layer, its ``1.7159`` into ``gain``)::
 
         mk_t  = kappa_m * m_{t-1}
-        z1_t  = P_t + mk_t @ A^T                 (first layer; A = memory half of W_1)
+        z1_t  = P_t + b_1 + mk_t @ A^T           (first layer; A = memory half of W_1)
         z_l   = act(z_{l-1}) @ W_l^T + b_l       (further hidden layers)
         o_t   = act(z_L) @ W_o^T + b_o           (o_t = z1_t with no hidden layer)
         m_t   = mk_t + gain * tanh(o_t)
 
     Inputs: ``P`` ``(T, B, H_1)``, ``m0`` ``(B, M)``, ``kappa_m`` ``(M,)``, ``gain``
-    ``(M,)``, ``A`` ``(H_1, M)``, then ``(W_l, b_l)`` for the further hidden layers and
+    ``(M,)``, ``A`` ``(H_1, M)``, ``b_1`` ``(H_1,)`` or ``None`` (added inside the loop,
+    saving a pass over ``P``), then ``(W_l, b_l)`` for the further hidden layers and
     the output layer (``b`` may be ``None``). Output: ``m`` ``(T, B, M)``.
     Saved: ``m`` and each hidden layer's pre-activation (``o`` with no hidden layer).
     """
@@ -269,19 +432,42 @@ class _ELMRecurrence(torch.autograd.Function):
         kappa_m: Tensor,
         gain: Tensor,
         a: Tensor,
+        b1: Tensor | None,
         *layers: Tensor | None,
     ) -> Tensor:
         steps, batch, _ = p.shape
         num_memory = m0.shape[1]
         weights = layers[0::2]
         biases = layers[1::2]
+        ctx.activation = activation
+        ctx.num_hidden = num_hidden
+        ctx.num_layers = len(weights)
+        ops = _ops_for(p)
+        if ops is not None:
+            empty = p.new_empty(0)
+            outs = ops.rec_forward(
+                p.contiguous(),
+                m0.contiguous(),
+                kappa_m.contiguous(),
+                gain.contiguous(),
+                a.t().contiguous(),
+                p.new_empty(0) if b1 is None else b1.contiguous(),
+                [w.t().contiguous() for w in weights] if num_hidden > 0 else [],
+                [empty if b is None else b.contiguous() for b in biases] if num_hidden > 0 else [],
+                activation == "relu",
+            )
+            memory, pre = outs[0], outs[1:]
+            ctx.save_for_backward(m0, kappa_m, gain, a, memory, *pre, *weights, *biases)
+            return memory
+        if b1 is not None:
+            p = p + b1
         memory = p.new_empty((steps, batch, num_memory))
         # pre-activation buffers: z_1 (width H_1) and the input of every further layer;
         # with no hidden layer the first layer's output is o itself (width M)
         pre = [p.new_empty((steps, batch, a.shape[0]))]
         pre += [p.new_empty((steps, batch, w.shape[0])) for w in weights[:-1]]
-        a_t = a.t()
-        w_t = [w.t() for w in weights]
+        a_t = a.t().contiguous()  # (M, H_1): a plain (not transposed) GEMM is ~2x faster
+        w_t = [w.t().contiguous() for w in weights]
         mk = p.new_empty((batch, num_memory))
         out_buf = p.new_empty((batch, num_memory))
         tanh_buf = p.new_empty((batch, num_memory))
@@ -313,9 +499,6 @@ class _ELMRecurrence(torch.autograd.Function):
             torch.tanh(o, out=tanh_buf)
             torch.addcmul(mk, gain, tanh_buf, out=memory[t])
             prev = memory[t]
-        ctx.activation = activation
-        ctx.num_hidden = num_hidden
-        ctx.num_layers = len(weights)
         ctx.save_for_backward(m0, kappa_m, gain, a, memory, *pre, *weights, *biases)
         return memory
 
@@ -332,67 +515,123 @@ class _ELMRecurrence(torch.autograd.Function):
         steps, batch, num_memory = memory.shape
         with flush_denormals(memory.device.type == "cpu"):
             flat = steps * batch
-            prev_memory = torch.cat([m0.unsqueeze(0), memory[:-1]])
-            mk_all = prev_memory * kappa_m
+            needs = ctx.needs_input_grad
             if num_hidden == 0:
                 hidden: list[Tensor] = []
-                derivs: list[Tensor] = []
                 o_all = pre[0]
             else:
                 hidden = [_act(z, activation) for z in pre]
-                derivs = [_act_grad(z, activation) for z in pre]
                 h_flat = hidden[-1].reshape(flat, -1)
                 if biases[-1] is None:
                     o_all = h_flat @ weights[-1].t()
                 else:
                     o_all = torch.addmm(biases[-1], h_flat, weights[-1].t())
                 o_all = o_all.view(steps, batch, num_memory)
-            tanh_all = torch.tanh(o_all)
-            factor = gain * (1 - tanh_all * tanh_all)
-            grad_m_all = torch.empty_like(memory)
-            grad_o_all = torch.empty_like(memory)
-            grad_pre = [torch.empty_like(z) for z in pre] if num_hidden > 0 else [grad_o_all]
-            carry = torch.zeros_like(m0)
-            grad_mk = torch.empty_like(m0)
-            gh_bufs = [m0.new_empty((batch, w.shape[1])) for w in weights]
-            w_list = list(weights)
-            for t in range(steps - 1, -1, -1):
-                gm = grad_m_all[t]
-                torch.add(grad_memory[t], carry, out=gm)
-                go = grad_o_all[t]
-                torch.mul(gm, factor[t], out=go)
-                g = go
-                for layer in range(num_hidden - 1, -1, -1):
-                    gh = gh_bufs[layer]
-                    torch.mm(g, w_list[layer], out=gh)
-                    g = grad_pre[layer][t]
-                    torch.mul(gh, derivs[layer][t], out=g)
-                torch.addmm(gm, g, a, out=grad_mk)
-                torch.mul(grad_mk, kappa_m, out=carry)
+            # o_all is a fresh tensor unless it is the saved pre-activation (no hidden layer)
+            tanh_all = torch.tanh(o_all) if num_hidden == 0 else o_all.tanh_()
+            ops = _ops_for(memory)
+            relu = activation == "relu"
+            if ops is not None:
+                # the loop forms gain * (1 - tanh^2) and the activation's derivative
+                # from the pre-activations itself, step by step
+                outs = ops.rec_backward(
+                    grad_memory.contiguous(),
+                    tanh_all.contiguous(),
+                    gain.contiguous(),
+                    [z.contiguous() for z in pre[:num_hidden]],
+                    list(weights[:num_hidden]),
+                    a.contiguous(),
+                    kappa_m.contiguous(),
+                    relu,
+                    bool(needs[4] or needs[5]),
+                )
+                grad_m_all, grad_o_all, carry = outs[:3]
+                grad_pre = list(outs[3:]) if num_hidden > 0 else [grad_o_all]
+            else:
+                factor = gain * (1 - tanh_all * tanh_all)
+                derivs = [_act_grad(z, activation) for z in pre[:num_hidden]]
+                grad_m_all, grad_o_all, grad_pre, carry = _recurrence_backward_loop(
+                    grad_memory, factor, derivs, list(weights), a.contiguous(), kappa_m, pre, m0
+                )
             grad_first = grad_pre[0]
-            needs = ctx.needs_input_grad
             grad_p = grad_first if needs[2] else None
             grad_m0 = carry if needs[3] else None
             grad_kappa = grad_gain = grad_a = None
             g1_flat = grad_first.reshape(flat, -1)
             if needs[4]:
+                prev_memory = torch.cat([m0.unsqueeze(0), memory[:-1]])
                 grad_mk_all = grad_m_all + (g1_flat @ a).view(steps, batch, num_memory)
                 grad_kappa = (grad_mk_all * prev_memory).sum((0, 1))
             if needs[5]:
                 grad_gain = (grad_m_all * tanh_all).sum((0, 1))
             if needs[6]:
-                grad_a = g1_flat.t() @ mk_all.reshape(flat, num_memory)
+                # g1^T @ (kappa * m_{t-1}) = (g1^T @ m_{t-1}) * kappa, without the shifted copy
+                grad_a = grad_first[0].t() @ m0
+                if steps > 1:
+                    rest = grad_first[1:].reshape((steps - 1) * batch, -1)
+                    grad_a = grad_a.addmm_(rest.t(), memory[:-1].reshape(-1, num_memory))
+                grad_a = grad_a * kappa_m
             grad_layers: list[Tensor | None] = []
             for layer in range(num_hidden):
                 g_out = grad_pre[layer + 1] if layer + 1 < num_hidden else grad_o_all
-                idx = 7 + 2 * layer
+                idx = 8 + 2 * layer
                 gw = gb = None
                 if needs[idx]:
                     gw = g_out.reshape(flat, -1).t() @ hidden[layer].reshape(flat, -1)
                 if needs[idx + 1]:
                     gb = g_out.sum((0, 1))
                 grad_layers += [gw, gb]
-        return (None, None, grad_p, grad_m0, grad_kappa, grad_gain, grad_a, *grad_layers)
+        grad_b1 = grad_first.sum((0, 1)) if needs[7] else None
+        return (
+            None,
+            None,
+            grad_p,
+            grad_m0,
+            grad_kappa,
+            grad_gain,
+            grad_a,
+            grad_b1,
+            *grad_layers,
+        )
+
+
+def _recurrence_backward_loop(
+    grad_memory: Tensor,
+    factor: Tensor,
+    derivs: list[Tensor],
+    weights: list[Tensor],
+    a: Tensor,
+    kappa_m: Tensor,
+    pre: Sequence[Tensor],
+    m0: Tensor,
+) -> tuple[Tensor, Tensor, list[Tensor], Tensor]:
+    """Pure-PyTorch reverse loop of :class:`_ELMRecurrence` (the compiled one's fallback).
+
+    Returns ``(grad_m_all, grad_o_all, grad_pre, carry)``: the gradients w.r.t. every
+    ``m_t`` (total), ``o_t``, each hidden pre-activation, and ``m0``'s decayed carry.
+    """
+    num_hidden = len(derivs)
+    steps, batch, _ = grad_memory.shape
+    grad_m_all = torch.empty_like(grad_memory)
+    grad_o_all = torch.empty_like(grad_memory)
+    grad_pre = [torch.empty_like(z) for z in pre] if num_hidden > 0 else [grad_o_all]
+    carry = torch.zeros_like(m0)
+    grad_mk = torch.empty_like(m0)
+    gh_bufs = [m0.new_empty((batch, w.shape[1])) for w in weights]
+    for t in range(steps - 1, -1, -1):
+        gm = grad_m_all[t]
+        torch.add(grad_memory[t], carry, out=gm)
+        go = grad_o_all[t]
+        torch.mul(gm, factor[t], out=go)
+        g = go
+        for layer in range(num_hidden - 1, -1, -1):
+            gh = gh_bufs[layer]
+            torch.mm(g, weights[layer], out=gh)
+            g = grad_pre[layer][t]
+            torch.mul(gh, derivs[layer][t], out=g)
+        torch.addmm(gm, g, a, out=grad_mk)
+        torch.mul(grad_mk, kappa_m, out=carry)
+    return grad_m_all, grad_o_all, grad_pre, carry
 
 
 # --------------------------------------------------------------------------- front end
@@ -468,19 +707,34 @@ def _branch_sum_state(trace: Tensor, params: ELMParameters) -> Tensor:
     return trace
 
 
-def _decayed_input_sum(x: Tensor, kappa: Tensor) -> Tensor:
-    """``r = sum_t kappa^(T-1-t) x_t`` ``(B, I)`` for a scalar decay ``kappa`` ``(1,)``."""
-    steps = x.shape[0]
+def _decayed_input_sum(x: Tensor, kappa: Tensor, rows: _SparseRows | None = None) -> Tensor:
+    """``r = sum_t kappa^(T-1-t) x_t`` ``(B, I)`` for a scalar decay ``kappa`` ``(1,)``.
+
+    With ``rows`` (the nonzeros of ``x``) and no gradient needed for ``x``, the sum runs
+    over the nonzeros only.
+    """
+    steps, batch, num_inputs = x.shape
     exponents = torch.arange(steps - 1, -1, -1, device=x.device, dtype=x.dtype)
-    return torch.einsum("t,tbi->bi", torch.pow(kappa, exponents), x)
+    powers = torch.pow(kappa, exponents)
+    if rows is not None and not x.requires_grad and not kappa.requires_grad:
+        ops = _compiled.compiled_ops()
+        return ops.csr_decayed_sum(
+            rows.row_ptr, rows.col, rows.val, powers.contiguous(), batch, num_inputs
+        )
+    return torch.einsum("t,tbi->bi", powers, x)
 
 
 def _final_trace_uniform(
-    x: Tensor, kappa: Tensor, trace0: Tensor | None, params: ELMParameters, w_in: Tensor | None
+    x: Tensor,
+    kappa: Tensor,
+    trace0: Tensor | None,
+    params: ELMParameters,
+    w_in: Tensor | None,
+    rows: _SparseRows | None = None,
 ) -> Tensor:
     """Final trace state for a scalar decay, from the decayed input sum."""
     steps = x.shape[0]
-    r = _decayed_input_sum(x, kappa)
+    r = _decayed_input_sum(x, kappa, rows)
     if params.trace_mode == "synapse":
         routed = r if params.synapse_index is None else r[:, params.synapse_index]
         final = routed * _effective_weight(params)
@@ -494,9 +748,10 @@ def _final_trace_uniform(
 
 
 def _front_end(
-    x: Tensor, trace0: Tensor | None, params: ELMParameters, w1b: Tensor, b1: Tensor | None
+    x: Tensor, trace0: Tensor | None, params: ELMParameters, w1b: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """First-layer input half ``P`` ``(T, B, H_1)`` (bias included) and the final trace."""
+    """First-layer input half ``P`` ``(T, B, H_1)`` (without the bias, which the
+    recurrence adds) and the final trace."""
     steps, batch, num_inputs = x.shape
     strategy = front_end_strategy(params, num_inputs)
     diagonal = _is_diagonal(params, num_inputs)
@@ -514,6 +769,8 @@ def _front_end(
         )
         p = _project(branches, w1b.t())
     else:
+        # the nonzeros of a spike input, when it is sparse (compiled loops only)
+        rows = None if diagonal and strategy == "branch" else _sparse_rows(x)
         w_in = None if diagonal else _input_to_branch(params, num_inputs)
         b0 = None if trace0 is None else _branch_sum_state(trace0, params)
         uniform = _uniform_decay(params.trace_decay)
@@ -522,12 +779,14 @@ def _front_end(
             w_eff_first = (
                 _effective_weight(params).unsqueeze(1) * w1b.t() if diagonal else w_in @ w1b.t()
             )
-            q = _project(x, w_eff_first)
             r0 = x.new_zeros((batch, hidden)) if b0 is None else b0 @ w1b.t()
-            p = _LinearScan.apply(q, uniform, r0)
-            final = _final_trace_uniform(x, uniform, trace0, params, w_in)
+            if rows is not None:  # sparse input: projection and scan in one pass
+                p = _SparseScanProject.apply(x, w_eff_first, uniform, r0, rows)
+            else:
+                p = _LinearScan.apply(_project(x, w_eff_first), uniform, r0)
+            final = _final_trace_uniform(x, uniform, trace0, params, w_in, rows)
         else:
-            u = x * _effective_weight(params) if diagonal else _project(x, w_in)
+            u = x * _effective_weight(params) if diagonal else _project_input(x, w_in, rows)
             decay = params.trace_decay if uniform is None else uniform
             init = x.new_zeros((batch, params.num_branches)) if b0 is None else b0
             branches = _LinearScan.apply(u, decay, init)
@@ -535,9 +794,7 @@ def _front_end(
             if params.trace_mode == "branch":
                 final = branches[-1]
             else:
-                final = _final_trace_uniform(x, uniform, trace0, params, w_in)
-    if b1 is not None:
-        p = p + b1
+                final = _final_trace_uniform(x, uniform, trace0, params, w_in, rows)
     return p, final
 
 
@@ -597,11 +854,11 @@ def _fused(
             b = None if b is None else b * _TANH_SLOPE
         layers += [w, b]
     trace0 = None if state is None else state.trace
-    p, final_trace = _front_end(x, trace0, params, w1b, first_b)
+    p, final_trace = _front_end(x, trace0, params, w1b)
     m0 = x.new_zeros((batch, params.num_memory)) if state is None else state.memory
     gain = params.memory_gain * _TANH_SCALE
     memory = _ELMRecurrence.apply(
-        params.activation, num_hidden, p, m0, params.memory_decay, gain, a, *layers
+        params.activation, num_hidden, p, m0, params.memory_decay, gain, a, first_b, *layers
     )
     y = F.linear(memory, params.readout_weight, params.readout_bias)
     return y, ELMState(memory=memory[-1], trace=final_trace), None
