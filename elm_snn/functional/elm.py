@@ -158,9 +158,15 @@ def scaled_sigmoid(raw: Tensor, lower: float, upper: float) -> Tensor:
 
 
 def inverse_scaled_sigmoid(value: Tensor, lower: float, upper: float) -> Tensor:
-    """Inverse of :func:`scaled_sigmoid`, after clamping into ``[lower+1e-6, upper-1e-6]``."""
-    value = torch.clamp(value, lower + 1e-6, upper - 1e-6)
-    return torch.log((value - lower) / (upper - value))
+    """Inverse of :func:`scaled_sigmoid`, after clamping into ``[lower+1e-6, upper-1e-6]``.
+
+    Computed in float64 and returned in ``value``'s dtype: in float32 the ``1e-6`` margin
+    rounds away at the upper bound (e.g. ``1000 - 1e-6 == 1000``), which gives ``inf`` (the
+    official code's initial ``_proto_tau_m`` has this ``inf``); float64 keeps it finite,
+    and ``scaled_sigmoid`` of the result still gives the bound in float32.
+    """
+    wide = torch.clamp(value.to(torch.float64), lower + 1e-6, upper - 1e-6)
+    return torch.log((wide - lower) / (upper - wide)).to(value.dtype)
 
 
 def tau_m_initial_values(

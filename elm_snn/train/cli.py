@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 # (group, name) -> (module path, one-line help)
+__all__ = ["build_parser", "main"]
+
 _COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("data", "spoken-digits"): (
         "elm_snn.synth.spoken_digits",
@@ -26,6 +28,22 @@ _COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("data", "neuronio-convert"): (
         "elm_snn.data.neuronio",
         "convert a folder of NeuronIO pickle files to elm-snn's compact HDF5 format",
+    ),
+    (None, "train"): (
+        "elm_snn.train.run",
+        "train one model on shd / shd-adding / neuronio and evaluate it on the test split",
+    ),
+    (None, "eval"): (
+        "elm_snn.train.evaluate",
+        "evaluate a checkpoint written by `elm-snn train`",
+    ),
+    (None, "compare"): (
+        "elm_snn.train.compare",
+        "train a grid of models x bin sizes x seeds; write a results table and plot",
+    ),
+    (None, "demo"): (
+        "elm_snn.train.demo",
+        "the main job: ELM vs LSTM vs E/I SNN on SHD-Adding from offline spoken digits",
     ),
 }
 

@@ -1,0 +1,223 @@
+"""SHD and SHD-Adding classification tasks.
+
+* ``shd``: 20 classes (0-9 English, 10-19 German). Train/validation: a deterministic 90/10
+  by-sample split of ``shd_train.h5`` (:func:`elm_snn.data.split_train_validation`, split
+  seed 0); test: ``shd_test.h5``. Each sample is cut to 1 s and binned at
+  ``bin_size_ms``.
+* ``shd-adding``: 19 classes (sum of two spoken digits, chance 1/19), pairs from
+  :class:`elm_snn.data.SHDAdding`: training pairs drawn anew every epoch from
+  ``(seed, epoch)``; validation and test pairs are fixed (pair seed 0, the same for every
+  model and run seed, so comparisons use identical held-out pairs).
+
+Head and loss (paper): cross-entropy on the **last** output step of the model; metric:
+accuracy of the last step's argmax.
+
+With ``synthetic=True`` the data are the offline spoken-digit set of
+:func:`elm_snn.synth.spoken_digits.generate_spoken_digits` (``synthetic_size`` utterances per
+class, data seed 0), generated once into ``elm_snn._io.cache_dir("spoken_digits", ...)`` and
+reused afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from elm_snn.tasks.base import Task, TaskData
+from elm_snn.tasks.config import SHD_MODELS, RunConfig
+from elm_snn.tasks.models import SequenceModel
+
+__all__ = ["SHDTask", "SHDAddingTask", "synthetic_spoken_digits", "check_shd_folder"]
+
+SPLIT_SEED = 0
+EVAL_PAIR_SEED = 0
+
+
+def synthetic_spoken_digits(per_class: int, progress: bool = True) -> Path:
+    """Folder with the offline spoken-digit set (``per_class`` training utterances per class,
+    data seed 0), generated on first use into the elm-snn cache and reused afterwards."""
+    from elm_snn._io import cache_dir
+    from elm_snn.synth.spoken_digits import generate_spoken_digits
+
+    out = cache_dir("spoken_digits", f"per_class{int(per_class)}-seed0")
+    workers = max(1, min(4, os.cpu_count() or 1))
+    generate_spoken_digits(
+        out, per_class=int(per_class), seed=0, workers=workers, progress=progress
+    )
+    return out
+
+
+def check_shd_folder(root: str | os.PathLike) -> Path:
+    """Return ``root`` if it holds ``shd_train.h5`` and ``shd_test.h5`` (directly or in
+    ``SHD/``), else raise ``FileNotFoundError`` saying where it looked and what to do."""
+    from elm_snn.data.shd import find_shd_file
+
+    path = Path(os.path.expanduser(os.fspath(root)))
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"data_root: folder {str(path)!r} does not exist. Pass the folder holding "
+            f"shd_train.h5 and shd_test.h5 (--data-root DIR), or use --synthetic to generate "
+            f"an offline spoken-digit set."
+        )
+    find_shd_file(path, train=True)
+    find_shd_file(path, train=False)
+    return path
+
+
+class _FramesDataset(Dataset):
+    """Items ``(frames (T, C) float32, label)`` of selected samples of a binned-digit cache."""
+
+    def __init__(self, path: Path, bin_size_ms: float, indices: np.ndarray) -> None:
+        from elm_snn.data.cache import DigitFrameCache
+
+        self.cache = DigitFrameCache.get(path, bin_size_ms, 1000.0, 700)
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        j = int(self.indices[i])
+        return self.cache.dense(j), int(self.cache.labels[j])
+
+
+class _CappedDataset(Dataset):
+    """The first ``n`` items of a dataset."""
+
+    def __init__(self, base: Any, n: int | None) -> None:
+        self.base = base
+        self.n = len(base) if n is None else min(int(n), len(base))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Any:
+        if not 0 <= i < self.n:
+            raise IndexError(f"index {i} out of range for {self.n} items")
+        return self.base[i]
+
+
+class _ClassificationTask(Task):
+    """Shared head/loss/metrics of the SHD tasks: CE and accuracy on the last step."""
+
+    models = SHD_MODELS
+    monitor = "val_accuracy"
+    monitor_mode = "max"
+    primary_metric = "test_accuracy"
+
+    def prepare_data(self, cfg: RunConfig) -> Path:
+        if cfg.synthetic:
+            return synthetic_spoken_digits(cfg.synthetic_size, progress=cfg.progress_bar)
+        assert cfg.data_root is not None
+        return check_shd_folder(cfg.data_root)
+
+    @staticmethod
+    def _logits(model: SequenceModel, x: Tensor) -> Tensor:
+        return model(x)[-1]
+
+    def training_loss(self, model: SequenceModel, batch: Any, cfg: RunConfig) -> tuple[Tensor, int]:
+        x, y = batch
+        loss = torch.nn.functional.cross_entropy(self._logits(model, x), y)
+        reg = model.regularization()
+        if reg is not None:
+            loss = loss + reg
+        return loss, int(y.shape[0])
+
+    def eval_records(
+        self, model: SequenceModel, batch: Any, cfg: RunConfig, split: str
+    ) -> dict[str, Tensor]:
+        x, y = batch
+        logits = self._logits(model, x)
+        loss = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+        return {"correct": (logits.argmax(-1) == y).float(), "loss": loss.float()}
+
+    def compute_metrics(
+        self, records: dict[str, Tensor], cfg: RunConfig, split: str
+    ) -> dict[str, float]:
+        return {
+            "accuracy": float(records["correct"].mean()),
+            "loss": float(records["loss"].mean()),
+        }
+
+
+class SHDTask(_ClassificationTask):
+    """Spiking Heidelberg Digits, 20 classes (see module docstring)."""
+
+    name = "shd"
+    chance = 1.0 / 20.0
+
+    def build_data(self, cfg: RunConfig, data_root: Path) -> TaskData:
+        from elm_snn.data.adding import split_train_validation
+        from elm_snn.data.collate import collate_frames
+        from elm_snn.data.shd import find_shd_file
+        from elm_snn.data.transforms import num_bins
+
+        train_file = find_shd_file(data_root, True)
+        test_file = find_shd_file(data_root, False)
+        n_bins = num_bins(1000.0, cfg.bin_size_ms)
+        import h5py
+
+        with h5py.File(train_file, "r") as f:
+            n_train = len(f["labels"])
+        with h5py.File(test_file, "r") as f:
+            n_test = len(f["labels"])
+        tr, va = split_train_validation(n_train, 0.1, SPLIT_SEED)
+        if len(va) == 0:
+            raise ValueError(f"data_root: {train_file} has too few samples ({n_train}) to split")
+        return TaskData(
+            train=_FramesDataset(train_file, cfg.bin_size_ms, tr),
+            validation=_CappedDataset(
+                _FramesDataset(train_file, cfg.bin_size_ms, va), cfg.val_samples
+            ),
+            test=_CappedDataset(
+                _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test)), cfg.test_samples
+            ),
+            collate=collate_frames,
+            num_inputs=700,
+            num_outputs=20,
+            num_steps=n_bins,
+            data_root=data_root,
+        )
+
+
+class SHDAddingTask(_ClassificationTask):
+    """SHD-Adding, 19 classes, chance 1/19 (see module docstring)."""
+
+    name = "shd-adding"
+    chance = 1.0 / 19.0
+
+    def build_data(self, cfg: RunConfig, data_root: Path) -> TaskData:
+        from elm_snn.data.adding import SHDAdding
+        from elm_snn.data.collate import collate_frames
+
+        common: dict[str, Any] = dict(bin_size_ms=cfg.bin_size_ms, split_seed=SPLIT_SEED)
+        pairs = cfg.train_samples_per_epoch or 16000
+        train = SHDAdding(data_root, "train", seed=cfg.seed, pairs_per_epoch=pairs, **common)
+        val = SHDAdding(
+            data_root,
+            "validation",
+            seed=EVAL_PAIR_SEED,
+            pairs_per_epoch=cfg.val_samples,
+            **common,
+        )
+        test = SHDAdding(
+            data_root, "test", seed=EVAL_PAIR_SEED, pairs_per_epoch=cfg.test_samples, **common
+        )
+        for ds in (train, val, test):
+            ds.prepare()  # bin every digit once, before any worker starts
+        return TaskData(
+            train=train,
+            validation=val,
+            test=test,
+            collate=collate_frames,
+            num_inputs=700,
+            num_outputs=19,
+            num_steps=int(train.num_bins or 0),
+            data_root=data_root,
+        )

@@ -1,0 +1,322 @@
+"""``elm-snn compare``: a grid of runs (models x bin sizes x seeds) with a table and a plot.
+
+Usage::
+
+    elm-snn compare --task shd-adding --models elm lstm snn --bin-sizes 10 50 \\
+        --seeds 0 1 --synthetic --preset quick --out runs/compare
+
+Writes into ``--out``: one run folder per grid point (``<model>-bin<B>ms-seed<S>/``; a point
+whose ``metrics.json`` already exists with the same configuration is reused, and one that
+was interrupted resumes from its last finished epoch, so a grid continues where it
+stopped), ``results.csv`` (one row per run), ``results.md`` (mean +- std over seeds per
+model and bin size) and ``<metric>_vs_bin_size.png`` (like Fig. 5b-d of the paper).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "add_arguments",
+    "run_from_args",
+    "compare",
+    "summary_markdown",
+    "write_results",
+    "RESULT_COLUMNS",
+]
+
+RESULT_COLUMNS = (
+    "task",
+    "model",
+    "bin_size_ms",
+    "seed",
+    "num_parameters",
+    "epochs_trained",
+    "wall_seconds",
+)
+
+
+def _run_name(model: str, bin_size_ms: float, seed: int) -> str:
+    return f"{model}-bin{float(bin_size_ms):g}ms-seed{int(seed)}"
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, 0.0
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def summary_markdown(
+    rows: Sequence[Mapping[str, Any]], metric: str, chance: float | None = None
+) -> str:
+    """Markdown table: one row per model and bin size with ``metric`` mean +- std over seeds
+    (sample std, n-1), parameters and mean wall time per run."""
+    groups: dict[tuple[str, float], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((str(r["model"]), float(r["bin_size_ms"])), []).append(r)
+    lines = [
+        f"| model | bin size (ms) | parameters | {metric} (mean +- std) | seeds | s per run |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for (model, b), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        vals = [float(r[metric]) for r in rs if r.get(metric) is not None]
+        cell = "n/a"
+        if vals:
+            m, s = _mean_std(vals)
+            cell = f"{m:.3f} +- {s:.3f}" if len(vals) > 1 else f"{m:.3f}"
+        wall = sum(float(r.get("wall_seconds") or 0.0) for r in rs) / len(rs)
+        lines.append(
+            f"| {model} | {b:g} | {int(rs[0].get('num_parameters') or 0):,} | {cell} | "
+            f"{len(vals)} | {wall:.0f} |"
+        )
+    if chance is not None:
+        lines.append("")
+        lines.append(f"Chance level: {chance:.3f}.")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(
+    rows: Sequence[Mapping[str, Any]],
+    out_dir: str | os.PathLike,
+    metric: str,
+    chance: float | None = None,
+    title: str | None = None,
+) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md`` and the plot into ``out_dir`` (atomically).
+
+    Returns:
+        ``{"csv": ..., "markdown": ..., "plot": ...}`` paths (``"plot"`` missing when nothing
+        could be plotted).
+    """
+    from elm_snn._io import atomic_write_text
+    from elm_snn.viz import plot_metric_vs_bin_size
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metric_cols = sorted({k for r in rows for k in r if k.startswith(("test_", "best_val"))})
+    cols = list(RESULT_COLUMNS) + metric_cols
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in cols})
+    paths = {"csv": out / "results.csv", "markdown": out / "results.md"}
+    atomic_write_text(paths["csv"], buf.getvalue())
+    md = summary_markdown(rows, metric, chance)
+    if title:
+        md = f"## {title}\n\n" + md
+    atomic_write_text(paths["markdown"], md)
+    try:
+        paths["plot"] = plot_metric_vs_bin_size(
+            rows, out / f"{metric}_vs_bin_size.png", metric=metric, chance=chance, title=title
+        )
+    except ValueError:
+        pass
+    return paths
+
+
+def _run_point(
+    cfg_dict: dict[str, Any], run_dir: str, resume: bool, threads: int | None
+) -> dict[str, Any]:
+    """Train one grid point (also the body of a worker process)."""
+    import torch
+
+    from elm_snn.tasks import RunConfig
+    from elm_snn.train.engine import train
+
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+        from elm_snn.train.run import quiet_lightning
+
+        quiet_lightning(False)
+    return train(RunConfig.from_dict(cfg_dict), run_dir, resume=resume)
+
+
+def compare(
+    task: str,
+    models: Sequence[str],
+    bin_sizes: Sequence[float | None],
+    seeds: Sequence[int],
+    *,
+    preset: str = "paper",
+    out_dir: str | os.PathLike = "runs/compare",
+    overrides: Mapping[str, Any] | None = None,
+    reuse: bool = True,
+    workers: int = 1,
+    log: Any = None,
+) -> list[dict[str, Any]]:
+    """Train and test every (bin size, model, seed) of the grid with the same data and budget.
+
+    Args:
+        task: ``"shd"``, ``"shd-adding"`` or ``"neuronio"``.
+        models: model names of the task.
+        bin_sizes: bin sizes in ms (``[None]``: the preset's; NeuronIO: 1 ms).
+        seeds: run seeds.
+        preset: ``"paper"`` or ``"quick"``.
+        out_dir: folder of the grid (see module docstring).
+        overrides: extra :class:`~elm_snn.tasks.RunConfig` values for every run.
+        reuse: reuse a grid point whose ``metrics.json`` and ``config.json`` match (and
+            resume one that has a ``last.ckpt`` but no ``metrics.json``).
+        workers: grid points trained at the same time, each in its own process with one
+            torch thread (CPU machines; keep 1 on a GPU).
+        log: callable taking a progress line (default: print to stderr).
+
+    Returns:
+        The ``metrics.json`` dict of every run, in grid order. Results are also written with
+        :func:`write_results`.
+    """
+    from elm_snn.tasks import get_task, resolve_config
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
+    if log is None:
+
+        def log(msg: str) -> None:
+            print(msg, file=sys.stderr, flush=True)
+
+    if not models or not bin_sizes or not seeds:
+        raise ValueError("models, bin_sizes, seeds: each needs at least one value")
+    out = Path(out_dir)
+    rows: list[dict[str, Any]] = []
+    configs = []
+    for b in bin_sizes:
+        for model in models:
+            for seed in seeds:
+                configs.append(
+                    resolve_config(
+                        task, model, preset, bin_size_ms=b, seed=int(seed), **dict(overrides or {})
+                    )
+                )  # validate the whole grid before the first run starts
+    metric = get_task(task).primary_metric
+    results: dict[int, dict[str, Any]] = {}
+    todo: list[tuple[int, dict[str, Any], str, bool]] = []
+    for i, cfg in enumerate(configs):
+        run_dir = out / _run_name(cfg.model, cfg.bin_size_ms, cfg.seed)
+        mfile, cfile = run_dir / "metrics.json", run_dir / "config.json"
+        same = False
+        if reuse and cfile.is_file():
+            try:
+                same = json.loads(cfile.read_text()) == cfg.to_dict()
+            except ValueError:
+                same = False
+        if same and mfile.is_file():
+            try:
+                results[i] = json.loads(mfile.read_text())
+                log(f"[{i + 1}/{len(configs)}] {run_dir.name}: reusing finished run")
+                continue
+            except ValueError:
+                pass
+        resume = same and (run_dir / "checkpoints" / "last.ckpt").is_file()
+        todo.append((i, cfg.to_dict(), str(run_dir), resume))
+
+    def report(i: int, result: dict[str, Any]) -> None:
+        results[i] = result
+        log(
+            f"[{i + 1}/{len(configs)}] {Path(todo_dirs[i]).name}: {metric} = "
+            f"{result.get(metric)} ({result['wall_seconds']:.0f} s, "
+            f"{result['num_parameters']:,} parameters)"
+        )
+
+    todo_dirs = {i: d for i, _, d, _ in todo}
+    if workers <= 1 or len(todo) <= 1:
+        for i, cfg_dict, run_dir, resume in todo:
+            log(
+                f"[{i + 1}/{len(configs)}] {Path(run_dir).name}: "
+                f"{'resuming' if resume else 'training'} ..."
+            )
+            report(i, _run_point(cfg_dict, run_dir, resume, threads=None))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx) as pool:
+            futures = {}
+            for i, cfg_dict, run_dir, resume in todo:
+                log(
+                    f"[{i + 1}/{len(configs)}] {Path(run_dir).name}: queued "
+                    f"({'resume' if resume else 'train'}, {workers} runs in parallel)"
+                )
+                futures[pool.submit(_run_point, cfg_dict, run_dir, resume, 1)] = i
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                report(futures[fut], fut.result())
+    rows = [results[i] for i in range(len(configs))]
+    t = get_task(task)
+    write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
+    return rows
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``elm-snn compare`` options to ``parser``."""
+    from elm_snn.train.run import add_common_arguments
+
+    parser.add_argument(
+        "--task", required=True, choices=("shd", "shd-adding", "neuronio"), help="experiment"
+    )
+    parser.add_argument("--models", nargs="+", required=True, help="model names")
+    parser.add_argument(
+        "--bin-sizes",
+        nargs="+",
+        type=float,
+        default=[None],
+        help="bin sizes in ms (default: the preset's)",
+    )
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default 0)")
+    parser.add_argument("--out", default=None, help="output folder (default runs/compare-<task>)")
+    parser.add_argument(
+        "--no-reuse", action="store_true", help="retrain grid points that already finished"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="grid points trained in parallel, one process and one thread each (CPU)",
+    )
+    add_common_arguments(parser)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``elm-snn compare``; prints the markdown table; returns the exit status."""
+    from elm_snn.train.run import config_overrides, quiet_lightning
+
+    quiet_lightning(args.verbose)
+    from elm_snn.tasks import NonFiniteLossError
+    from elm_snn.train.engine import CheckpointMismatchError
+
+    out = args.out or f"runs/compare-{args.task}"
+    try:
+        compare(
+            args.task,
+            args.models,
+            args.bin_sizes,
+            args.seeds,
+            preset=args.preset,
+            out_dir=out,
+            overrides=config_overrides(args),
+            reuse=not args.no_reuse,
+            workers=args.workers,
+        )
+    except (
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        CheckpointMismatchError,
+        NonFiniteLossError,
+    ) as exc:
+        print(f"elm-snn: error: {exc}", file=sys.stderr)
+        return 2
+    print(Path(out, "results.md").read_text())
+    print(f"results: {out}/results.csv, {out}/results.md", file=sys.stderr)
+    return 0

@@ -1,0 +1,206 @@
+"""``elm-snn train``: train one task/model/bin size and evaluate it on the test split.
+
+Usage::
+
+    elm-snn train --task shd-adding --model elm --synthetic --preset quick
+    elm-snn train --task shd --model lstm --bin-size 10 --data-root ~/data/shd --seed 1
+    elm-snn train --task neuronio --model branch-elm --data-root ~/data/neuronio \\
+        --devices 4 --strategy ddp
+    elm-snn train ... --out runs/my-run --resume       # continue after an interruption
+
+This module imports only argparse at module level (lightning/torch load when a run starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+__all__ = ["add_arguments", "run_from_args", "add_common_arguments", "config_overrides"]
+
+
+def _devices(value: str) -> int | str:
+    if value == "auto" or "," in value:
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer, 'auto' or a comma-separated list of device ids, got {value!r}"
+        ) from None
+    if n < 1 and n != -1:
+        raise argparse.ArgumentTypeError(f"expected >= 1 (or -1 for all), got {n}")
+    return n
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``train`` and ``compare`` (data, preset, optimisation, hardware)."""
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument(
+        "--data-root",
+        default=None,
+        help="folder with the data (SHD: shd_train.h5 + shd_test.h5; NeuronIO: its files)",
+    )
+    data.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="generate (or reuse from the cache) offline data: spoken digits in SHD's format "
+        "for shd/shd-adding, NEURON simulations in NeuronIO's format for neuronio",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("paper", "quick"),
+        default="paper",
+        help="hyperparameters: the paper's (default) or small ones for CPU demos",
+    )
+    parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size per process")
+    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
+    parser.add_argument(
+        "--train-samples",
+        type=int,
+        default=None,
+        help="training samples (pairs/windows) per epoch",
+    )
+    parser.add_argument("--val-samples", type=int, default=None, help="cap on validation items")
+    parser.add_argument("--test-samples", type=int, default=None, help="cap on test items")
+    parser.add_argument(
+        "--synthetic-size",
+        type=int,
+        default=None,
+        help="with --synthetic: utterances per class (SHD tasks) or simulations (neuronio)",
+    )
+    parser.add_argument(
+        "--gradient-clip", type=float, default=None, help="clip the gradient norm at this value"
+    )
+    parser.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without validation improvement",
+    )
+    parser.add_argument("--num-memory", type=int, default=None, help="ELM memory units d_m")
+    parser.add_argument("--accelerator", default=None, help="cpu, gpu, auto (default auto)")
+    parser.add_argument(
+        "--devices",
+        type=_devices,
+        default=None,
+        help="devices per node (int, 'auto', or ids '0,1')",
+    )
+    parser.add_argument("--num-nodes", type=int, default=None, help="nodes (multi-node DDP)")
+    parser.add_argument(
+        "--strategy", default=None, help="Lightning strategy: auto, ddp, ddp_spawn, ..."
+    )
+    parser.add_argument("--precision", default=None, help="e.g. 32-true, bf16-mixed")
+    parser.add_argument("--num-workers", type=int, default=None, help="dataloader workers")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """RunConfig overrides from the common options (``None`` = preset value)."""
+    return dict(
+        data_root=args.data_root,
+        synthetic=True if args.synthetic else None,
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        train_samples_per_epoch=args.train_samples,
+        val_samples=args.val_samples,
+        test_samples=args.test_samples,
+        synthetic_size=args.synthetic_size,
+        gradient_clip_val=args.gradient_clip,
+        early_stopping_patience=args.early_stopping,
+        num_memory=args.num_memory,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        num_nodes=args.num_nodes,
+        strategy=args.strategy,
+        precision=args.precision,
+        num_workers=args.num_workers,
+        progress_bar=False if args.no_progress else None,
+    )
+
+
+def quiet_lightning(verbose: bool) -> None:
+    """Hide Lightning's info messages (GPU available, tips...) unless ``verbose``."""
+    if not verbose:
+        import lightning  # noqa: F401  - it sets its loggers to INFO when first imported
+
+        for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        import warnings
+
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``elm-snn train`` options to ``parser``."""
+    parser.add_argument(
+        "--task", required=True, choices=("shd", "shd-adding", "neuronio"), help="experiment"
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn; "
+        "neuronio: elm, branch-elm, lif, alif, lstm",
+    )
+    parser.add_argument(
+        "--bin-size",
+        type=float,
+        default=None,
+        help="bin size = dt in ms (SHD tasks; default: preset's, 2 paper / 10 quick)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument(
+        "--out", default=None, help="run folder (default runs/<task>-<model>-bin<B>ms-...)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last finished epoch (checkpoints/last.ckpt)",
+    )
+    parser.add_argument(
+        "--resume-from",
+        default=None,
+        metavar="CKPT",
+        help="continue from this checkpoint (e.g. checkpoints/interrupted.ckpt)",
+    )
+    add_common_arguments(parser)
+
+
+def _fail(msg: str) -> int:
+    print(f"elm-snn: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``elm-snn train``; prints the metrics as JSON; returns the exit status."""
+    quiet_lightning(args.verbose)
+    from elm_snn.tasks import NonFiniteLossError, resolve_config
+    from elm_snn.train.engine import CheckpointMismatchError, default_run_dir, train
+
+    try:
+        cfg = resolve_config(
+            args.task,
+            args.model,
+            args.preset,
+            bin_size_ms=args.bin_size,
+            seed=args.seed,
+            **config_overrides(args),
+        )
+    except (ValueError, TypeError) as exc:
+        return _fail(str(exc))
+    out = args.out or str(default_run_dir(cfg))
+    try:
+        result = train(cfg, out, resume=args.resume, resume_from=args.resume_from)
+    except (FileNotFoundError, CheckpointMismatchError, NonFiniteLossError) as exc:
+        return _fail(str(exc))
+    print(json.dumps(result, indent=2, sort_keys=True))
+    print(f"run folder: {out}", file=sys.stderr)
+    return 0

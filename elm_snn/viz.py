@@ -1,0 +1,155 @@
+"""Plots of training runs and model comparisons (matplotlib, Agg backend, PNG files).
+
+* :func:`plot_training_curves` - training loss and the validation metric against epochs,
+  from a run's ``logs/metrics.csv``.
+* :func:`plot_metric_vs_bin_size` - a test metric against bin size, one line per model
+  (mean and min/max over seeds), like Fig. 5b-d of the paper, with the chance level.
+
+Files are written atomically (:func:`elm_snn._io.atomic_path`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from elm_snn._io import atomic_path
+
+__all__ = ["plot_training_curves", "plot_metric_vs_bin_size"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _float(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def plot_training_curves(
+    metrics_csv: str | os.PathLike, out_png: str | os.PathLike, monitor: str = "val_accuracy"
+) -> Path:
+    """Plot ``train_loss_epoch`` and ``monitor`` (per epoch) from a Lightning CSV log.
+
+    Args:
+        metrics_csv: ``logs/metrics.csv`` of a run.
+        out_png: output image.
+        monitor: validation column to plot on the second axis.
+
+    Returns:
+        ``out_png`` as a Path.
+
+    Raises:
+        FileNotFoundError: ``metrics_csv`` is missing.
+        ValueError: the log holds no per-epoch values.
+    """
+    path = Path(metrics_csv)
+    if not path.is_file():
+        raise FileNotFoundError(f"metrics_csv: {str(path)!r} does not exist")
+    per_epoch: dict[str, dict[int, float]] = defaultdict(dict)
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            epoch = _float(row.get("epoch"))
+            if epoch is None:
+                continue
+            for key in ("train_loss_epoch", monitor):
+                v = _float(row.get(key))
+                if v is not None:
+                    per_epoch[key][int(epoch)] = v
+    if not per_epoch:
+        raise ValueError(f"metrics_csv: no per-epoch train_loss_epoch/{monitor} in {str(path)!r}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if per_epoch.get("train_loss_epoch"):
+        e, v = zip(*sorted(per_epoch["train_loss_epoch"].items()), strict=True)
+        ax.plot([x + 1 for x in e], v, "o-", color="tab:blue", label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if per_epoch.get(monitor):
+        ax2 = ax.twinx()
+        e, v = zip(*sorted(per_epoch[monitor].items()), strict=True)
+        ax2.plot([x + 1 for x in e], v, "s-", color="tab:red", label=monitor)
+        ax2.set_ylabel(monitor, color="tab:red")
+    ax.set_title(path.parent.parent.name)
+    fig.tight_layout()
+    out = Path(out_png)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out
+
+
+def plot_metric_vs_bin_size(
+    rows: Sequence[Mapping[str, Any]],
+    out_png: str | os.PathLike,
+    metric: str = "test_accuracy",
+    chance: float | None = None,
+    title: str | None = None,
+) -> Path:
+    """Plot ``metric`` against ``bin_size_ms``, one line per model (like paper Fig. 5b-d).
+
+    Args:
+        rows: results, each with ``model``, ``bin_size_ms`` and ``metric`` (e.g. the
+            ``metrics.json`` of every run of a comparison); several seeds per point are
+            shown as mean with a min-max band.
+        out_png: output image.
+        metric: the column to plot.
+        chance: draw the chance level as a dashed line.
+        title: figure title.
+
+    Returns:
+        ``out_png`` as a Path.
+
+    Raises:
+        ValueError: no row holds a finite ``metric``.
+    """
+    points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        v = _float(r.get(metric))
+        b = _float(r.get("bin_size_ms"))
+        if v is not None and b is not None:
+            points[str(r.get("model"))][b].append(v)
+    if not points:
+        raise ValueError(f"rows: no finite {metric!r} values to plot")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for model, by_bin in sorted(points.items()):
+        bins = sorted(by_bin)
+        means = [sum(by_bin[b]) / len(by_bin[b]) for b in bins]
+        ax.plot(bins, means, "o-", label=model)
+        lo = [min(by_bin[b]) for b in bins]
+        hi = [max(by_bin[b]) for b in bins]
+        if any(h > low for h, low in zip(hi, lo, strict=True)):
+            ax.fill_between(bins, lo, hi, alpha=0.2)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", label="chance")
+    all_bins = sorted({b for by_bin in points.values() for b in by_bin})
+    if len(all_bins) > 1 and all_bins[0] > 0 and all_bins[-1] / all_bins[0] >= 8:
+        ax.set_xscale("log")
+    ax.set_xticks(all_bins)
+    ax.set_xticklabels([f"{b:g}" for b in all_bins])
+    ax.set_xlabel("bin size (ms)")
+    ax.set_ylabel(metric.replace("_", " "))
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out_png)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out

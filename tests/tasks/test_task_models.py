@@ -1,0 +1,84 @@
+"""Every task/model pair trains a few steps on tiny data and writes a complete metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from conftest import tiny_config
+
+from elm_snn.tasks import NEURONIO_MODELS, SHD_MODELS, get_task
+from elm_snn.train.engine import train
+
+REQUIRED = {"task", "model", "bin_size_ms", "num_parameters", "seed", "wall_seconds"}
+
+
+def _matrix(models):
+    """The ELM runs in every test session; the other models are marked slow (CI runs them)."""
+    return [m if m == "elm" else pytest.param(m, marks=pytest.mark.slow) for m in models]
+
+
+@pytest.mark.parametrize("task", ["shd", "shd-adding"])
+@pytest.mark.parametrize("model", _matrix(SHD_MODELS))
+def test_shd_tasks_train(task, model, shd_root, tmp_path):
+    cfg = tiny_config(task, model, shd_root)
+    out = tmp_path / "run"
+    result = train(cfg, out)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert REQUIRED <= set(saved)
+    assert saved["task"] == task and saved["model"] == model and saved["bin_size_ms"] == 50.0
+    assert 0.0 <= saved["test_accuracy"] <= 1.0
+    assert saved["num_parameters"] > 0 and saved["global_steps"] == 4  # 32 samples / batch 8
+    assert result["test_accuracy"] == saved["test_accuracy"]
+    assert json.loads((out / "config.json").read_text())["model"] == model
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert (out / "logs" / "metrics.csv").is_file()
+    assert (out / "plots" / "training.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("model", _matrix(NEURONIO_MODELS))
+def test_neuronio_trains(model, neuronio_root, tmp_path):
+    cfg = tiny_config("neuronio", model, neuronio_root)
+    out = tmp_path / "run"
+    result = train(cfg, out)
+    assert REQUIRED <= set(result)
+    for key in ("test_auc", "test_soma_rmse_mv", "test_tp_at_1pct_fp"):
+        assert key in result
+    assert 0.0 <= result["test_auc"] <= 1.0
+    assert math.isfinite(result["test_soma_rmse_mv"]) and result["test_soma_rmse_mv"] > 0
+    assert result["bin_size_ms"] == 1.0
+    assert result["best_val_loss"] is not None
+
+
+def test_task_registry():
+    assert get_task("shd-adding").chance == pytest.approx(1 / 19)
+    assert get_task("shd").primary_metric == "test_accuracy"
+    assert get_task("neuronio").primary_metric == "test_auc"
+    with pytest.raises(ValueError, match="task"):
+        get_task("mnist")
+
+
+@pytest.mark.slow
+def test_synthetic_spoken_digits_end_to_end(tmp_path):
+    """--synthetic generates the offline spoken digits once, then reuses them."""
+    from elm_snn.tasks import resolve_config
+
+    cfg = resolve_config(
+        "shd",
+        "elm",
+        "quick",
+        synthetic=True,
+        synthetic_size=1,
+        max_epochs=1,
+        num_memory=4,
+        progress_bar=False,
+        accelerator="cpu",
+        bin_size_ms=50.0,
+    )
+    first = train(cfg, tmp_path / "a")
+    assert first["data_root"].startswith(str(tmp_path / "elm_cache"))
+    assert 0.0 <= first["test_accuracy"] <= 1.0
+    second = train(cfg, tmp_path / "b")  # same data folder, reused
+    assert second["data_root"] == first["data_root"]
+    assert second["test_accuracy"] == first["test_accuracy"]

@@ -1,0 +1,177 @@
+"""The ``elm-snn`` command line: train, eval, compare (tiny data), and the data commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import write_tiny_shd
+
+from elm_snn.train.cli import build_parser, main
+
+TINY_ARGS = [
+    "--preset",
+    "quick",
+    "--max-epochs",
+    "1",
+    "--train-samples",
+    "16",
+    "--val-samples",
+    "8",
+    "--test-samples",
+    "8",
+    "--num-memory",
+    "4",
+    "--no-progress",
+    "--accelerator",
+    "cpu",
+]
+
+
+def test_train_eval(tmp_path, capsys):
+    root = write_tiny_shd(tmp_path / "shd")
+    out = tmp_path / "run"
+    rc = main(
+        [
+            "train",
+            "--task",
+            "shd-adding",
+            "--model",
+            "elm",
+            "--bin-size",
+            "50",
+            "--data-root",
+            str(root),
+            "--out",
+            str(out),
+            *TINY_ARGS,
+        ]
+    )
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (
+        printed["test_accuracy"] == json.loads((out / "metrics.json").read_text())["test_accuracy"]
+    )
+    ckpt = out / "checkpoints" / "last.ckpt"
+    assert main(["eval", "--checkpoint", str(ckpt), "--out", str(tmp_path / "e.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "elm"
+    # a checkpoint of another model: clear error, exit status 2
+    assert main(["eval", "--checkpoint", str(ckpt), "--model", "lstm"]) == 2
+    assert "holds a 'elm' model" in capsys.readouterr().err
+    rc = main(
+        [
+            "train",
+            "--task",
+            "shd-adding",
+            "--model",
+            "lstm",
+            "--bin-size",
+            "50",
+            "--data-root",
+            str(root),
+            "--out",
+            str(out),
+            "--resume",
+            *TINY_ARGS,
+        ]
+    )
+    assert rc == 2 and "another model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compare_grid(tmp_path, capsys):
+    root = write_tiny_shd(tmp_path / "shd")
+    cmp_out = tmp_path / "cmp"
+    rc = main(
+        [
+            "compare",
+            "--task",
+            "shd-adding",
+            "--models",
+            "elm",
+            "lstm",
+            "--bin-sizes",
+            "50",
+            "100",
+            "--data-root",
+            str(root),
+            "--out",
+            str(cmp_out),
+            *TINY_ARGS,
+            "--workers",
+            "2",
+        ]
+    )
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert "| elm | 50 |" in table and "| lstm | 100 |" in table and "Chance level: 0.053" in table
+    assert len((cmp_out / "results.csv").read_text().strip().splitlines()) == 5
+    assert (cmp_out / "test_accuracy_vs_bin_size.png").stat().st_size > 1000
+    # a second call reuses the finished grid points
+    assert (
+        main(
+            [
+                "compare",
+                "--task",
+                "shd-adding",
+                "--models",
+                "elm",
+                "--bin-sizes",
+                "50",
+                "--data-root",
+                str(root),
+                "--out",
+                str(cmp_out),
+                *TINY_ARGS,
+            ]
+        )
+        == 0
+    )
+    assert "reusing finished run" in capsys.readouterr().err
+
+
+def test_cli_errors(tmp_path, capsys):
+    rc = main(
+        [
+            "train",
+            "--task",
+            "shd",
+            "--model",
+            "elm",
+            "--data-root",
+            str(tmp_path / "no"),
+            *TINY_ARGS,
+        ]
+    )
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    rc = main(["train", "--task", "neuronio", "--model", "snn", "--synthetic", *TINY_ARGS])
+    assert rc == 2 and "model: expected one of" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "missing.ckpt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_parser_keeps_data_commands():
+    p = build_parser()
+    a = p.parse_args(["data", "spoken-digits", "--out", "x", "--per-class", "3"])
+    assert a._module == "elm_snn.synth.spoken_digits" and a.per_class == 3
+    a = p.parse_args(["data", "neuronio-sim", "--out", "x", "--n-sims", "2"])
+    assert a._module == "elm_snn.synth.neuronio_sim"
+    a = p.parse_args(
+        [
+            "train",
+            "--task",
+            "shd",
+            "--model",
+            "elm",
+            "--synthetic",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--num-nodes",
+            "2",
+        ]
+    )
+    assert (a.devices, a.strategy, a.num_nodes) == (2, "ddp", 2)
+    a = p.parse_args(["demo"])
+    assert a._module == "elm_snn.train.demo" and a.bin_sizes == [50.0, 100.0]
