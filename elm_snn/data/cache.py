@@ -180,48 +180,25 @@ class DigitFrameCache:
     def _build(
         cls, path: Path, bin_size_ms: float, duration_ms: float, num_channels: int, fp: str
     ) -> DigitFrameCache:
-        from elm_snn.data.shd_format import SHDFormatError, _open_checked
+        from elm_snn.data.shd_format import SHDFormatError, read_shd_file
 
         n_bins = num_bins(duration_ms, bin_size_ms)
-        f = _open_checked(path)
-        try:
-            try:
-                raw_t = f["spikes/times"][()]
-                raw_u = f["spikes/units"][()]
-                labels = np.asarray(f["labels"][()], dtype=np.int64)
-                speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
-            except (OSError, RuntimeError) as exc:
-                raise SHDFormatError(
-                    f"{path}: could not read the spikes (truncated or corrupt?): {exc}"
-                ) from exc
-        finally:
-            f.close()
-        n = len(raw_t)
+        # read_shd_file validates the layout, lengths, time order and channel range
+        records = read_shd_file(path, num_channels=num_channels)
+        labels, speakers = records.labels, records.speakers
+        n = len(records)
         offsets = np.zeros(n + 1, dtype=np.int64)
         dropped = np.zeros(n, dtype=np.int64)
         spikes = np.zeros(n, dtype=np.int64)
         idx_parts: list[np.ndarray] = []
         cnt_parts: list[np.ndarray] = []
-        for i in range(n):
-            t_s = raw_t[i]
-            u = raw_u[i]
-            if len(t_s) != len(u):
-                raise SHDFormatError(
-                    f"{path}: sample {i} has {len(t_s)} spike times but {len(u)} units"
-                )
+        for i, (t_s, u) in enumerate(zip(records.times, records.units, strict=True)):
             spikes[i] = len(t_s)
             if len(t_s) == 0:
                 offsets[i + 1] = offsets[i]
                 continue
             ev = events_from_arrays(t_s, u)
-            t = ev["t"]
-            if t.min() < 0 or np.any(np.diff(t) < 0):
-                raise SHDFormatError(f"{path}: sample {i} has negative or unsorted spike times")
-            if int(u.max()) >= num_channels:
-                raise SHDFormatError(
-                    f"{path}: sample {i} has channel {int(u.max())} >= num_channels={num_channels}"
-                )
-            flat, n_drop = bin_indices(t, ev["x"], bin_size_ms, n_bins, num_channels)
+            flat, n_drop = bin_indices(ev["t"], ev["x"], bin_size_ms, n_bins, num_channels)
             dropped[i] = n_drop
             uniq, cnt = np.unique(flat, return_counts=True)
             if cnt.size and cnt.max() > np.iinfo(np.uint16).max:
