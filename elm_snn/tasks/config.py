@@ -319,7 +319,7 @@ _NEURONIO_QUICK: dict[str, Any] = dict(
     lr=5e-3,
     num_memory=8,
     num_branches=10,
-    synapses_per_branch=20,
+    synapses_per_branch=128,  # neuronio routing needs >= ceil(1278 / 10) = 128 per branch
     lstm_hidden=16,
     gradient_clip_val=1.0,
     synthetic_size=8,

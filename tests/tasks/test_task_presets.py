@@ -56,3 +56,12 @@ def test_overrides_and_validation():
         resolve_config("shd", "elm", "paper", synthetic=True, hidden=3)
     with pytest.raises(ValueError, match="input_dropout"):
         resolve_config("shd", "elm", "paper", synthetic=True, input_dropout=1.0)
+
+
+@pytest.mark.parametrize("preset", ["paper", "quick"])
+@pytest.mark.parametrize("model", ["elm", "branch-elm", "lif", "alif", "lstm"])
+def test_neuronio_presets_build_for_the_real_input_width(preset, model):
+    # 1278 inputs: neuronio routing needs >= ceil(1278 / branches) synapses per branch
+    cfg = resolve_config("neuronio", model, preset)
+    net = build_model(cfg, 1278, 2, 500)
+    assert count_parameters(net) > 0
