@@ -62,6 +62,6 @@ def test_overrides_and_validation():
 @pytest.mark.parametrize("model", ["elm", "branch-elm", "lif", "alif", "lstm"])
 def test_neuronio_presets_build_for_the_real_input_width(preset, model):
     # 1278 inputs: neuronio routing needs >= ceil(1278 / branches) synapses per branch
-    cfg = resolve_config("neuronio", model, preset)
+    cfg = resolve_config("neuronio", model, preset, synthetic=True)
     net = build_model(cfg, 1278, 2, 500)
     assert count_parameters(net) > 0
