@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 __all__ = [
+    "check_bounds",
     "check_choice",
     "check_finite",
     "check_float_tensor",
@@ -73,6 +74,15 @@ def check_positive(name: str, value: float, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}: expected a finite number {bound}, got {value!r}")
     return v
+
+
+def check_bounds(name_low: str, low: float, name_high: str, high: float) -> tuple[float, float]:
+    """Require ``0 <= low < high`` (finite), e.g. the bounds of a time constant in ms."""
+    low = check_positive(name_low, low, allow_zero=True)
+    high = check_positive(name_high, high)
+    if high <= low:
+        raise ValueError(f"{name_high}: expected a value > {name_low} = {low}, got {high}")
+    return low, high
 
 
 def check_choice(name: str, value: object, choices: Sequence[object]) -> None:

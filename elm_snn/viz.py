@@ -40,6 +40,18 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _save_png(fig, out_png: str | Path) -> Path:
+    """Lay out ``fig``, write it atomically as PNG to ``out_png`` and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out = Path(out_png)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out
+
+
 def plot_training_curves(
     metrics_csv: str | os.PathLike, out_png: str | os.PathLike, monitor: str = "val_accuracy"
 ) -> Path:
@@ -85,12 +97,7 @@ def plot_training_curves(
         ax2.plot([x + 1 for x in e], v, "s-", color="tab:red", label=monitor)
         ax2.set_ylabel(monitor, color="tab:red")
     ax.set_title(path.parent.parent.name)
-    fig.tight_layout()
-    out = Path(out_png)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return out
+    return _save_png(fig, out_png)
 
 
 def plot_metric_vs_bin_size(
@@ -147,9 +154,4 @@ def plot_metric_vs_bin_size(
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out_png)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return out
+    return _save_png(fig, out_png)

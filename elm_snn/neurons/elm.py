@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import (
+    check_bounds,
     check_choice,
     check_int,
     check_layer_input,
@@ -100,12 +101,9 @@ class ELMCore(nn.Module):
         self.trace_mode = trace_mode
         self.lambda_value = check_positive("lambda_value", lambda_value)
         self.dt = check_positive("dt", dt)
-        self.tau_m_min = check_positive("tau_m_min", tau_m_min, allow_zero=True)
-        self.tau_m_max = check_positive("tau_m_max", tau_m_max)
-        if self.tau_m_max <= self.tau_m_min:
-            raise ValueError(
-                f"tau_m_max: expected a value > tau_m_min = {tau_m_min}, got {tau_m_max}"
-            )
+        self.tau_m_min, self.tau_m_max = check_bounds(
+            "tau_m_min", tau_m_min, "tau_m_max", tau_m_max
+        )
         self.learn_tau_m = bool(learn_tau_m)
         self.learn_tau_s = bool(learn_tau_s)
         self.learn_w_s = bool(learn_w_s)

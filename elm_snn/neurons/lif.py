@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import (
+    check_bounds,
     check_choice,
     check_int,
     check_layer_input,
@@ -97,12 +98,9 @@ class _LIFBase(StatefulModule):
         self.num_inputs = check_int("num_inputs", num_inputs)
         self.num_neurons = check_int("num_neurons", num_neurons)
         self.dt = check_positive("dt", dt)
-        self.tau_m_min = check_positive("tau_m_min", tau_m_min, allow_zero=True)
-        self.tau_m_max = check_positive("tau_m_max", tau_m_max)
-        if self.tau_m_max <= self.tau_m_min:
-            raise ValueError(
-                f"tau_m_max: expected a value > tau_m_min = {tau_m_min}, got {tau_m_max}"
-            )
+        self.tau_m_min, self.tau_m_max = check_bounds(
+            "tau_m_min", tau_m_min, "tau_m_max", tau_m_max
+        )
         _check_range("tau_m_init", tau_m_init, self.tau_m_min, self.tau_m_max)
         check_choice("reset", reset, F_lif.RESET_MODES)
         check_choice("output", output, OUTPUT_MODES)
