@@ -8,6 +8,10 @@ tests check the ROC functions against ``sklearn.metrics`` on random data with ti
 * :func:`roc_auc` - area under the ROC; tied scores count one half (Mann-Whitney).
 * :func:`tp_rate_at_fp` - the official NeuronIO "TP @ x FP": the true-positive rate at the ROC
   point whose false-positive rate is nearest to ``x``.
+* :func:`auc_at_fp` - the official NeuronIO "AUC @ x FP": the mean true-positive rate over a
+  fine, evenly spaced false-positive grid from 0 up to ``x`` (a partial, unnormalised AUC).
+* :data:`OFFICIAL_METRIC_NAMES` - the one map between elm-snn's metric names
+  (``metrics.json``, ``compare`` tables, ``elm-snn eval``) and the official result keys.
 * :func:`rmse`, :func:`mae`, :func:`explained_variance_percent` - voltage metrics (mV).
 * :func:`spike_and_soma_metrics` - all of the above in the official result keys.
 * :func:`neuronio_loss` - 0.5 x BCE-with-logits + 0.5 x MSE after a burn-in: the official
@@ -30,6 +34,11 @@ __all__ = [
     "roc_curve",
     "roc_auc",
     "tp_rate_at_fp",
+    "auc_at_fp",
+    "OFFICIAL_METRIC_NAMES",
+    "official_metric_name",
+    "to_official_names",
+    "from_official_names",
     "rmse",
     "mae",
     "explained_variance_percent",
@@ -144,6 +153,121 @@ def tp_rate_at_fp(labels: Any, scores: Any, fp_rate: float) -> float:
     return float(tpr[max(i, 1)])
 
 
+#: Points of the official false-positive grid of "AUC @ x FP" (``np.linspace(0, 1, 20000)``).
+AUC_AT_FP_GRID_POINTS = 20000
+
+
+def auc_at_fp(labels: Any, scores: Any, fp_rate: float) -> float:
+    """Mean true-positive rate for false-positive rates from 0 to ``fp_rate`` (official).
+
+    The official NeuronIO "AUC @ x FP" (published in the authors' ``eval_results.json``):
+    the ROC of :func:`roc_curve` (``drop_intermediate=True``) is interpolated linearly at
+    :data:`AUC_AT_FP_GRID_POINTS` evenly spaced false-positive rates ``g_0 = 0 ... g_N-1 = 1``;
+    with ``k`` the grid index nearest to ``fp_rate``, clipped to ``1 <= k <= N - 1``, the
+    result is the mean of the interpolated true-positive rates at ``g_0 ... g_(k-1)``. It is
+    therefore a mean, not an area: a perfect ranking gives (nearly) 1 and a random one about
+    ``fp_rate / 2``.
+
+    Args:
+        labels: binary ground truth; scores: same size.
+        fp_rate: upper end of the false-positive range, in [0, 1] (e.g. 0.0025 or 0.01).
+    """
+    fp_rate = float(fp_rate)
+    if not 0.0 <= fp_rate <= 1.0:
+        raise ValueError(f"fp_rate: expected a rate in [0, 1], got {fp_rate}")
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=True)
+    grid = np.linspace(0.0, 1.0, AUC_AT_FP_GRID_POINTS)
+    tpr_on_grid = np.interp(grid, fpr, tpr)
+    k = int(np.argmin(np.abs(grid - fp_rate)))
+    k = min(max(k, 1), AUC_AT_FP_GRID_POINTS - 1)
+    return float(tpr_on_grid[:k].mean())
+
+
+def _fp_key(fp_rate: float) -> str:
+    return f"{float(fp_rate):.4f}"
+
+
+def _fp_label(fp_rate: float) -> str:
+    # 0.0025 -> "0.25pct", 0.01 -> "1pct"
+    return f"{float(fp_rate) * 100:g}pct"
+
+
+def official_metric_name(name: str) -> str:
+    """The official result key of an elm-snn NeuronIO metric name.
+
+    ``auc`` -> ``AUC``; ``auc_at_<p>pct_fp`` -> ``AUC @ <p/100 with 4 decimals> FP``;
+    ``tp_at_<p>pct_fp`` -> ``TP @ ... FP``; ``soma_rmse_mv`` -> ``soma_RMSE``;
+    ``soma_mae_mv`` -> ``soma_MAE``; ``soma_explained_variance_percent`` unchanged.
+
+    Raises:
+        KeyError: ``name`` is not a NeuronIO metric.
+    """
+    if name in OFFICIAL_METRIC_NAMES:
+        return OFFICIAL_METRIC_NAMES[name]
+    for prefix, official in (("auc_at_", "AUC"), ("tp_at_", "TP")):
+        if name.startswith(prefix) and name.endswith("pct_fp"):
+            pct = name[len(prefix) : -len("pct_fp")]
+            try:
+                rate = float(pct) / 100.0
+            except ValueError:
+                break
+            return f"{official} @ {_fp_key(rate)} FP"
+    raise KeyError(f"name: {name!r} is not a NeuronIO metric name")
+
+
+#: elm-snn name -> official result key, for the metrics the official evaluation reports
+#: (its ``eval_results.json``): the single place where the two naming schemes meet.
+OFFICIAL_METRIC_NAMES: dict[str, str] = {
+    "auc": "AUC",
+    **{f"auc_at_{_fp_label(r)}_fp": f"AUC @ {_fp_key(r)} FP" for r in (0.0025, 0.01)},
+    **{f"tp_at_{_fp_label(r)}_fp": f"TP @ {_fp_key(r)} FP" for r in (0.0025, 0.01)},
+    "soma_rmse_mv": "soma_RMSE",
+    "soma_mae_mv": "soma_MAE",
+    "soma_explained_variance_percent": "soma_explained_variance_percent",
+}
+
+
+def to_official_names(metrics: dict[str, float]) -> dict[str, float]:
+    """Rename the NeuronIO metrics of ``metrics`` (elm-snn names, optionally with a
+    ``test_``/``val_``/``validation_`` prefix, which is dropped) to the official keys; other
+    entries are left out."""
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        base = k
+        for prefix in ("test_", "validation_", "val_"):
+            if base.startswith(prefix):
+                base = base[len(prefix) :]
+                break
+        try:
+            out[official_metric_name(base)] = v
+        except KeyError:
+            continue
+    return out
+
+
+def from_official_names(metrics: dict[str, float], prefix: str = "") -> dict[str, float]:
+    """Inverse of :func:`to_official_names`: official keys -> ``prefix`` + elm-snn names.
+
+    Raises:
+        KeyError: an entry is not an official NeuronIO metric key.
+    """
+    inverse = {v: k for k, v in OFFICIAL_METRIC_NAMES.items()}
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        if k in inverse:
+            out[prefix + inverse[k]] = v
+            continue
+        for official, ours in (("AUC", "auc_at_"), ("TP", "tp_at_")):
+            head = f"{official} @ "
+            if k.startswith(head) and k.endswith(" FP"):
+                rate = float(k[len(head) : -len(" FP")])
+                out[prefix + f"{ours}{_fp_label(rate)}_fp"] = v
+                break
+        else:
+            raise KeyError(f"metrics: {k!r} is not an official NeuronIO metric key")
+    return out
+
+
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     t = _to_numpy("y_true", y_true).astype(np.float64)
     p = _to_numpy("y_pred", y_pred).astype(np.float64)
@@ -196,12 +320,15 @@ def spike_and_soma_metrics(
         fp_rates: false-positive rates for the ``"TP @ x FP"`` entries.
 
     Returns:
-        dict with ``"AUC"``, ``"TP @ 0.0025 FP"`` (one per rate, 4 decimals in the key),
-        ``"soma_RMSE"``, ``"soma_MAE"`` (mV) and ``"soma_explained_variance_percent"``.
+        dict with ``"AUC"``, ``"AUC @ 0.0025 FP"`` and ``"TP @ 0.0025 FP"`` (one each per
+        rate, 4 decimals in the key), ``"soma_RMSE"``, ``"soma_MAE"`` (mV) and
+        ``"soma_explained_variance_percent"``: the keys of the official ``eval_results.json``.
     """
     out: dict[str, float] = {"AUC": roc_auc(spikes, spike_prob)}
     for r in fp_rates:
-        out[f"TP @ {float(r):.4f} FP"] = tp_rate_at_fp(spikes, spike_prob, r)
+        out[f"AUC @ {_fp_key(r)} FP"] = auc_at_fp(spikes, spike_prob, r)
+    for r in fp_rates:
+        out[f"TP @ {_fp_key(r)} FP"] = tp_rate_at_fp(spikes, spike_prob, r)
     out["soma_RMSE"] = rmse(soma_true_mv, soma_pred_mv)
     out["soma_MAE"] = mae(soma_true_mv, soma_pred_mv)
     out["soma_explained_variance_percent"] = explained_variance_percent(soma_true_mv, soma_pred_mv)

@@ -4,6 +4,8 @@
   from a run's ``logs/metrics.csv``.
 * :func:`plot_metric_vs_bin_size` - a test metric against bin size, one line per model
   (mean and min/max over seeds), like Fig. 5b-d of the paper, with the chance level.
+* :func:`plot_metrics_vs_parameters` - test metrics against trainable parameters (log x),
+  one marker per model family, like Fig. 3 of the paper.
 
 Files are written atomically (:func:`elm_snn._io.atomic_path`).
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from elm_snn._io import atomic_path
 
-__all__ = ["plot_training_curves", "plot_metric_vs_bin_size"]
+__all__ = ["plot_training_curves", "plot_metric_vs_bin_size", "plot_metrics_vs_parameters"]
 
 
 def _pyplot():
@@ -154,4 +156,56 @@ def plot_metric_vs_bin_size(
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8)
+    return _save_png(fig, out_png)
+
+
+def plot_metrics_vs_parameters(
+    rows: Sequence[Mapping[str, Any]],
+    out_png: str | os.PathLike,
+    metrics: Sequence[tuple[str, str]],
+    family_key: str = "family",
+    title: str | None = None,
+) -> Path:
+    """Test metrics against the number of trainable parameters (log x), like Fig. 3.
+
+    Args:
+        rows: one dict per run with ``"num_parameters"``, ``family_key`` (the line/marker
+            group, e.g. ``"ELM"``) and the metrics.
+        out_png: output file.
+        metrics: ``(key, axis label)`` per panel, e.g. ``[("test_auc", "spike AUC")]``.
+        family_key: key of the group of a row; rows of a group are joined by a line in
+            order of their parameter count.
+        title: figure title.
+
+    Raises:
+        ValueError: no row has a finite value of any metric.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.0), squeeze=False)
+    plotted = False
+    families: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        families[str(r.get(family_key))].append(r)
+    markers = "osD^vP*X"
+    for ax, (key, label) in zip(axes[0], metrics, strict=True):
+        for i, (fam, rs) in enumerate(sorted(families.items())):
+            pts = sorted(
+                (float(r["num_parameters"]), _float(r.get(key)))
+                for r in rs
+                if _float(r.get(key)) is not None and r.get("num_parameters")
+            )
+            if not pts:
+                continue
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, marker=markers[i % len(markers)], label=fam)
+            plotted = True
+        ax.set_xscale("log")
+        ax.set(xlabel="trainable parameters", ylabel=label)
+        ax.grid(alpha=0.3)
+    if not plotted:
+        plt.close(fig)
+        raise ValueError("rows: no finite metric values to plot")
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     return _save_png(fig, out_png)

@@ -27,6 +27,7 @@ from ..neurons.elm import ELM
 
 __all__ = [
     "OFFICIAL_CONFIG_KEYS",
+    "evaluate_official_checkpoint",
     "from_official",
     "load_official_checkpoint",
     "neuronio_eval_transform",
@@ -293,3 +294,70 @@ def load_official_checkpoint(
         config = json.load(fh)
     state_dict = torch.load(weights_path, map_location=map_location, weights_only=True)
     return from_official(config, state_dict, version=version)
+
+
+def evaluate_official_checkpoint(
+    model_dir: str | os.PathLike,
+    data_root: str | os.PathLike,
+    *,
+    protocol: str = "official",
+    version: str = "v1",
+    device: str = "cpu",
+    sims_per_call: int = 8,
+) -> dict[str, Any]:
+    """Evaluate an official model folder on NeuronIO files with the official protocol.
+
+    Loads the folder with :func:`load_official_checkpoint` (weights-only) and runs
+    :func:`elm_snn.data.neuronio_eval.evaluate_neuronio` on every simulation of the NeuronIO
+    files in ``data_root`` (e.g. the official test folder): 500 ms windows every 350 ms,
+    stitched, first 500 ms ignored, and with ``protocol="official"`` the 0-24 spike filter
+    and the per-file voltage rescaling of the authors' evaluation.
+
+    Args:
+        model_dir: official model folder (``model_config.json`` +
+            ``neuronio_best_model_state.pt``).
+        data_root: folder (or file) of NeuronIO files (pickle or elm-snn compact).
+        protocol: ``"official"`` or ``"plain"``.
+        version: ``"v1"`` (every published checkpoint) or ``"v2"``.
+        device: where the model runs.
+        sims_per_call: simulations per model call (memory).
+
+    Returns:
+        ``{"model_dir", "data_root", "protocol", "num_parameters", "num_simulations",
+        "num_kept", "num_spikes_scored", "test_auc", ...}`` (elm-snn names, as in
+        ``metrics.json``) plus ``"test_results"``: the same metrics under the official keys,
+        the layout of the authors' ``eval_results.json``.
+    """
+    from elm_snn.data.neuronio_datasets import load_neuronio_files
+    from elm_snn.data.neuronio_eval import evaluate_neuronio
+    from elm_snn.metrics import from_official_names
+
+    model = load_official_checkpoint(model_dir, version=version).to(device).eval()
+    files = load_neuronio_files(data_root)
+    if not files:
+        raise FileNotFoundError(f"data_root: no NeuronIO files in {os.fspath(data_root)!r}")
+    if files[0].num_inputs != model.num_inputs:
+        raise ValueError(
+            f"data_root: the model in {os.fspath(model_dir)!r} takes {model.num_inputs} inputs "
+            f"(2 x {model.num_inputs // 2} segments), but the NeuronIO files in "
+            f"{os.fspath(data_root)!r} have {files[0].num_inputs} (2 x {files[0].num_segments})"
+        )
+
+    def run(x: Tensor) -> Tensor:
+        y, _ = model(x.transpose(0, 1))  # the official model is batch-first
+        return y.transpose(0, 1)
+
+    ev = evaluate_neuronio(
+        run, files, protocol=protocol, outputs="raw", device=device, sims_per_call=sims_per_call
+    )
+    return {
+        "model_dir": os.fspath(model_dir),
+        "data_root": os.fspath(data_root),
+        "protocol": protocol,
+        "num_parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+        "num_simulations": ev.num_simulations,
+        "num_kept": ev.num_kept,
+        "num_spikes_scored": ev.num_spikes_scored,
+        **from_official_names(ev.metrics, prefix="test_"),
+        "test_results": dict(sorted(ev.metrics.items())),
+    }

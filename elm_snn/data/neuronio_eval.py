@@ -185,11 +185,14 @@ class NeuronIOEvaluation:
 
     Attributes:
         protocol: ``"official"`` or ``"plain"``.
-        metrics: ``"AUC"``, ``"TP @ 0.0025 FP"``, ``"TP @ 0.0100 FP"``, ``"soma_RMSE"`` (mV),
+        metrics: the official result keys: ``"AUC"``, ``"AUC @ 0.0025 FP"``,
+            ``"AUC @ 0.0100 FP"``, ``"TP @ 0.0025 FP"``, ``"TP @ 0.0100 FP"``, ``"soma_RMSE"`` (mV),
             ``"soma_MAE"`` (mV), ``"soma_explained_variance_percent"``; spike entries are NaN
             (with a warning) when the kept bins hold no spike.
         num_simulations: simulations evaluated.
         num_kept: simulations kept by the spike-count filter (all for "plain").
+        num_spikes_scored: output spikes in the scored bins (kept simulations, after the
+            ignored start): the positives behind the spike AUC.
         predictions: with ``return_predictions``: dict of (S, T) float64 arrays ``spikes``,
             ``spike_prob``, ``soma_true_rel_mv`` (capped - bias), ``soma_pred_rel_mv`` (after the
             official rescaling if any) and ``kept`` (S,) bool; else None.
@@ -199,6 +202,7 @@ class NeuronIOEvaluation:
     metrics: dict[str, float]
     num_simulations: int
     num_kept: int
+    num_spikes_scored: int = 0
     predictions: dict[str, np.ndarray] | None = None
 
 
@@ -227,7 +231,7 @@ def neuronio_metrics_from_predictions(
         protocol: ``"official"`` (rescaling + spike-count filter) or ``"plain"``.
         ignore_start_ms: leading ms of each simulation excluded from the metrics.
         spike_count_range: inclusive range of output spike counts kept ("official" only).
-        fp_rates: false-positive rates of the ``"TP @ x FP"`` metrics.
+        fp_rates: false-positive rates of the ``"AUC @ x FP"`` and ``"TP @ x FP"`` metrics.
     """
     if protocol not in ("official", "plain"):
         raise ValueError(f"protocol: expected 'official' or 'plain', got {protocol!r}")
@@ -300,6 +304,8 @@ def neuronio_metrics_from_predictions(
 
         metrics = {"AUC": float("nan")}
         for r in fp_rates:
+            metrics[f"AUC @ {float(r):.4f} FP"] = float("nan")
+        for r in fp_rates:
             metrics[f"TP @ {float(r):.4f} FP"] = float("nan")
         metrics["soma_RMSE"] = rmse(true_rel[sl], pred_rel[sl])
         metrics["soma_MAE"] = mae(true_rel[sl], pred_rel[sl])
@@ -320,6 +326,7 @@ def neuronio_metrics_from_predictions(
         metrics=metrics,
         num_simulations=S,
         num_kept=int(kept.sum()),
+        num_spikes_scored=n_pos,
         predictions=preds,
     )
 

@@ -91,6 +91,23 @@ class Task(abc.ABC):
         """The model ``cfg.model``, seeded with ``cfg.seed`` (see :func:`build_model`)."""
         return seeded_model(cfg, num_inputs, num_outputs, num_steps)
 
+    def initialise_model(
+        self, model: SequenceModel, data: TaskData, cfg: RunConfig
+    ) -> dict[str, float]:
+        """Data-dependent initialisation of a freshly built model before training (the
+        default does nothing). Called once by :func:`elm_snn.train.engine.train`; a
+        resumed run then loads its checkpoint over it.
+
+        Returns:
+            What was set (plain floats, recorded in ``metrics.json`` as ``"model_init"``).
+        """
+        return {}
+
+    def report_extras(self, metrics: dict[str, float]) -> dict[str, Any]:
+        """Extra entries for ``metrics.json`` / ``elm-snn eval`` output computed from the
+        prefixed metrics of a split (the default adds nothing)."""
+        return {}
+
     # ---------------------------------------------------------------- loss and metrics
     @abc.abstractmethod
     def training_loss(self, model: SequenceModel, batch: Any, cfg: RunConfig) -> tuple[Tensor, int]:

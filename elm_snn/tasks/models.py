@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from elm_snn.tasks.config import NEURONIO_MODELS, SHD_MODELS, RunConfig
 
-__all__ = ["SequenceModel", "build_model", "count_parameters"]
+__all__ = ["SequenceModel", "build_model", "count_parameters", "output_offset"]
 
 
 class SequenceModel(nn.Module):
@@ -54,9 +54,32 @@ def count_parameters(module: nn.Module) -> int:
     return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
 
 
+def output_offset(model: SequenceModel, channel: int) -> torch.Tensor | None:
+    """The tensor that holds the constant additive offset of output ``channel``, or None.
+
+    ELM, Branch-ELM, LSTM and Chrono-LSTM: element ``channel`` of the readout bias (a 0-d
+    view; adding to it shifts that output by the same amount at every step). LIF/ALIF:
+    their spike-logit offset for channel 0; their channel 1 is the membrane voltage itself,
+    which has no free offset (shifting the input bias would also move the spike threshold),
+    so None. Models without a readout bias (E/I SNN, ``bias=False``): None.
+    """
+    backbone = model.backbone
+    readout = getattr(backbone, "readout", None)
+    if isinstance(readout, nn.Linear):
+        if readout.bias is None or not 0 <= channel < readout.out_features:
+            return None
+        return readout.bias[channel]
+    offset = getattr(backbone, "spike_logit_offset", None)
+    num = getattr(backbone, "num_neurons", None)
+    if isinstance(offset, torch.Tensor) and num == 1 and channel == 0:
+        return offset[0]
+    return None
+
+
 def _elm_options(cfg: RunConfig) -> dict:
     return dict(
         mlp_hidden_size=cfg.mlp_hidden_size,
+        mlp_num_layers=cfg.mlp_num_layers,
         lambda_value=cfg.lambda_value,
         tau_m_min=cfg.tau_m_min,
         tau_m_max=cfg.tau_m_max,

@@ -41,6 +41,10 @@ _COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
         "elm_snn.train.compare",
         "train a grid of models x bin sizes x seeds; write a results table and plot",
     ),
+    (None, "reproduce"): (
+        "elm_snn.train.reproduce",
+        "reproduce a figure of the paper (neuronio: Fig. 3 / Table S4) into a results folder",
+    ),
     (None, "demo"): (
         "elm_snn.train.demo",
         "the main job: ELM vs LSTM vs E/I SNN on SHD-Adding from offline spoken digits",

@@ -32,6 +32,7 @@ __all__ = [
     "summary_markdown",
     "write_results",
     "RESULT_COLUMNS",
+    "run_points",
 ]
 
 RESULT_COLUMNS = (
@@ -198,10 +199,40 @@ def compare(
                     )
                 )  # validate the whole grid before the first run starts
     metric = get_task(task).primary_metric
+    named = [(_run_name(c.model, c.bin_size_ms, c.seed), c) for c in configs]
+    rows = run_points(named, out, reuse=reuse, workers=workers, log=log, metric=metric)
+    t = get_task(task)
+    write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
+    return rows
+
+
+def run_points(
+    named_configs: Sequence[tuple[str, Any]],
+    out_dir: str | os.PathLike,
+    *,
+    reuse: bool = True,
+    workers: int = 1,
+    log: Any = None,
+    metric: str = "test_loss",
+) -> list[dict[str, Any]]:
+    """Train and test each ``(run name, RunConfig)`` in ``out_dir/<run name>``.
+
+    A point whose ``config.json`` equals its configuration and whose ``metrics.json``
+    exists is reused; one with a ``last.ckpt`` but no ``metrics.json`` resumes (when
+    ``reuse``). With ``workers > 1`` points train in parallel, one process and one torch
+    thread each. Returns the ``metrics.json`` dicts in the order given.
+    """
+    if log is None:
+
+        def log(msg: str) -> None:
+            print(msg, file=sys.stderr, flush=True)
+
+    out = Path(out_dir)
+    n = len(named_configs)
     results: dict[int, dict[str, Any]] = {}
     todo: list[tuple[int, dict[str, Any], str, bool]] = []
-    for i, cfg in enumerate(configs):
-        run_dir = out / _run_name(cfg.model, cfg.bin_size_ms, cfg.seed)
+    for i, (name, cfg) in enumerate(named_configs):
+        run_dir = out / name
         mfile, cfile = run_dir / "metrics.json", run_dir / "config.json"
         same = False
         if reuse and cfile.is_file():
@@ -212,50 +243,43 @@ def compare(
         if same and mfile.is_file():
             try:
                 results[i] = json.loads(mfile.read_text())
-                log(f"[{i + 1}/{len(configs)}] {run_dir.name}: reusing finished run")
+                log(f"[{i + 1}/{n}] {run_dir.name}: reusing finished run")
                 continue
             except ValueError:
                 pass
         resume = same and (run_dir / "checkpoints" / "last.ckpt").is_file()
         todo.append((i, cfg.to_dict(), str(run_dir), resume))
 
+    todo_dirs = {i: d for i, _, d, _ in todo}
+
     def report(i: int, result: dict[str, Any]) -> None:
         results[i] = result
         log(
-            f"[{i + 1}/{len(configs)}] {Path(todo_dirs[i]).name}: {metric} = "
+            f"[{i + 1}/{n}] {Path(todo_dirs[i]).name}: {metric} = "
             f"{result.get(metric)} ({result['wall_seconds']:.0f} s, "
             f"{result['num_parameters']:,} parameters)"
         )
 
-    todo_dirs = {i: d for i, _, d, _ in todo}
     if workers <= 1 or len(todo) <= 1:
         for i, cfg_dict, run_dir, resume in todo:
-            log(
-                f"[{i + 1}/{len(configs)}] {Path(run_dir).name}: "
-                f"{'resuming' if resume else 'training'} ..."
-            )
+            log(f"[{i + 1}/{n}] {Path(run_dir).name}: {'resuming' if resume else 'training'} ...")
             report(i, _run_point(cfg_dict, run_dir, resume, threads=None))
     else:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx) as pool:
             futures = {}
             for i, cfg_dict, run_dir, resume in todo:
                 log(
-                    f"[{i + 1}/{len(configs)}] {Path(run_dir).name}: queued "
+                    f"[{i + 1}/{n}] {Path(run_dir).name}: queued "
                     f"({'resume' if resume else 'train'}, {workers} runs in parallel)"
                 )
                 futures[pool.submit(_run_point, cfg_dict, run_dir, resume, 1)] = i
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futures):
                 report(futures[fut], fut.result())
-    rows = [results[i] for i in range(len(configs))]
-    t = get_task(task)
-    write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
-    return rows
+    return [results[i] for i in range(n)]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -439,6 +439,7 @@ def train(
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
     start = time.perf_counter()
+    cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
     ckpt_dir = out / "checkpoints"
     ckpt_path: Path | None = None
@@ -460,6 +461,7 @@ def train(
     data = task.build_data(cfg, data_root)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ELMSNNModule(cfg.to_dict(), data.num_inputs, data.num_outputs, data.num_steps)
+    model_init = task.initialise_model(module.model, data, cfg)
     datamodule = ELMSNNDataModule(cfg, data)
     out.mkdir(parents=True, exist_ok=True)
     if not ckpt_path:
@@ -534,11 +536,15 @@ def train(
         "best_checkpoint": str(best) if best else None,
         f"best_{monitor}": float(best_score) if best_score is not None else None,
         "chance": task.chance,
+        "model_init": model_init,
         "data_root": str(data_root),
         "wall_seconds": None,
         **test_metrics,
+        **task.report_extras(test_metrics),
     }
     result["wall_seconds"] = round(time.perf_counter() - start, 3)
+    # CPU time of this process (all its threads; data-loader workers not included)
+    result["cpu_seconds"] = round(time.process_time() - cpu_start, 3)
     if trainer.is_global_zero:
         prev = out / "metrics.json"
         if ckpt_path is not None and prev.is_file():
@@ -624,6 +630,7 @@ def evaluate(
         "checkpoint": str(path),
         **{k: float(v) for k, v in (res[0] if res else {}).items()},
     }
+    result.update(task.report_extras(result))
     if out_json is not None:
         atomic_write_text(out_json, json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result

@@ -84,6 +84,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop after PATIENCE epochs without validation improvement",
     )
     parser.add_argument("--num-memory", type=int, default=None, help="ELM memory units d_m")
+    parser.add_argument(
+        "--output-init",
+        choices=("data", "none"),
+        default=None,
+        help="NeuronIO: start the spike logit / voltage output at the training data's "
+        "log-odds / mean ('data'), or keep the constructors' initialisation ('none')",
+    )
     parser.add_argument("--accelerator", default=None, help="cpu, gpu, auto (default auto)")
     parser.add_argument(
         "--devices",
@@ -116,6 +123,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         gradient_clip_val=args.gradient_clip,
         early_stopping_patience=args.early_stopping,
         num_memory=args.num_memory,
+        output_init=args.output_init,
         accelerator=args.accelerator,
         devices=args.devices,
         num_nodes=args.num_nodes,

@@ -1,0 +1,301 @@
+"""``elm-snn reproduce``: the paper's figures on data you have, as committed result folders.
+
+Usage::
+
+    elm-snn reproduce neuronio --out docs/results/neuronio --workers 2
+    elm-snn reproduce neuronio --data-root ~/data/neuronio --preset paper --out results/nio
+
+``neuronio`` reproduces Fig. 3 / Table S4 of Spieler et al. (2023): on one NeuronIO-style
+data set (real files with ``--data-root``, else ``--sims`` NeuronIO-style NEURON simulations
+of 6 s, data seed 0, made once into ``--sims-dir`` or the elm-snn cache) it fits, with one
+training budget for all:
+
+* LIF and ALIF;
+* the "fair" ELM of Table S4: one memory unit and linear integration (no hidden MLP layer);
+* the ELM with ``d_m`` = 1, 2, 5, 10, 20, 50, 100 (MLP hidden size ``2 d_m``);
+* the Branch-ELM of the paper (45 branches x 100 synapses, NeuronIO routing, ``d_m = 20``);
+* the LSTM at hidden sizes 8, 32 and 64.
+
+Each point is an ordinary run folder ``<out>/<point>/`` (reused when finished with the
+same configuration, resumed when interrupted, so the command continues where it stopped).
+Written into ``--out``: ``results.csv`` (one row per point), ``results.md`` (a table in the
+style of Table S4), ``metrics_vs_parameters.png`` (spike AUC and soma RMSE against
+trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the exact command, git
+commit, machine, data, total CPU time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NEURONIO_POINTS", "add_arguments", "reproduce_neuronio", "run_from_args"]
+
+# (point name, family shown in the plot, model, RunConfig overrides)
+NEURONIO_POINTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("lif", "LIF", "lif", {}),
+    ("alif", "ALIF", "alif", {}),
+    ("elm-linear-dm1", "ELM, 1 unit, linear", "elm", dict(num_memory=1, mlp_num_layers=0)),
+    *(
+        (f"elm-dm{d}", "ELM", "elm", dict(num_memory=d, mlp_hidden_size=None))
+        for d in (1, 2, 5, 10, 20, 50, 100)
+    ),
+    (
+        "branch-elm-dm20",
+        "Branch-ELM",
+        "branch-elm",
+        dict(num_memory=20, num_branches=45, synapses_per_branch=100, routing="neuronio"),
+    ),
+    *((f"lstm-h{h}", "LSTM", "lstm", dict(lstm_hidden=h)) for h in (8, 32, 64)),
+)
+
+CSV_COLUMNS = (
+    "point",
+    "family",
+    "model",
+    "num_memory",
+    "num_parameters",
+    "test_auc",
+    "test_auc_at_0.25pct_fp",
+    "test_auc_at_1pct_fp",
+    "test_tp_at_0.25pct_fp",
+    "test_tp_at_1pct_fp",
+    "test_soma_rmse_mv",
+    "test_soma_mae_mv",
+    "test_soma_explained_variance_percent",
+    "test_num_spikes_scored",
+    "best_val_loss",
+    "epochs_trained",
+    "wall_seconds",
+    "cpu_seconds",
+)
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def _fmt(v: Any, digits: int) -> str:
+    try:
+        return f"{float(v):.{digits}f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def results_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
+    """A Table S4-style markdown table of the points (test split)."""
+    lines = [
+        f"## {title}",
+        "",
+        "| point | parameters | spike AUC | AUC @ 1% FP | TP @ 1% FP | soma RMSE (mV) | "
+        "explained variance (%) | CPU s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['point']} | {int(r['num_parameters']):,} | {_fmt(r.get('test_auc'), 4)} | "
+            f"{_fmt(r.get('test_auc_at_1pct_fp'), 3)} | {_fmt(r.get('test_tp_at_1pct_fp'), 3)} | "
+            f"{_fmt(r.get('test_soma_rmse_mv'), 3)} | "
+            f"{_fmt(r.get('test_soma_explained_variance_percent'), 1)} | "
+            f"{_fmt(r.get('cpu_seconds'), 0)} |"
+        )
+    spikes = {int(r["test_num_spikes_scored"]) for r in rows if r.get("test_num_spikes_scored")}
+    if spikes:
+        lines += ["", f"Output spikes scored in the test split: {sorted(spikes)[0]}."]
+    return "\n".join(lines) + "\n"
+
+
+def reproduce_neuronio(
+    out_dir: str | os.PathLike,
+    *,
+    data_root: str | os.PathLike | None = None,
+    sims: int = 128,
+    sims_dir: str | os.PathLike | None = None,
+    preset: str = "quick",
+    points: Sequence[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    workers: int = 1,
+    reuse: bool = True,
+    command: str | None = None,
+    log: Any = None,
+) -> list[dict[str, Any]]:
+    """Fit every point of :data:`NEURONIO_POINTS` (or those named in ``points``) with one
+    budget and write the results (see module docstring).
+
+    Args:
+        out_dir: result folder.
+        data_root: NeuronIO files; default: ``sims`` generated simulations (data seed 0).
+        sims: simulations of 6 s to generate when ``data_root`` is None.
+        sims_dir: where to generate them (default: the elm-snn cache).
+        preset: base preset of every point (``"quick"`` or ``"paper"``).
+        points: names of the points to run (default all).
+        overrides: :class:`~elm_snn.tasks.RunConfig` values for every point (budget...).
+        workers: points trained in parallel (one process, one thread each).
+        reuse: reuse finished points, resume interrupted ones.
+        command: the command line recorded in ``run_info.json``.
+        log: progress callable (default: stderr).
+
+    Returns:
+        One row per point (``metrics.json`` plus ``point``/``family``).
+    """
+    from elm_snn._io import atomic_write_text
+    from elm_snn.tasks import resolve_config
+    from elm_snn.train.compare import run_points
+    from elm_snn.viz import plot_metrics_vs_parameters
+
+    known = {p[0]: p for p in NEURONIO_POINTS}
+    chosen = list(points) if points else list(known)
+    unknown = [p for p in chosen if p not in known]
+    if unknown:
+        raise ValueError(f"points: unknown {unknown}; expected names from {list(known)}")
+    started = time.time()
+    if data_root is None:
+        from elm_snn.synth.neuronio_sim import generate_neuronio_sim
+
+        if sims_dir is None:
+            from elm_snn._io import cache_dir
+
+            sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0")
+        generate_neuronio_sim(sims_dir, int(sims), seed=0, workers=max(1, workers), sims_per_file=8)
+        data_root = sims_dir
+    named = []
+    for name in chosen:
+        _, _, model, extra = known[name]
+        cfg = resolve_config(
+            "neuronio",
+            model,
+            preset,
+            **{**(overrides or {}), **extra, "data_root": os.fspath(data_root)},
+        )
+        named.append((name, cfg))
+    out = Path(out_dir)
+    results = run_points(
+        named, out / "runs", reuse=reuse, workers=workers, log=log, metric="test_auc"
+    )
+    rows = []
+    for (name, cfg), result in zip(named, results, strict=True):
+        rows.append(
+            {**result, "point": name, "family": known[name][1], "num_memory": cfg.num_memory}
+        )
+    buf = io.StringIO()
+    w = csv.DictWriter(
+        buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore", lineterminator="\n"
+    )
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in CSV_COLUMNS})
+    atomic_write_text(out / "results.csv", buf.getvalue())
+    title = f"NeuronIO ({preset} preset, {Path(data_root).name})"
+    atomic_write_text(out / "results.md", results_markdown(rows, title))
+    plot_metrics_vs_parameters(
+        rows,
+        out / "metrics_vs_parameters.png",
+        [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
+        title=title,
+    )
+    info = {
+        "command": command,
+        "git_commit": _git_commit(),
+        "machine": _machine(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "data_root": os.fspath(data_root),
+        "preset": preset,
+        "overrides": overrides or {},
+        "points": chosen,
+        "cpu_seconds_total": round(sum(float(r.get("cpu_seconds") or 0.0) for r in rows), 1),
+        "wall_seconds_total": round(sum(float(r.get("wall_seconds") or 0.0) for r in rows), 1),
+    }
+    atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
+    return rows
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``elm-snn reproduce`` options to ``parser``."""
+    parser.add_argument("target", choices=("neuronio",), help="which figure (Fig. 3 / Table S4)")
+    parser.add_argument("--out", default="runs/reproduce-neuronio", help="result folder")
+    parser.add_argument("--data-root", default=None, help="NeuronIO files (default: generate)")
+    parser.add_argument(
+        "--sims", type=int, default=128, help="simulations of 6 s to generate (default 128)"
+    )
+    parser.add_argument("--sims-dir", default=None, help="where to generate them (default cache)")
+    parser.add_argument("--preset", choices=("quick", "paper"), default="quick")
+    parser.add_argument("--points", nargs="+", default=None, help="subset of the points")
+    parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
+    parser.add_argument(
+        "--train-samples", type=int, default=None, help="training windows per epoch"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
+    parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
+    parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``elm-snn reproduce``; prints the markdown table; returns the exit status."""
+    from elm_snn.train.run import quiet_lightning
+
+    quiet_lightning(args.verbose)
+    overrides: dict[str, Any] = {"progress_bar": False, "accelerator": "cpu"}
+    if args.max_epochs is not None:
+        overrides["max_epochs"] = args.max_epochs
+    if args.train_samples is not None:
+        overrides["train_samples_per_epoch"] = args.train_samples
+    command = "elm-snn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        reproduce_neuronio(
+            args.out,
+            data_root=args.data_root,
+            sims=args.sims,
+            sims_dir=args.sims_dir,
+            preset=args.preset,
+            points=args.points,
+            overrides=overrides,
+            workers=args.workers,
+            reuse=not args.no_reuse,
+            command=command,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"elm-snn: error: {exc}", file=sys.stderr)
+        return 2
+    print(Path(args.out, "results.md").read_text())
+    return 0
