@@ -16,12 +16,12 @@ training budget for all:
 * the Branch-ELM of the paper (45 branches x 100 synapses, NeuronIO routing, ``d_m = 20``);
 * the LSTM at hidden sizes 8, 32 and 64.
 
-Each point is an ordinary run folder ``<out>/<point>/`` (reused when finished with the
-same configuration, resumed when interrupted, so the command continues where it stopped).
-Written into ``--out``: ``results.csv`` (one row per point), ``results.md`` (a table in the
-style of Table S4), ``metrics_vs_parameters.png`` (spike AUC and soma RMSE against
-trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the exact command, git
-commit, machine, data, total CPU time).
+Each point is an ordinary run folder ``<runs-dir>/<point>/`` (default ``<out>/runs``; reused
+when finished with the same configuration, resumed when interrupted, so the command
+continues where it stopped). Written into ``--out``: ``results.csv`` (one row per point),
+``results.md`` (a page with the command, git commit, machine, CPU time, a table in the style
+of Table S4 and the plot), ``metrics_vs_parameters.png`` (spike AUC and soma RMSE against
+trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the same facts as JSON).
 """
 
 from __future__ import annotations
@@ -123,11 +123,24 @@ def _fmt(v: Any, digits: int) -> str:
         return "n/a"
 
 
-def results_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
-    """A Table S4-style markdown table of the points (test split)."""
-    lines = [
-        f"## {title}",
-        "",
+def results_markdown(
+    rows: Sequence[dict[str, Any]], title: str, info: dict[str, Any] | None = None
+) -> str:
+    """A results page: how it was made (``info``), a Table S4-style table of the points
+    (test split) and the Fig. 3-style plot."""
+    lines = [f"# {title}", ""]
+    if info:
+        lines += [
+            f"- command: `{info.get('command')}`",
+            f"- git commit: `{info.get('git_commit')}`",
+            f"- machine: {info.get('machine')}",
+            f"- finished: {info.get('date_utc')}",
+            f"- data: `{info.get('data_root')}` ({info.get('data_description')})",
+            f"- CPU time of all runs: {float(info.get('cpu_seconds_total') or 0) / 60:.1f} min "
+            f"(wall {float(info.get('wall_seconds_total') or 0) / 60:.1f} min, summed over runs)",
+            "",
+        ]
+    lines += [
         "| point | parameters | spike AUC | AUC @ 1% FP | TP @ 1% FP | soma RMSE (mV) | "
         "explained variance (%) | CPU s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -143,6 +156,7 @@ def results_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
     spikes = {int(r["test_num_spikes_scored"]) for r in rows if r.get("test_num_spikes_scored")}
     if spikes:
         lines += ["", f"Output spikes scored in the test split: {sorted(spikes)[0]}."]
+    lines += ["", "![spike AUC and soma RMSE against parameters](metrics_vs_parameters.png)"]
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +166,7 @@ def reproduce_neuronio(
     data_root: str | os.PathLike | None = None,
     sims: int = 128,
     sims_dir: str | os.PathLike | None = None,
+    runs_dir: str | os.PathLike | None = None,
     preset: str = "quick",
     points: Sequence[str] | None = None,
     overrides: dict[str, Any] | None = None,
@@ -168,6 +183,7 @@ def reproduce_neuronio(
         data_root: NeuronIO files; default: ``sims`` generated simulations (data seed 0).
         sims: simulations of 6 s to generate when ``data_root`` is None.
         sims_dir: where to generate them (default: the elm-snn cache).
+        runs_dir: folder of the run folders (default ``out_dir/runs``).
         preset: base preset of every point (``"quick"`` or ``"paper"``).
         points: names of the points to run (default all).
         overrides: :class:`~elm_snn.tasks.RunConfig` values for every point (budget...).
@@ -189,7 +205,6 @@ def reproduce_neuronio(
     unknown = [p for p in chosen if p not in known]
     if unknown:
         raise ValueError(f"points: unknown {unknown}; expected names from {list(known)}")
-    started = time.time()
     if data_root is None:
         from elm_snn.synth.neuronio_sim import generate_neuronio_sim
 
@@ -211,7 +226,12 @@ def reproduce_neuronio(
         named.append((name, cfg))
     out = Path(out_dir)
     results = run_points(
-        named, out / "runs", reuse=reuse, workers=workers, log=log, metric="test_auc"
+        named,
+        Path(runs_dir) if runs_dir is not None else out / "runs",
+        reuse=reuse,
+        workers=workers,
+        log=log,
+        metric="test_auc",
     )
     rows = []
     for (name, cfg), result in zip(named, results, strict=True):
@@ -226,26 +246,32 @@ def reproduce_neuronio(
     for r in rows:
         w.writerow({k: r.get(k) for k in CSV_COLUMNS})
     atomic_write_text(out / "results.csv", buf.getvalue())
-    title = f"NeuronIO ({preset} preset, {Path(data_root).name})"
-    atomic_write_text(out / "results.md", results_markdown(rows, title))
-    plot_metrics_vs_parameters(
-        rows,
-        out / "metrics_vs_parameters.png",
-        [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
-        title=title,
-    )
+    title = f"NeuronIO: Fig. 3 / Table S4 ({preset} preset)"
+    from elm_snn.data.neuronio_datasets import load_neuronio_files
+
+    files = load_neuronio_files(data_root)
+    n_sims = sum(f.num_simulations for f in files)
     info = {
         "command": command,
         "git_commit": _git_commit(),
         "machine": _machine(),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data_root": os.fspath(data_root),
+        "data_description": f"{len(files)} files, {n_sims} simulations of "
+        f"{files[0].duration_ms} ms, {files[0].num_inputs} inputs",
         "preset": preset,
         "overrides": overrides or {},
         "points": chosen,
         "cpu_seconds_total": round(sum(float(r.get("cpu_seconds") or 0.0) for r in rows), 1),
         "wall_seconds_total": round(sum(float(r.get("wall_seconds") or 0.0) for r in rows), 1),
     }
+    plot_metrics_vs_parameters(
+        rows,
+        out / "metrics_vs_parameters.png",
+        [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
+        title=title,
+    )
+    atomic_write_text(out / "results.md", results_markdown(rows, title, info))
     atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
     return rows
 
@@ -259,6 +285,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sims", type=int, default=128, help="simulations of 6 s to generate (default 128)"
     )
     parser.add_argument("--sims-dir", default=None, help="where to generate them (default cache)")
+    parser.add_argument(
+        "--runs-dir", default=None, help="folder of the run folders (default OUT/runs)"
+    )
     parser.add_argument("--preset", choices=("quick", "paper"), default="quick")
     parser.add_argument("--points", nargs="+", default=None, help="subset of the points")
     parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
@@ -287,6 +316,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             sims=args.sims,
             sims_dir=args.sims_dir,
+            runs_dir=args.runs_dir,
             preset=args.preset,
             points=args.points,
             overrides=overrides,
