@@ -65,7 +65,7 @@ from ..neurons.lif import _check_sequence
 
 __all__ = ["EISNN", "EISNNRecord", "EISNNState", "draw_synapses"]
 
-BACKENDS = ("auto", "dense", "gather")
+BACKENDS = ("auto", "fused", "dense", "gather")
 REDUCTIONS = ("mean", "sum")
 
 
@@ -186,8 +186,10 @@ class EISNN(StatefulModule):
         detach_reset: no gradient through the reset (default True).
         seed: seed of the synapse draw (default 0; the draw does not touch torch's
             global RNG).
-        backend: ``"auto"`` (= ``"dense"``), ``"dense"`` or ``"gather"``: how the own-layer
-            synapses are evaluated inside the time loop (identical results).
+        backend: ``"auto"`` (= ``"fused"``), ``"fused"`` (the time loop of
+            :mod:`elm_snn.kernels.eisnn` with hand-written BPTT), ``"dense"`` or ``"gather"``
+            (the reference loops recorded by autograd: own-layer synapses as one dense
+            matrix per step, or gathered). All give the same values and gradients.
         batch_first: inputs/outputs ``(B, T, F)``.
         init_hidden: keep the final state and continue from it on the next call.
 
@@ -322,7 +324,7 @@ class EISNN(StatefulModule):
         return self.rec.dense(), self.out.dense()
 
     def _resolved_backend(self) -> str:
-        return "dense" if self.backend == "auto" else self.backend
+        return "fused" if self.backend == "auto" else self.backend
 
     # ------------------------------------------------------------------ forward
     def _zero_state(self, batch: int, like: Tensor) -> EISNNState:
@@ -363,7 +365,30 @@ class EISNN(StatefulModule):
         w_rec = self.rec.dense()
         w_in, w_rr = w_rec[:, :n_in], w_rec[:, n_in:]
         w_out = self.out.dense()
+        thr, amount = self.threshold, self.reset_amount * self.threshold
         # input synapses: one matmul for all steps (no recurrence through them)
+        if self._resolved_backend() == "fused":
+            from ..kernels.eisnn import eisnn_fused_sequence
+
+            z_rs, z_os, y, v_r, v_o = eisnn_fused_sequence(
+                torch.matmul(x, w_in.t()),
+                w_rr,
+                w_out,
+                k_r,
+                k_o,
+                (v_r, z_r, v_o, z_o, f),
+                threshold=thr,
+                reset_amount=amount,
+                alpha=alpha,
+                spike_fn=self.spike_grad,
+                detach_reset=self.detach_reset,
+            )
+            return self._finish(
+                y,
+                EISNNRecord(z_rs, z_os),
+                EISNNState(v_r, z_rs[-1], v_o, z_os[-1], y[-1]),
+                return_spikes,
+            )
         # unbind, not cur_in[t]: indexing a step in the loop costs a full-size zero gradient
         # per step in backward (quadratic in T)
         cur_in = torch.matmul(x, w_in.t()).unbind(0)
@@ -373,7 +398,6 @@ class EISNN(StatefulModule):
         else:
             w_rr_t = w_rr.t()
         w_out_t = w_out.t()
-        thr, amount = self.threshold, self.reset_amount * self.threshold
         spikes_r, spikes_o, outputs = [], [], []
         for t in range(steps):
             if gather:
@@ -392,7 +416,10 @@ class EISNN(StatefulModule):
             outputs.append(f)
         y = torch.stack(outputs)
         record = EISNNRecord(torch.stack(spikes_r), torch.stack(spikes_o))
-        final = EISNNState(v_r, z_r, v_o, z_o, f)
+        return self._finish(y, record, EISNNState(v_r, z_r, v_o, z_o, f), return_spikes)
+
+    def _finish(self, y: Tensor, record: EISNNRecord, final: EISNNState, return_spikes: bool):
+        """Keep the spikes for the penalty, store the state, lay out the outputs."""
         self._last_spikes = record
         if self.init_hidden:
             self._store_hidden(final)

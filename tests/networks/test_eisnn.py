@@ -111,7 +111,7 @@ def _reference_run(net: EISNN, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return torch.stack(ys), torch.stack(spikes)
 
 
-@pytest.mark.parametrize("backend", ["dense", "gather"])
+@pytest.mark.parametrize("backend", ["fused", "dense", "gather"])
 def test_dynamics_match_the_written_out_equations(backend: str) -> None:
     net = EISNN(
         12,
