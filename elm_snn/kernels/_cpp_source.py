@@ -10,10 +10,13 @@ a plain loop over fixed scratch buffers. ``@NS@`` is replaced by the operator na
 
 from __future__ import annotations
 
-SOURCE = r"""
+from ._cpp_eisnn import EISNN_REGISTRATION, EISNN_SOURCE
+
+_ELM_SOURCE = r"""
 #include <ATen/ATen.h>
 #include <ATen/CPUFunctions.h>
 #include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -460,6 +463,9 @@ std::vector<Tensor> rec_backward(const Tensor& grad_memory, const Tensor& tanh_a
   return result;
 }
 
+"""
+
+_REGISTRATION = r"""
 }  // namespace
 
 TORCH_LIBRARY(@NS@, m) {
@@ -472,5 +478,8 @@ TORCH_LIBRARY(@NS@, m) {
   m.def("scan_backward", &scan_backward);
   m.def("rec_forward", &rec_forward);
   m.def("rec_backward", &rec_backward);
-}
 """
+
+#: The whole library: the ELM loops, the E/I SNN loops (:mod:`._cpp_eisnn`) and the operator
+#: registrations.
+SOURCE = _ELM_SOURCE + EISNN_SOURCE + _REGISTRATION + EISNN_REGISTRATION + "}\n"

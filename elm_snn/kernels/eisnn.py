@@ -23,6 +23,11 @@ amount, ``alpha`` the output low-pass decay)::
 
 The reset is not differentiated when ``detach_reset`` (the default), otherwise
 ``dv/da = 1 - q s'(a - thr)``.
+
+Two implementations: :func:`eisnn_fused_sequence` (pure PyTorch, dense weight matrices, any
+device and any spike function) and the compiled, event-driven and synapse-sparse loops of
+:mod:`._cpp_eisnn` (CPU, Heaviside spikes). :func:`eisnn_sequence` picks the compiled one
+when it can.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from torch import Tensor
 
 from ..functional.lif import spike
 
-__all__ = ["eisnn_fused_sequence"]
+__all__ = ["eisnn_fused_sequence", "eisnn_sequence", "heaviside_forward"]
 
 
 def _surrogate_derivative(spike_fn: Callable[[Tensor], Tensor], u: Tensor) -> Tensor:
@@ -224,4 +229,175 @@ def eisnn_fused_sequence(
         float(alpha),
         spike_fn,
         bool(detach_reset),
+    )
+
+
+def heaviside_forward(spike_fn: Callable[[Tensor], Tensor], dtype: torch.dtype) -> bool:
+    """Whether ``spike_fn`` spikes exactly when its argument is > 0 (every snnTorch surrogate
+    does), probed on a few values around 0."""
+    probe = torch.tensor([-1.0, -1e-6, 0.0, 1e-6, 1.0], dtype=dtype)
+    with torch.no_grad():
+        out = spike(spike_fn, probe)
+    return bool(torch.equal(out, torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0], dtype=dtype)))
+
+
+def _by_source(src: Tensor, num_sources: int) -> tuple[Tensor, Tensor]:
+    """``(ptr (num_sources + 1,), idx)``: flat synapse indices grouped by presynaptic source."""
+    flat = src.reshape(-1)
+    idx = torch.argsort(flat, stable=True)
+    ptr = torch.zeros(num_sources + 1, dtype=torch.long, device=src.device)
+    ptr[1:] = torch.cumsum(torch.bincount(flat, minlength=num_sources), 0)
+    return ptr, idx
+
+
+class _EISNNCompiled(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w_r, w_o, k_r, k_o, v_r0, z_r0, v_o0, z_o0, f0, tables, consts):
+        from ._compiled import compiled_ops
+
+        ops = compiled_ops()
+        src_r, src_o, num_inputs = tables
+        thr, amount, alpha, spike_fn, detach_reset = consts
+        steps = x.shape[0]
+        n_r, n_o = w_r.shape[0], w_o.shape[0]
+        x_rows = ops.csr_build(x.detach().contiguous(), x.numel())
+        by_r = _by_source(src_r, num_inputs + n_r)
+        by_o = _by_source(src_o, n_r + n_o)
+        k_r_c, k_o_c = k_r.detach().contiguous(), k_o.detach().contiguous()
+        w_r_c, w_o_c = w_r.detach().contiguous(), w_o.detach().contiguous()
+        init = [t.detach().contiguous() for t in (v_r0, z_r0, v_o0, z_o0, f0)]
+        pre_r, pre_o, z_r, z_o, y, v_r, v_o = ops.eisnn_forward(
+            *x_rows, steps, num_inputs, w_r_c, *by_r, w_o_c, *by_o, k_r_c, k_o_c, *init,
+            thr, amount, alpha,
+        )  # fmt: skip
+        own = src_r >= num_inputs
+        own_ptr = torch.zeros(n_r + 1, dtype=torch.long)
+        own_ptr[1:] = torch.cumsum(own.sum(1), 0)
+        own_idx = torch.nonzero(own.reshape(-1)).reshape(-1)
+        ctx.save_for_backward(
+            pre_r, pre_o, z_r, z_o, w_r_c, w_o_c, k_r_c, k_o_c, *init[:4], src_r, src_o,
+            *x_rows, *by_r, own_ptr, own_idx,
+        )  # fmt: skip
+        ctx.consts = consts
+        ctx.num_inputs = num_inputs
+        ctx.x_shape = x.shape
+        return z_r, z_o, y, v_r, v_o
+
+    @staticmethod
+    def backward(ctx, g_zr, g_zo, g_y, g_vr, g_vo):
+        from ._compiled import compiled_ops
+
+        ops = compiled_ops()
+        (
+            pre_r, pre_o, z_r, z_o, w_r, w_o, k_r, k_o, v_r0, z_r0, v_o0, z_o0, src_r, src_o,
+            x_ptr, x_col, x_val, by_r_ptr, by_r_idx, own_ptr, own_idx,
+        ) = ctx.saved_tensors  # fmt: skip
+        thr, amount, alpha, spike_fn, detach_reset = ctx.consts
+
+        def grad_or_zeros(g: Tensor | None, like: Tensor) -> Tensor:
+            return torch.zeros_like(like) if g is None else g.contiguous()
+
+        g_zr = grad_or_zeros(g_zr, z_r)
+        g_zo = grad_or_zeros(g_zo, z_o)
+        g_y = grad_or_zeros(g_y, z_o)
+        g_vr = grad_or_zeros(g_vr, v_r0)
+        g_vo = grad_or_zeros(g_vo, v_o0)
+        s_r = _surrogate_derivative(spike_fn, pre_r - thr).contiguous()
+        s_o = _surrogate_derivative(spike_fn, pre_o - thr).contiguous()
+        want_x = ctx.needs_input_grad[0]
+        g_wr, g_wo, g_kr, g_ko, g_vr0, g_zr0, g_vo0, g_zo0, g_f0, g_a = ops.eisnn_backward(
+            g_zr, g_zo, g_y, g_vr, g_vo, pre_r, pre_o, z_r, z_o, s_r, s_o, bool(detach_reset),
+            x_ptr, x_col, x_val, ctx.num_inputs, src_r, w_r, by_r_ptr, by_r_idx, own_ptr,
+            own_idx, src_o, w_o, k_r, k_o, v_r0, z_r0, v_o0, z_o0, float(amount), float(alpha),
+            bool(want_x),
+        )  # fmt: skip
+        g_x = None
+        if want_x:
+            n_r, n_in = w_r.shape[0], ctx.num_inputs
+            rows = torch.arange(n_r).unsqueeze(1).expand_as(src_r)
+            is_in = src_r < n_in
+            w_in = w_r.new_zeros(n_r, n_in).index_put(
+                (rows[is_in], src_r[is_in]), w_r[is_in], accumulate=True
+            )
+            g_x = g_a @ w_in
+        return (g_x, g_wr, g_wo, g_kr.reshape(k_r.shape), g_ko.reshape(k_o.shape),
+                g_vr0, g_zr0, g_vo0, g_zo0, g_f0, None, None)  # fmt: skip
+
+
+def _dense_from_synapses(src: Tensor, w: Tensor, num_pre: int) -> Tensor:
+    rows = torch.arange(src.shape[0], device=src.device).unsqueeze(1).expand_as(src)
+    return w.new_zeros(src.shape[0], num_pre).index_put((rows, src), w, accumulate=True)
+
+
+def eisnn_sequence(
+    x: Tensor,
+    rec_src: Tensor,
+    rec_w: Tensor,
+    out_src: Tensor,
+    out_w: Tensor,
+    k_r: Tensor,
+    k_o: Tensor,
+    state: tuple[Tensor, Tensor, Tensor, Tensor, Tensor],
+    *,
+    threshold: float,
+    reset_amount: float,
+    alpha: float,
+    spike_fn: Callable[[Tensor], Tensor],
+    detach_reset: bool = True,
+    compiled: bool | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The E/I SNN over a sequence from its synapse tables (see the module docstring).
+
+    Args:
+        x: ``(T, B, I)`` input.
+        rec_src: ``(N_r, S)`` int64 presynaptic sources of the recurrent layer, indices
+            into ``[inputs (I), recurrent (N_r)]``; rec_w: ``(N_r, S)`` effective weights.
+        out_src: ``(N_o, S_o)`` sources of the output layer into ``[recurrent, output]``;
+            out_w: its effective weights.
+        k_r, k_o: membrane decays per step; state: ``(v_r, z_r, v_o, z_o, f)``.
+        threshold, reset_amount (absolute), alpha, spike_fn, detach_reset: see
+            :func:`eisnn_fused_sequence`.
+        compiled: force (True) or forbid (False) the compiled loops; None: use them when
+            available (CPU, float32/float64, Heaviside spikes).
+
+    Returns:
+        As :func:`eisnn_fused_sequence`.
+    """
+    from ._compiled import compiled_ops
+
+    n_in = x.shape[2]
+    n_r = rec_w.shape[0]
+    can = (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and rec_w.dtype == x.dtype
+        and heaviside_forward(spike_fn, x.dtype)
+    )
+    if compiled is None:
+        compiled = can and compiled_ops() is not None
+    elif compiled and not (can and compiled_ops() is not None):
+        raise RuntimeError(
+            "compiled: the compiled E/I SNN loops need CPU float32/float64 tensors, Heaviside "
+            "spikes and a working C++ build"
+        )
+    if compiled:
+        return _EISNNCompiled.apply(
+            x, rec_w, out_w, k_r, k_o, *state,
+            (rec_src, out_src, n_in),
+            (float(threshold), float(reset_amount), float(alpha), spike_fn, bool(detach_reset)),
+        )  # fmt: skip
+    w_rec = _dense_from_synapses(rec_src, rec_w, n_in + n_r)
+    w_out = _dense_from_synapses(out_src, out_w, n_r + out_w.shape[0])
+    return eisnn_fused_sequence(
+        torch.matmul(x, w_rec[:, :n_in].t()),
+        w_rec[:, n_in:],
+        w_out,
+        k_r,
+        k_o,
+        state,
+        threshold=threshold,
+        reset_amount=reset_amount,
+        alpha=alpha,
+        spike_fn=spike_fn,
+        detach_reset=detach_reset,
     )

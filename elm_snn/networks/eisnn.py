@@ -362,18 +362,16 @@ class EISNN(StatefulModule):
         decay = membrane_decay(self.tau_m, self.dt)
         k_r, k_o = decay[:n_r], decay[n_r:]
         alpha = math.exp(-self.dt / self.tau_out)
-        w_rec = self.rec.dense()
-        w_in, w_rr = w_rec[:, :n_in], w_rec[:, n_in:]
-        w_out = self.out.dense()
         thr, amount = self.threshold, self.reset_amount * self.threshold
-        # input synapses: one matmul for all steps (no recurrence through them)
         if self._resolved_backend() == "fused":
-            from ..kernels.eisnn import eisnn_fused_sequence
+            from ..kernels.eisnn import eisnn_sequence
 
-            z_rs, z_os, y, v_r, v_o = eisnn_fused_sequence(
-                torch.matmul(x, w_in.t()),
-                w_rr,
-                w_out,
+            z_rs, z_os, y, v_r, v_o = eisnn_sequence(
+                x,
+                self.rec.src,
+                self.rec.weights(),
+                self.out.src,
+                self.out.weights(),
                 k_r,
                 k_o,
                 (v_r, z_r, v_o, z_o, f),
@@ -389,6 +387,10 @@ class EISNN(StatefulModule):
                 EISNNState(v_r, z_rs[-1], v_o, z_os[-1], y[-1]),
                 return_spikes,
             )
+        w_rec = self.rec.dense()
+        w_in, w_rr = w_rec[:, :n_in], w_rec[:, n_in:]
+        w_out = self.out.dense()
+        # input synapses: one matmul for all steps (no recurrence through them)
         # unbind, not cur_in[t]: indexing a step in the loop costs a full-size zero gradient
         # per step in backward (quadratic in T)
         cur_in = torch.matmul(x, w_in.t()).unbind(0)

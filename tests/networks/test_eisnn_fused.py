@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from snntorch import surrogate
 
+from elm_snn.kernels import _compiled
+from elm_snn.kernels.eisnn import eisnn_sequence, heaviside_forward
 from elm_snn.networks import EISNN
+
+
+@pytest.fixture(params=["compiled", "pytorch"])
+def loops(request):
+    """Both implementations of the fused backend: the compiled event-driven loops (required
+    when ``ELM_SNN_REQUIRE_COMPILED=1``) and the pure-PyTorch loop."""
+    if request.param == "compiled":
+        if not _compiled.compiled_available():
+            if os.environ.get("ELM_SNN_REQUIRE_COMPILED") == "1":
+                pytest.fail("ELM_SNN_REQUIRE_COMPILED=1 but the compiled loops were not built")
+            pytest.skip("no C++ compiler: compiled loops unavailable")
+        yield request.param
+    else:
+        with _compiled.use_compiled(False):
+            yield request.param
 
 
 class _Float64Atan(torch.autograd.Function):
@@ -68,7 +87,7 @@ def _run(net: EISNN, x: torch.Tensor, state=None):
 @pytest.mark.parametrize("detach_reset", [True, False])
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("spike_grad", ["float64", "snntorch-atan", "snntorch-fast-sigmoid"])
-def test_fused_matches_reference(detach_reset, with_state, spike_grad):
+def test_fused_matches_reference(detach_reset, with_state, spike_grad, loops):
     # snnTorch's surrogates round the reference path's spike gradients to float32
     tol = 1e-10 if spike_grad == "float64" else 1e-6
     spike_grad = {
@@ -132,3 +151,44 @@ def test_auto_is_fused_and_gradcheck():
 
     args = tuple(a.requires_grad_(True) for a in (cur, w_rr, w_out, k_r, k_o, *st))
     assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-7)
+
+
+def test_compiled_and_pytorch_loops_pick_and_refuse(loops):
+    assert heaviside_forward(surrogate.atan(), torch.float32)
+    assert not heaviside_forward(torch.sigmoid, torch.float32)
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.rand(5, 2, 6, generator=gen) < 0.4).float()
+    src = torch.randint(0, 6 + 4, (4, 3), generator=gen)
+    src_o = torch.randint(0, 4 + 2, (2, 3), generator=gen)
+    w = torch.rand(4, 3, generator=gen)
+    w_o = torch.rand(2, 3, generator=gen)
+    state = tuple(torch.zeros(2, n) for n in (4, 4, 2, 2, 2))
+    args = (x, src, w, src_o, w_o, torch.full((4,), 0.9), torch.full((2,), 0.9), state)
+    kw = dict(threshold=1.0, reset_amount=0.9, alpha=0.9)
+    a = eisnn_sequence(*args, spike_fn=surrogate.atan(), **kw)
+    b = eisnn_sequence(*args, spike_fn=surrogate.atan(), compiled=False, **kw)
+    for u, v in zip(a, b, strict=True):
+        torch.testing.assert_close(u, v)
+    # a non-Heaviside spike function cannot take the compiled loops
+    with pytest.raises(RuntimeError, match="Heaviside"):
+        eisnn_sequence(*args, spike_fn=torch.sigmoid, compiled=True, **kw)
+    smooth = eisnn_sequence(*args, spike_fn=torch.sigmoid, **kw)
+    assert 0 < float(smooth[0].mean()) < 1  # sigmoid "spikes" are not binary
+
+
+def test_fused_float32_train_step_close_to_reference(loops):
+    """The default float32 network: same loss and close gradients on an SHD-like input."""
+    gen = torch.Generator().manual_seed(9)
+    x = (torch.rand(60, 4, 50, generator=gen) < 0.05).float()
+    target = torch.tensor([0, 1, 2, 1])
+    grads = {}
+    for backend in ("dense", "fused"):
+        net = EISNN(50, 3, num_neurons=60, synapses_per_neuron=20, w_init=0.35, backend=backend)
+        y, _ = net(x)
+        loss = torch.nn.functional.cross_entropy(y[-1], target) + net.spike_penalty()
+        loss.backward()
+        grads[backend] = (loss.detach(), [p.grad.clone() for p in net.parameters()])
+    torch.testing.assert_close(grads["fused"][0], grads["dense"][0])
+    for a, b in zip(grads["fused"][1], grads["dense"][1], strict=True):
+        # float32 sums in another order; the tau gradient sums T x B terms that cancel
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
