@@ -1,7 +1,9 @@
 """One command for every benchmark: ``python benchmarks/run.py [--quick] [--out FILE]``.
 
-Runs the ELM kernel benchmark (:mod:`bench_elm`) and, when present, the data-pipeline
-benchmark (``bench_data.py``), prints tables and writes one JSON file.
+Runs the ELM kernel benchmark (:mod:`bench_elm`), the E/I SNN train step
+(:mod:`bench_eisnn_fused`: fused loops against the autograd reference and against the fused
+ELM) and, when present, the data-pipeline benchmark (``bench_data.py``), prints tables and
+writes one JSON file.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output file")
-    parser.add_argument("--only", choices=["elm", "data"], help="run just one benchmark")
+    parser.add_argument("--only", choices=["elm", "eisnn", "data"], help="run just one benchmark")
     bench_elm.add_arguments(parser)
     args = parser.parse_args(argv)
     results = {}
     if args.only in (None, "elm"):
         results["elm"] = bench_elm.run(args)
+    if args.only in (None, "eisnn"):
+        import bench_eisnn_fused
+
+        steps = ["--steps", "200", "--repeats", "1"] if args.quick else []
+        results["eisnn"] = bench_eisnn_fused.main(steps)
     data_path = HERE / "bench_data.py"
     if args.only in (None, "data") and data_path.is_file():
         spec = importlib.util.spec_from_file_location("bench_data", data_path)

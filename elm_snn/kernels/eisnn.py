@@ -241,13 +241,39 @@ def heaviside_forward(spike_fn: Callable[[Tensor], Tensor], dtype: torch.dtype) 
     return bool(torch.equal(out, torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0], dtype=dtype)))
 
 
-def _by_source(src: Tensor, num_sources: int) -> tuple[Tensor, Tensor]:
-    """``(ptr (num_sources + 1,), idx)``: flat synapse indices grouped by presynaptic source."""
-    flat = src.reshape(-1)
-    idx = torch.argsort(flat, stable=True)
-    ptr = torch.zeros(num_sources + 1, dtype=torch.long, device=src.device)
-    ptr[1:] = torch.cumsum(torch.bincount(flat, minlength=num_sources), 0)
-    return ptr, idx
+def _grouped(keys: Tensor, num_keys: int) -> tuple[Tensor, Tensor]:
+    """``(order, ptr)``: a stable order of ``keys`` grouping equal keys, and the start of each
+    key's group (``ptr`` has ``num_keys + 1`` entries)."""
+    order = torch.argsort(keys, stable=True)
+    ptr = torch.zeros(num_keys + 1, dtype=torch.long, device=keys.device)
+    ptr[1:] = torch.cumsum(torch.bincount(keys, minlength=num_keys), 0)
+    return order, ptr
+
+
+class _SynapseTables:
+    """Index tables of the two layers for the compiled loops (built per call: a few ms)."""
+
+    def __init__(self, src_r: Tensor, src_o: Tensor, num_inputs: int) -> None:
+        n_r, syn = src_r.shape
+        n_o, syn_o = src_o.shape
+        flat = src_r.reshape(-1)
+        post = torch.arange(n_r).repeat_interleave(syn)
+        is_in = flat < num_inputs
+        in_all = torch.nonzero(is_in).reshape(-1)
+        order, self.in_ptr = _grouped(flat[in_all], num_inputs)
+        self.in_idx = in_all[order]  # flat synapse indices, by input channel
+        self.in_post = post[self.in_idx]
+        own_all = torch.nonzero(~is_in).reshape(-1)
+        order, self.rr_ptr = _grouped(flat[own_all] - num_inputs, n_r)
+        self.rr_idx = own_all[order]  # by presynaptic neuron
+        self.rr_post = post[self.rr_idx]
+        flat_o = src_o.reshape(-1)
+        order, self.out_ptr = _grouped(flat_o, n_r + n_o)
+        self.out_idx = order
+        self.out_post = torch.arange(n_o).repeat_interleave(syn_o)[order]
+        self.num_inputs = num_inputs
+        self.shape_r = (n_r, syn)
+        self.shape_o = (n_o, syn_o)
 
 
 class _EISNNCompiled(torch.autograd.Function):
@@ -256,31 +282,26 @@ class _EISNNCompiled(torch.autograd.Function):
         from ._compiled import compiled_ops
 
         ops = compiled_ops()
-        src_r, src_o, num_inputs = tables
         thr, amount, alpha, spike_fn, detach_reset = consts
-        steps = x.shape[0]
-        n_r, n_o = w_r.shape[0], w_o.shape[0]
+        tb: _SynapseTables = tables
+        wr_flat = w_r.detach().reshape(-1)
+        wo_flat = w_o.detach().reshape(-1)
         x_rows = ops.csr_build(x.detach().contiguous(), x.numel())
-        by_r = _by_source(src_r, num_inputs + n_r)
-        by_o = _by_source(src_o, n_r + n_o)
         k_r_c, k_o_c = k_r.detach().contiguous(), k_o.detach().contiguous()
-        w_r_c, w_o_c = w_r.detach().contiguous(), w_o.detach().contiguous()
         init = [t.detach().contiguous() for t in (v_r0, z_r0, v_o0, z_o0, f0)]
         pre_r, pre_o, z_r, z_o, y, v_r, v_o = ops.eisnn_forward(
-            *x_rows, steps, num_inputs, w_r_c, *by_r, w_o_c, *by_o, k_r_c, k_o_c, *init,
-            thr, amount, alpha,
+            *x_rows, x.shape[0],
+            tb.in_ptr, tb.in_post, wr_flat[tb.in_idx].contiguous(),
+            tb.rr_ptr, tb.rr_post, wr_flat[tb.rr_idx].contiguous(),
+            tb.out_ptr, tb.out_post, wo_flat[tb.out_idx].contiguous(),
+            k_r_c, k_o_c, *init, thr, amount, alpha,
         )  # fmt: skip
-        own = src_r >= num_inputs
-        own_ptr = torch.zeros(n_r + 1, dtype=torch.long)
-        own_ptr[1:] = torch.cumsum(own.sum(1), 0)
-        own_idx = torch.nonzero(own.reshape(-1)).reshape(-1)
         ctx.save_for_backward(
-            pre_r, pre_o, z_r, z_o, w_r_c, w_o_c, k_r_c, k_o_c, *init[:4], src_r, src_o,
-            *x_rows, *by_r, own_ptr, own_idx,
+            pre_r, pre_o, z_r, z_o, w_r.detach(), wr_flat[tb.rr_idx].contiguous(),
+            wo_flat[tb.out_idx].contiguous(), k_r_c, k_o_c, *init[:4], *x_rows,
         )  # fmt: skip
         ctx.consts = consts
-        ctx.num_inputs = num_inputs
-        ctx.x_shape = x.shape
+        ctx.tables = tb
         return z_r, z_o, y, v_r, v_o
 
     @staticmethod
@@ -289,39 +310,46 @@ class _EISNNCompiled(torch.autograd.Function):
 
         ops = compiled_ops()
         (
-            pre_r, pre_o, z_r, z_o, w_r, w_o, k_r, k_o, v_r0, z_r0, v_o0, z_o0, src_r, src_o,
-            x_ptr, x_col, x_val, by_r_ptr, by_r_idx, own_ptr, own_idx,
+            pre_r, pre_o, z_r, z_o, w_r, rr_w, out_w, k_r, k_o, v_r0, z_r0, v_o0, z_o0,
+            x_ptr, x_col, x_val,
         ) = ctx.saved_tensors  # fmt: skip
         thr, amount, alpha, spike_fn, detach_reset = ctx.consts
+        tb: _SynapseTables = ctx.tables
 
         def grad_or_zeros(g: Tensor | None, like: Tensor) -> Tensor:
             return torch.zeros_like(like) if g is None else g.contiguous()
 
-        g_zr = grad_or_zeros(g_zr, z_r)
-        g_zo = grad_or_zeros(g_zo, z_o)
-        g_y = grad_or_zeros(g_y, z_o)
-        g_vr = grad_or_zeros(g_vr, v_r0)
-        g_vo = grad_or_zeros(g_vo, v_o0)
         s_r = _surrogate_derivative(spike_fn, pre_r - thr).contiguous()
         s_o = _surrogate_derivative(spike_fn, pre_o - thr).contiguous()
         want_x = ctx.needs_input_grad[0]
-        g_wr, g_wo, g_kr, g_ko, g_vr0, g_zr0, g_vo0, g_zo0, g_f0, g_a = ops.eisnn_backward(
-            g_zr, g_zo, g_y, g_vr, g_vo, pre_r, pre_o, z_r, z_o, s_r, s_o, bool(detach_reset),
-            x_ptr, x_col, x_val, ctx.num_inputs, src_r, w_r, by_r_ptr, by_r_idx, own_ptr,
-            own_idx, src_o, w_o, k_r, k_o, v_r0, z_r0, v_o0, z_o0, float(amount), float(alpha),
-            bool(want_x),
+        g_in, g_rr, g_out, g_kr, g_ko, g_vr0, g_zr0, g_vo0, g_zo0, g_f0, g_a = (
+            ops.eisnn_backward(
+                grad_or_zeros(g_zr, z_r), grad_or_zeros(g_zo, z_o), grad_or_zeros(g_y, z_o),
+                grad_or_zeros(g_vr, v_r0), grad_or_zeros(g_vo, v_o0),
+                pre_r, pre_o, z_r, z_o, s_r, s_o, bool(detach_reset),
+                x_ptr, x_col, x_val, tb.in_ptr, tb.in_post, tb.rr_ptr, tb.rr_post, rr_w,
+                tb.out_ptr, tb.out_post, out_w, k_r, k_o, v_r0, z_r0, v_o0, z_o0,
+                float(amount), float(alpha),
+                bool(want_x),
+            )
         )  # fmt: skip
+        g_wr = g_in.new_zeros(w_r.numel())
+        g_wr[tb.in_idx] = g_in
+        g_wr[tb.rr_idx] = g_rr
+        g_wo = g_out.new_zeros(out_w.numel())
+        g_wo[tb.out_idx] = g_out
         g_x = None
         if want_x:
-            n_r, n_in = w_r.shape[0], ctx.num_inputs
-            rows = torch.arange(n_r).unsqueeze(1).expand_as(src_r)
-            is_in = src_r < n_in
-            w_in = w_r.new_zeros(n_r, n_in).index_put(
-                (rows[is_in], src_r[is_in]), w_r[is_in], accumulate=True
+            n_r, syn = tb.shape_r
+            flat = torch.arange(n_r).repeat_interleave(syn)
+            src = torch.zeros(n_r * syn, dtype=torch.long)
+            src[tb.in_idx] = torch.repeat_interleave(torch.arange(tb.num_inputs), tb.in_ptr.diff())
+            w_in = w_r.new_zeros(n_r, tb.num_inputs).index_put(
+                (flat[tb.in_idx], src[tb.in_idx]), w_r.reshape(-1)[tb.in_idx], accumulate=True
             )
             g_x = g_a @ w_in
-        return (g_x, g_wr, g_wo, g_kr.reshape(k_r.shape), g_ko.reshape(k_o.shape),
-                g_vr0, g_zr0, g_vo0, g_zo0, g_f0, None, None)  # fmt: skip
+        return (g_x, g_wr.reshape(w_r.shape), g_wo.reshape(tb.shape_o), g_kr.reshape(k_r.shape),
+                g_ko.reshape(k_o.shape), g_vr0, g_zr0, g_vo0, g_zo0, g_f0, None, None)  # fmt: skip
 
 
 def _dense_from_synapses(src: Tensor, w: Tensor, num_pre: int) -> Tensor:
@@ -383,7 +411,7 @@ def eisnn_sequence(
     if compiled:
         return _EISNNCompiled.apply(
             x, rec_w, out_w, k_r, k_o, *state,
-            (rec_src, out_src, n_in),
+            _SynapseTables(rec_src, out_src, n_in),
             (float(threshold), float(reset_amount), float(alpha), spike_fn, bool(detach_reset)),
         )  # fmt: skip
     w_rec = _dense_from_synapses(rec_src, rec_w, n_in + n_r)
