@@ -548,13 +548,16 @@ def train(
     if trainer.is_global_zero:
         prev = out / "metrics.json"
         if ckpt_path is not None and prev.is_file():
-            try:  # a resumed run reports the wall time of all its parts
-                before = json.loads(prev.read_text()).get("wall_seconds_total")
-                if before is not None:
-                    result["wall_seconds_total"] = round(before + result["wall_seconds"], 3)
+            try:  # a resumed run reports the wall and CPU time of all its parts
+                earlier = json.loads(prev.read_text())
+                for key in ("wall_seconds", "cpu_seconds"):
+                    before = earlier.get(f"{key}_total")
+                    if before is not None:
+                        result[f"{key}_total"] = round(before + result[key], 3)
             except (ValueError, OSError):
                 pass
         result.setdefault("wall_seconds_total", result["wall_seconds"])
+        result.setdefault("cpu_seconds_total", result["cpu_seconds"])
         atomic_write_text(prev, json.dumps(result, indent=2, sort_keys=True) + "\n")
         if earlier_log is not None:
             _merge_logs(earlier_log, csv_path)

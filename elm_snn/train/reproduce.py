@@ -77,8 +77,8 @@ CSV_COLUMNS = (
     "test_num_spikes_scored",
     "best_val_loss",
     "epochs_trained",
-    "wall_seconds",
-    "cpu_seconds",
+    "wall_seconds_total",
+    "cpu_seconds_total",
 )
 
 
@@ -151,7 +151,7 @@ def results_markdown(
             f"{_fmt(r.get('test_auc_at_1pct_fp'), 3)} | {_fmt(r.get('test_tp_at_1pct_fp'), 3)} | "
             f"{_fmt(r.get('test_soma_rmse_mv'), 3)} | "
             f"{_fmt(r.get('test_soma_explained_variance_percent'), 1)} | "
-            f"{_fmt(r.get('cpu_seconds'), 0)} |"
+            f"{_fmt(r.get('cpu_seconds_total'), 0)} |"
         )
     spikes = {int(r["test_num_spikes_scored"]) for r in rows if r.get("test_num_spikes_scored")}
     if spikes:
@@ -235,9 +235,10 @@ def reproduce_neuronio(
     )
     rows = []
     for (name, cfg), result in zip(named, results, strict=True):
-        rows.append(
-            {**result, "point": name, "family": known[name][1], "num_memory": cfg.num_memory}
-        )
+        row = {**result, "point": name, "family": known[name][1], "num_memory": cfg.num_memory}
+        for key in ("wall_seconds", "cpu_seconds"):  # runs of older versions lack the totals
+            row.setdefault(f"{key}_total", result.get(key))
+        rows.append(row)
     buf = io.StringIO()
     w = csv.DictWriter(
         buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore", lineterminator="\n"
@@ -262,8 +263,8 @@ def reproduce_neuronio(
         "preset": preset,
         "overrides": overrides or {},
         "points": chosen,
-        "cpu_seconds_total": round(sum(float(r.get("cpu_seconds") or 0.0) for r in rows), 1),
-        "wall_seconds_total": round(sum(float(r.get("wall_seconds") or 0.0) for r in rows), 1),
+        "cpu_seconds_total": round(sum(float(r["cpu_seconds_total"] or 0.0) for r in rows), 1),
+        "wall_seconds_total": round(sum(float(r["wall_seconds_total"] or 0.0) for r in rows), 1),
     }
     plot_metrics_vs_parameters(
         rows,
