@@ -47,11 +47,6 @@ TEST_EXTRA_MODULES = {
 }
 
 
-def strict_mode() -> bool:
-    """``ELM_SNN_STRICT=1``: nothing may skip for a missing package, fixture or compiler."""
-    return os.environ.get(STRICT_ENV) == "1"
-
-
 def fail_or_skip(message: str, require_env: str | None = None) -> NoReturn:
     """Fail in strict mode (or when ``require_env`` is ``1``), else skip with ``message``.
 
