@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from elm_snn.tasks import resolve_config
 from elm_snn.train.engine import train
@@ -45,6 +46,15 @@ COMMON = dict(
     accelerator="cpu",
     num_workers=0,
 )
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These models are tiny: extra threads only cost time (a lot on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def write_band_digits(
