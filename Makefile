@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.elm-snn-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lint format docs clean
+.PHONY: install test demo bench mutants lint format docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# plant named bugs in a temporary copy and report which ones the tests catch (not in CI)
+mutants: install
+	OMP_NUM_THREADS=1 $(PY) benchmarks/mutants.py
 
 lint: install
 	$(VENV)/bin/ruff check elm_snn tests benchmarks

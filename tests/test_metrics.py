@@ -1,4 +1,5 @@
-"""Metrics against scikit-learn (the test oracle), and the NeuronIO loss."""
+"""Metrics against scikit-learn (the test oracle) and a brute-force TP@FP reference, and the
+NeuronIO loss."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import pytest
 import torch
 
 from elm_snn import metrics as M
+from tests.conftest import require_module
 
-sk = pytest.importorskip("sklearn.metrics")
+
+@pytest.fixture
+def sk():
+    """``sklearn.metrics``, the oracle (required with ``ELM_SNN_STRICT=1``)."""
+    return require_module("sklearn.metrics")
 
 
 def _data(seed: int, n: int = 3000, ties: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -22,7 +28,7 @@ def _data(seed: int, n: int = 3000, ties: bool = True) -> tuple[np.ndarray, np.n
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("ties", [True, False])
-def test_roc_and_auc_match_sklearn(seed, ties):
+def test_roc_and_auc_match_sklearn(sk, seed, ties):
     y, s = _data(seed, ties=ties)
     assert M.roc_auc(y, s) == pytest.approx(sk.roc_auc_score(y, s), abs=1e-12)
     for drop in (True, False):
@@ -33,21 +39,82 @@ def test_roc_and_auc_match_sklearn(seed, ties):
         np.testing.assert_array_equal(thr[1:], thr2[1:])
 
 
-def _official_tp_at_fp(y, s, rate):
-    """The official definition, written from its description, on sklearn's ROC."""
-    fpr, tpr, _ = sk.roc_curve(y.ravel(), s.ravel())
-    i = int(np.argmin(np.abs(fpr - rate)))
-    return tpr[max(i, 1)]
+def _thinned_roc_counts(y, s) -> list[tuple[int, int]]:
+    """Brute force, from the description of the ROC the official rule reads: every distinct
+    score, from the highest down, is a threshold (a spike is predicted where score >= it);
+    count its false and true positives. A threshold is kept unless the step that reaches it
+    (new FP, new TP) equals the step that leaves it (scikit-learn's ``drop_intermediate``);
+    the first and last are always kept. "Nothing predicted" (0, 0) is no threshold."""
+    y, s = np.asarray(y).ravel(), np.asarray(s).ravel()
+    thresholds = np.unique(s)[::-1]
+    above = s[None, :] >= thresholds[:, None]
+    counts = list(
+        zip((above & (y == 0)).sum(1).tolist(), (above & (y == 1)).sum(1).tolist(), strict=True)
+    )
+    kept = []
+    for j, (fp, tp) in enumerate(counts):
+        if 0 < j < len(counts) - 1:
+            step_in = (fp - counts[j - 1][0], tp - counts[j - 1][1])
+            step_out = (counts[j + 1][0] - fp, counts[j + 1][1] - tp)
+            if step_in == step_out:
+                continue
+        kept.append((fp, tp))
+    return kept
+
+
+def _brute_force_tp_at_fp(y, s, rate: float) -> float:
+    """TP rate of the kept threshold whose FP rate is nearest to ``rate`` (the highest such
+    threshold on ties). (0, 0) is never a candidate since it is no threshold."""
+    y = np.asarray(y).ravel()
+    n_neg, n_pos = int((y == 0).sum()), int((y == 1).sum())
+    best, best_dist = None, np.inf
+    for fp, tp in _thinned_roc_counts(y, s):
+        dist = abs(fp / n_neg - rate)
+        if dist < best_dist:
+            best, best_dist = tp / n_pos, dist
+    return best
+
+
+RATES = (0.0, 0.0005, 0.0025, 0.01, 0.1, 0.5, 1.0)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_tp_rate_at_fp_matches_official_definition(seed):
-    y, s = _data(seed, n=5000)
-    for rate in (0.0025, 0.01, 0.1):
-        assert M.tp_rate_at_fp(y, s, rate) == _official_tp_at_fp(y, s, rate)
+@pytest.mark.parametrize(("n", "ties"), [(5000, True), (600, False), (40, True)])
+def test_tp_rate_at_fp_matches_brute_force(seed, n, ties):
+    y, s = _data(seed, n=n, ties=ties)
+    y[0] = 1  # both classes, also in the tiny sets
+    for rate in RATES:
+        assert M.tp_rate_at_fp(y, s, rate) == _brute_force_tp_at_fp(y, s, rate), rate
 
 
-def test_torch_inputs_and_all_ties():
+def test_tp_rate_at_fp_never_takes_the_origin():
+    # the top score is a spike: the first threshold has FP rate 0 like the (0, 0) point
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    assert _brute_force_tp_at_fp(y, s, 0.0) == 0.5
+    assert M.tp_rate_at_fp(y, s, 0.0) == 0.5
+    assert M.tp_rate_at_fp(y, s, 0.01) == 0.5
+    # the first threshold (a tie of a spike and a non-spike, FP rate 1/3) is farther from
+    # 0.01 than the origin is: still its point, not the origin's TP rate 0
+    y = np.array([0, 1, 0, 0])
+    s = np.array([0.9, 0.9, 0.7, 0.6])
+    assert _brute_force_tp_at_fp(y, s, 0.01) == 1.0
+    assert M.tp_rate_at_fp(y, s, 0.01) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("ties", [True, False])
+def test_brute_force_roc_matches_sklearn(sk, seed, ties):
+    """The brute-force reference reads the same ROC points as scikit-learn."""
+    y, s = _data(seed, n=800, ties=ties)
+    fpr, tpr, _ = sk.roc_curve(y, s)
+    kept = np.array(_thinned_roc_counts(y, s), dtype=np.float64)
+    np.testing.assert_array_equal(fpr[1:], kept[:, 0] / (y == 0).sum())
+    np.testing.assert_array_equal(tpr[1:], kept[:, 1] / (y == 1).sum())
+    assert fpr[0] == tpr[0] == 0.0
+
+
+def test_torch_inputs_and_all_ties(sk):
     y = torch.tensor([0, 1, 0, 1, 1])
     s = torch.full((5,), 0.3)
     assert M.roc_auc(y, s) == 0.5
@@ -71,7 +138,7 @@ def test_bad_inputs():
         M.explained_variance_percent(np.ones(3), np.arange(3.0))
 
 
-def test_voltage_metrics_match_sklearn():
+def test_voltage_metrics_match_sklearn(sk):
     rng = np.random.default_rng(0)
     t = rng.normal(size=500)
     p = t + rng.normal(scale=0.3, size=500) + 0.1

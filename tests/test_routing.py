@@ -1,7 +1,10 @@
 """Routing builders against the official description (fixtures README)."""
 
-import math
+import json
+from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 from elm_snn.functional.routing import interleave_indices, neuronio_routing, random_routing
@@ -11,19 +14,28 @@ def test_interleave():
     assert interleave_indices(6).tolist() == [0, 3, 1, 4, 2, 5]
 
 
-def test_neuronio_routing_matches_description():
-    num_inputs, k, s = 1278, 45, 100
-    index, mask = neuronio_routing(num_inputs, k, s)
-    stride = math.ceil(num_inputs / k)
-    inter = interleave_indices(num_inputs)
-    for branch in (0, 1, 44):
-        for j in (0, 50, 99):
-            pos = branch * stride + j
-            flat = branch * s + j
-            assert mask[flat] == float(pos < num_inputs)
-            assert index[flat] == inter[min(pos, num_inputs - 1)]
-    assert int((mask == 0).sum()) == 218  # as in the official checkpoints
-    assert set(index[mask > 0].tolist()) == set(range(num_inputs))
+def _official_config(fixtures: Path, tag: str) -> dict:
+    config = json.loads((fixtures / f"{tag}.json").read_text())
+    return config.get("constructor_args", config)
+
+
+@pytest.mark.parametrize("tag", ["best_elm_neuron", "num_memory_1", "v1_random_small_routing"])
+def test_neuronio_routing_matches_official_checkpoints(official_fixtures_dir: Path, tag: str):
+    """Index and mask of every synapse as stored in the official models (trained
+    checkpoints and a small random model built by the official code)."""
+    config = _official_config(official_fixtures_dir, tag)
+    assert config["input_to_synapse_routing"] == "neuronio_routing"
+    with np.load(official_fixtures_dir / f"{tag}.npz") as z:
+        want_index = z["param:input_to_synapse_indices"]
+        want_mask = z["param:valid_indices_mask"]
+    index, mask = neuronio_routing(
+        config["num_input"], config["num_branch"], config["num_synapse_per_branch"]
+    )
+    assert index.dtype == torch.int64 and mask.dtype == torch.float32
+    np.testing.assert_array_equal(index.numpy(), want_index)
+    np.testing.assert_array_equal(mask.numpy(), want_mask.astype(np.float32))
+    # every input reaches a valid synapse
+    assert set(index[mask > 0].tolist()) == set(range(config["num_input"]))
 
 
 def test_random_routing_is_seeded():

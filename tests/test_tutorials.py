@@ -10,17 +10,16 @@ picked up instead; an appended cell checks that inside the kernel.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .conftest import _official_models_dir
+from .conftest import _official_models_dir, fail_or_skip, require_module
 
-nbformat = pytest.importorskip("nbformat")
-jupytext = pytest.importorskip("jupytext")
+nbformat = require_module("nbformat")
+jupytext = require_module("jupytext")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = REPO_ROOT / "tutorials"
@@ -140,8 +139,8 @@ def _kernel_manager(tmp_path: Path):
 
 def _run_notebook(path: Path, overrides: dict[str, object], tmp_path: Path) -> None:
     """Execute ``path`` with ``overrides`` in a fresh venv kernel; raise on any cell error."""
-    pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
+    require_module("nbclient")
+    require_module("ipykernel")
     from nbclient import NotebookClient
 
     nb = _inject(nbformat.read(path, as_version=4), overrides)
@@ -175,9 +174,10 @@ def _run_notebook(path: Path, overrides: dict[str, object], tmp_path: Path) -> N
 def _models_dir_or_skip() -> str:
     models = _official_models_dir()
     if models is None or not models.is_dir():
-        if os.environ.get("ELM_SNN_REQUIRE_FIXTURES") == "1":
-            pytest.fail("ELM_SNN_REQUIRE_FIXTURES=1 but the official checkpoints are missing")
-        pytest.skip("official ELM checkpoints not found (ELM_SNN_OFFICIAL_MODELS)")
+        fail_or_skip(
+            "official ELM checkpoints not found (ELM_SNN_OFFICIAL_MODELS)",
+            "ELM_SNN_REQUIRE_FIXTURES",
+        )
     return str(models)
 
 

@@ -6,7 +6,6 @@ The compiled library is built at most once per session (and cached across sessio
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import pytest
@@ -16,16 +15,19 @@ from test_fused import CONFIGS, _assert_same, _inputs, _perturbed, _run_and_grad
 from elm_snn import ELMState
 from elm_snn.functional import elm as F_elm
 from elm_snn.kernels import _compiled, fused, fused_elm_sequence
+from tests.conftest import fail_or_skip
 
 
 @pytest.fixture
 def needs_compiled() -> None:
-    """Skip when the compiled loops cannot be built here (builds them on first use); CI
-    sets ``ELM_SNN_REQUIRE_COMPILED=1`` so a broken build fails instead of skipping."""
+    """Skip (with the reason) when the compiled loops cannot be built here (builds them on
+    first use); ``ELM_SNN_REQUIRE_COMPILED=1`` or ``ELM_SNN_STRICT=1`` (CI) make a missing
+    or broken build fail instead."""
     if not _compiled.compiled_available():
-        if os.environ.get("ELM_SNN_REQUIRE_COMPILED") == "1":
-            pytest.fail("ELM_SNN_REQUIRE_COMPILED=1 but the compiled loops could not be built")
-        pytest.skip("no C++ compiler: compiled loops unavailable")
+        fail_or_skip(
+            "the compiled loops could not be built (no C++ compiler, or ELM_SNN_COMPILED=0)",
+            "ELM_SNN_REQUIRE_COMPILED",
+        )
 
 
 def _sparse_spikes(model, steps: int = 40, batch: int = 3, p: float = 0.03) -> torch.Tensor:
@@ -237,13 +239,19 @@ def test_gradcheck_sparse_front_end(name: str, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("name", ["paper-default", "neuronio-silu", "mlp0"])
-def test_non_finite_inputs_propagate_like_the_reference(compiled: bool, name: str) -> None:
+def test_non_finite_inputs_propagate_like_the_reference(
+    compiled: bool, name: str, request: pytest.FixtureRequest
+) -> None:
+    if compiled:
+        request.getfixturevalue("needs_compiled")
     model = _perturbed(CONFIGS[name])
     x = _sparse_spikes(model, steps=12)
     x[4, 1, 2] = float("nan")
     x[7, 0, 1] = float("inf")
     params = model.elm_parameters()
     with torch.no_grad(), _compiled.use_compiled(compiled):
+        # the path under test is the one that runs: compiled loops or pure PyTorch
+        assert (fused._ops_for(x) is not None) == compiled
         y1, f1, _ = fused_elm_sequence(x, None, params)
     with torch.no_grad():
         y0, f0, _ = F_elm.elm_sequence(x, None, params)

@@ -18,6 +18,7 @@ from elm_snn.synth.cochlea import (
     hann_window,
     rms_normalize,
 )
+from tests.conftest import require_module
 
 FS = 48_000
 OUT_FS = FS // 2
@@ -32,7 +33,7 @@ def _clip(n: int = 1920, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def lauscher_bm():
     """lauscher's preprocessing + basilar membrane on the 40 ms clip."""
-    pytest.importorskip("lauscher")
+    require_module("lauscher")
     from lauscher.audiowaves import MonoAudioWave
     from lauscher.helpers import CommandLineArguments
     from lauscher.transformations import BasilarMembrane, HanningWindow, RmsNormalizer
@@ -87,7 +88,7 @@ def test_hair_cell_matches_lauscher_exactly(lauscher_bm) -> None:
 
 def test_bushy_lif_matches_lauscher_exactly() -> None:
     """Same fibre spikes in -> the same bushy-cell spikes out."""
-    pytest.importorskip("lauscher")
+    require_module("lauscher")
     from lauscher.transformations import BushyCell
 
     cell = BushyCell()
@@ -111,7 +112,7 @@ def test_fibre_sampling_statistics_match_lauscher() -> None:
     8 channels x 40 fibres x 960 steps, 60 repeats: each channel's mean count over repeats has
     a standard error of ~1.5 % of the mean; the tolerance is 6 % per channel and 2 % overall.
     """
-    pytest.importorskip("lauscher")
+    require_module("lauscher")
     from lauscher.transformations import BushyCell
 
     cell = BushyCell()
@@ -147,7 +148,7 @@ def test_bushy_stage_spike_counts_match_lauscher() -> None:
     error ~3 %), ours is averaged over 40 runs. Tolerances: 12 % in total, and every
     channel within 35 % (channels have 7-25 spikes per run).
     """
-    pytest.importorskip("lauscher")
+    require_module("lauscher")
     from lauscher.firing_probability import FiringProbability
     from lauscher.helpers import CommandLineArguments
     from lauscher.transformations import BushyCell

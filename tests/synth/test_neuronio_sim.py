@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("neuron")
+from tests.conftest import require_module
+
+require_module("neuron")
 
 from elm_snn.synth import _morphology, _nrnmech  # noqa: E402
 from elm_snn.synth import neuronio_sim as ns  # noqa: E402

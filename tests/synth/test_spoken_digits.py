@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("espeakng_loader")
+from tests.conftest import require_module
+
+require_module("espeakng_loader")
 
 from elm_snn.data.shd_format import read_shd_file  # noqa: E402
 from elm_snn.synth.spoken_digits import (  # noqa: E402
@@ -153,20 +156,33 @@ def test_bad_arguments(tmp_path, kwargs, match) -> None:
         generate_spoken_digits(tmp_path / "out", **args)
 
 
-def test_out_dir_errors(tmp_path) -> None:
+def test_out_dir_errors(tmp_path, monkeypatch) -> None:
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
-    with pytest.raises(ValueError, match="out_dir"):
+    with pytest.raises(ValueError, match="exists and is not a directory"):
         generate_spoken_digits(a_file, **TINY)
+    # cannot be created, whoever runs the tests (root included): a parent is a regular file
+    with pytest.raises(ValueError, match="out_dir: cannot create") as info:
+        generate_spoken_digits(a_file / "sub" / "out", **TINY)
+    assert isinstance(info.value.__cause__, NotADirectoryError)
+    assert not (tmp_path / "sub").exists()
+    # exists but not writable: permissions are not enforced for root, so the access check
+    # answers "no" here (the real answer for an ordinary user of a 0o500 folder)
+    import elm_snn.synth.spoken_digits as sd
+
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        import os
+    asked = []
+    real_access = sd.os.access
 
-        if os.access(locked, os.W_OK):  # running as root: permissions are not enforced
-            pytest.skip("directory permissions are not enforced for this user")
-        with pytest.raises(ValueError, match="not writable"):
-            generate_spoken_digits(locked, **TINY)
-    finally:
-        locked.chmod(0o700)
+    def no_write_access(path, mode, **kwargs):
+        if Path(path) == locked:
+            asked.append(mode)
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(sd.os, "access", no_write_access)
+    with pytest.raises(ValueError, match="is not writable"):
+        generate_spoken_digits(locked, **TINY)
+    assert asked and asked[0] & sd.os.W_OK
+    assert not any(locked.iterdir())
