@@ -151,6 +151,8 @@ def test_voltage_metrics_match_sklearn(sk):
     res = M.spike_and_soma_metrics(y, s, t, p)
     assert set(res) == {
         "AUC",
+        "AUC @ 0.0025 FP",
+        "AUC @ 0.0100 FP",
         "TP @ 0.0025 FP",
         "TP @ 0.0100 FP",
         "soma_RMSE",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 from snntorch import surrogate
@@ -11,6 +9,7 @@ from snntorch import surrogate
 from elm_snn.kernels import _compiled
 from elm_snn.kernels.eisnn import eisnn_sequence, heaviside_forward
 from elm_snn.networks import EISNN
+from tests.conftest import fail_or_skip
 
 
 @pytest.fixture(params=["compiled", "pytorch"])
@@ -19,9 +18,7 @@ def loops(request):
     when ``ELM_SNN_REQUIRE_COMPILED=1``) and the pure-PyTorch loop."""
     if request.param == "compiled":
         if not _compiled.compiled_available():
-            if os.environ.get("ELM_SNN_REQUIRE_COMPILED") == "1":
-                pytest.fail("ELM_SNN_REQUIRE_COMPILED=1 but the compiled loops were not built")
-            pytest.skip("no C++ compiler: compiled loops unavailable")
+            fail_or_skip("the compiled loops could not be built here", "ELM_SNN_REQUIRE_COMPILED")
         yield request.param
     else:
         with _compiled.use_compiled(False):
