@@ -59,8 +59,11 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -554,6 +557,48 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
+# ----------------------------------------------------------------------------- logs
+class _AtomicExperimentWriter(ExperimentWriter):
+    """Lightning's CSV/YAML log writer, but every save rewrites the file atomically (a kill
+    or a full disk never leaves a half-written row)."""
+
+    def log_hparams(self, params: dict[str, Any]) -> None:
+        self.hparams.update(params)
+        with atomic_path(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)) as tmp:
+            save_hparams_to_yaml(tmp, self.hparams)
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        import csv
+        import io
+
+        self._record_new_keys()
+        path = Path(self.metrics_file_path)
+        rows = list(csv.DictReader(io.StringIO(path.read_text()))) if path.is_file() else []
+        fields = list(self.metrics_keys)
+        for row in rows:
+            fields.extend(k for k in row if k not in fields)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows + self.metrics)
+        atomic_write_text(path, buf.getvalue())
+        self.metrics = []
+
+
+class _AtomicCSVLogger(CSVLogger):
+    """:class:`CSVLogger` with :class:`_AtomicExperimentWriter`."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> _AtomicExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AtomicExperimentWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
 # ----------------------------------------------------------------------------- run folders
 def default_run_dir(cfg: RunConfig, root: str | os.PathLike = "runs") -> Path:
     """``runs/<task>-<model>-bin<B>ms-<preset>-seed<S>`` under ``root``."""
@@ -675,7 +720,7 @@ def _make_trainer(
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
         callbacks=callbacks,
-        logger=CSVLogger(str(out), name="logs", version="") if fit else False,
+        logger=_AtomicCSVLogger(str(out), name="logs", version="") if fit else False,
         plugins=[SafeCheckpointIO()],
         default_root_dir=str(out),
         log_every_n_steps=10,
