@@ -535,7 +535,8 @@ def save_interrupted(last: Path, target: Path) -> Path | None:
 def _stop_on_signals() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`_Stop` while training runs (main thread only).
 
-    A second signal while the first is being handled falls back to the default behaviour."""
+    A second signal while the first is being handled (saving ``interrupted.ckpt``) gets the
+    default behaviour at once: a second Ctrl-C or ``kill`` ends the process."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -543,8 +544,10 @@ def _stop_on_signals() -> Iterator[None]:
     fired: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
-        if fired:
-            return  # already stopping: finish saving
+        if fired:  # already stopping: the user insists
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         fired.append(signum)
         raise _Stop(signum)
 
@@ -729,6 +732,21 @@ def _make_trainer(
     return L.Trainer(**kwargs)
 
 
+def _interrupted(signum: int, out: Path) -> TrainingInterrupted:
+    """The :class:`TrainingInterrupted` of a run stopped by ``signum``, after saving
+    ``interrupted.ckpt`` (the start of the interrupted epoch, when one had finished)."""
+    ckpt_dir = out / "checkpoints"
+    saved = save_interrupted(ckpt_dir / "last.ckpt", ckpt_dir / "interrupted.ckpt")
+    if saved is not None:
+        how = f"resume with --resume (or --resume-from {saved})"
+    else:
+        how = "no epoch had finished: --resume starts the run over"
+    name = signal.Signals(signum).name
+    return TrainingInterrupted(
+        signum, out, saved, f"training interrupted by {name} in {str(out)!r}; {how}"
+    )
+
+
 def train(
     cfg: RunConfig,
     out_dir: str | os.PathLike | None = None,
@@ -766,6 +784,32 @@ def train(
         TrainingInterrupted: SIGINT or SIGTERM; ``interrupted.ckpt`` (when an epoch had
             finished) and ``last.ckpt`` resume the run exactly.
     """
+    with _stop_on_signals():
+        try:
+            return _train(
+                cfg,
+                out_dir,
+                resume=resume,
+                resume_from=resume_from,
+                overwrite=overwrite,
+                callbacks=callbacks,
+                trainer_overrides=trainer_overrides,
+            )
+        except _Stop as exc:  # outside fit/test: preparing data, writing the results
+            out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
+            raise _interrupted(exc.signum, out) from None
+
+
+def _train(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike | None,
+    *,
+    resume: bool,
+    resume_from: str | os.PathLike | None,
+    overwrite: bool,
+    callbacks: Sequence[Callback],
+    trainer_overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
     start = time.perf_counter()
@@ -847,7 +891,7 @@ def train(
     earlier_log = csv_path.read_text() if ckpt_path is not None and csv_path.is_file() else None
     trainer = _make_trainer(cfg, out, cbs, fit=True, **(trainer_overrides or {}))
     try:
-        with warnings.catch_warnings(), _stop_on_signals():
+        with warnings.catch_warnings():
             _quiet_known_warnings()
             trainer.fit(
                 module,
@@ -864,19 +908,7 @@ def train(
         signum = exc.signum if isinstance(exc, _Stop) else int(signal.SIGTERM)
         if earlier_log is not None:
             _merge_logs(earlier_log, csv_path)
-        # the start of the interrupted epoch (also when the signal came after fit)
-        saved = save_interrupted(ckpt_dir / "last.ckpt", interrupted)
-        how = (
-            f"resume with --resume (or --resume-from {saved})"
-            if saved is not None
-            else "no epoch had finished: --resume starts the run over"
-        )
-        raise TrainingInterrupted(
-            signum,
-            out,
-            saved,
-            f"training interrupted by {signal.Signals(signum).name} in {str(out)!r}; {how}",
-        ) from None
+        raise _interrupted(signum, out) from None
     if (
         trainer.is_global_zero
         and fit_log is not None

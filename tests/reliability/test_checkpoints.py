@@ -9,8 +9,8 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_config
 from lightning.pytorch.callbacks import Callback
+from reliability_helpers import tiny_config
 
 import elm_snn.train.engine as engine
 from elm_snn.train.cli import main

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tiny_cli_args
+from reliability_helpers import tiny_cli_args
 
 from elm_snn.train.cli import main
 

@@ -10,7 +10,7 @@ import stat
 import h5py
 import numpy as np
 import pytest
-from conftest import tiny_cli_args, tiny_config, write_tiny_shd
+from reliability_helpers import tiny_cli_args, tiny_config, write_tiny_shd
 
 from elm_snn.data import SHD
 from elm_snn.data.shd_format import SHDFormatError

@@ -9,8 +9,8 @@ import os
 import signal
 
 import pytest
-from conftest import run_python, tiny_cli_args
 from lightning.pytorch.callbacks import Callback
+from reliability_helpers import run_python, tiny_cli_args
 
 import elm_snn.train.engine as engine
 from elm_snn.train.cli import main
