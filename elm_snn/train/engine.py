@@ -638,9 +638,20 @@ def _read_checkpoint_meta(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 RUN_FILES = ("config.json", "metrics.json", "checkpoints", "logs", "plots")
 
 
+def _launched_as_rank_zero() -> bool:
+    """False in the processes that a multi-process launcher (Lightning's ``ddp``, SLURM,
+    torchrun) starts for ranks other than 0: they re-run the same command while rank 0 is
+    already writing the run folder, and must neither refuse nor clear it."""
+    for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"):
+        value = os.environ.get(key, "0")
+        if value.strip() not in ("", "0"):
+            return False
+    return True
+
+
 def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
     """Refuse to start a new run over a finished or unfinished one (see :func:`train`)."""
-    if resume or not out.exists():
+    if resume or not out.exists() or not _launched_as_rank_zero():
         return
     if not out.is_dir():
         raise RunFolderError(f"out: {str(out)!r} exists and is not a folder")
