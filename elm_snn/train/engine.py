@@ -144,9 +144,9 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 
 def _refused_global(exc: BaseException) -> str:
     """Name of the global that torch's weights-only unpickler refused, if it says."""
-    match = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+    match = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported class (\S+)", str(exc))
     if match:
-        return f"it references {match.group(1)!r}"
+        return f"it references {(match.group(1) or match.group(2)).rstrip('.')!r}"
     return _first_line(exc)
 
 
@@ -183,7 +183,7 @@ def _load_checked(path: Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "Unsupported global" in text or "allowed global" in text or "REDUCE" in text:
+        if any(k in text for k in ("Unsupported global", "allowed global", "Unsupported class")):
             raise CheckpointError(
                 f"checkpoint: {str(path)!r} refused: it holds Python objects that could run code "
                 f"when loaded ({_refused_global(exc)}); nothing from it was run (elm-snn loads "
@@ -743,6 +743,14 @@ def _make_trainer(
     return L.Trainer(**kwargs)
 
 
+def _weights_only(method: Any) -> dict[str, bool]:
+    """``{"weights_only": True}`` where this Lightning's ``fit``/``test`` take it (2.5+);
+    older ones load through :class:`SafeCheckpointIO`, which is weights-only anyway."""
+    import inspect
+
+    return {"weights_only": True} if "weights_only" in inspect.signature(method).parameters else {}
+
+
 def _interrupted(signum: int, out: Path) -> TrainingInterrupted:
     """The :class:`TrainingInterrupted` of a run stopped by ``signum``, after saving
     ``interrupted.ckpt`` (the start of the interrupted epoch, when one had finished)."""
@@ -908,12 +916,16 @@ def _train(
                 module,
                 datamodule=datamodule,
                 ckpt_path=str(ckpt_path) if ckpt_path else None,
-                weights_only=True,
+                **_weights_only(trainer.fit),
             )
             best = best_cb.best_model_path or None
             fit_log = csv_path.read_text() if csv_path.is_file() else None
             test_results = trainer.test(
-                module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
+                module,
+                datamodule=datamodule,
+                ckpt_path=best,
+                verbose=False,
+                **_weights_only(trainer.test),
             )
     except (_Stop, SIGTERMException) as exc:
         signum = exc.signum if isinstance(exc, _Stop) else int(signal.SIGTERM)

@@ -21,6 +21,7 @@ _spec.loader.exec_module(_fixtures)
 
 _isolated_cache = _fixtures._isolated_cache
 shd_root = _fixtures.shd_root
+neuronio_root = _fixtures.neuronio_root
 tiny_config = _fixtures.tiny_config
 write_tiny_shd = _fixtures.write_tiny_shd
 
