@@ -412,6 +412,18 @@ class ELMSNNModule(L.LightningModule):
             ) from None
         return module
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Lightning's loader, restricted to weights-only loads (``weights_only=False`` is
+        refused); :meth:`from_checkpoint` is the simpler entry point."""
+        if kwargs.get("weights_only") is False:
+            raise ValueError(
+                "weights_only: elm-snn checkpoints are loaded weights-only (nothing in a "
+                "checkpoint may run code), got False; use ELMSNNModule.from_checkpoint(path)"
+            )
+        kwargs["weights_only"] = True
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(T, B, I)`` -> ``(T, B, O)`` model outputs."""
         return self.model(x)

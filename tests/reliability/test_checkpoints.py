@@ -77,6 +77,11 @@ def test_code_in_a_checkpoint_never_runs(finished, tmp_path, capsys):
     ):
         with pytest.raises(CheckpointError, match="could run code"):
             call()
+    # Lightning's loader: weights-only, weights_only=False refused
+    with pytest.raises(Exception, match="Weights only load failed"):
+        ELMSNNModule.load_from_checkpoint(evil, map_location="cpu")
+    with pytest.raises(ValueError, match="weights_only: elm-snn checkpoints are loaded"):
+        ELMSNNModule.load_from_checkpoint(evil, weights_only=False)
     # train --resume with a tampered last.ckpt, and Lightning's own fit(ckpt_path=...)
     _tamper(run / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt", marker)
     with pytest.raises(CheckpointError, match="previous good checkpoint is .*best-epoch"):
