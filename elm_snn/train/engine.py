@@ -591,9 +591,8 @@ class _AtomicExperimentWriter(ExperimentWriter):
         self._record_new_keys()
         path = Path(self.metrics_file_path)
         rows = list(csv.DictReader(io.StringIO(path.read_text()))) if path.is_file() else []
-        fields = list(self.metrics_keys)
-        for row in rows:
-            fields.extend(k for k in row if k not in fields)
+        # sorted column names, as Lightning's writer: the same header however the run was cut
+        fields = sorted(set(self.metrics_keys).union(*rows))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
@@ -700,9 +699,8 @@ def _merge_logs(earlier: str, csv_path: Path, keep_all: bool = False) -> None:
     first_new = min((int(r["epoch"]) for r in new_rows if r.get("epoch")), default=None)
     if first_new is not None and not keep_all:
         old_rows = [r for r in old_rows if r.get("epoch") and int(r["epoch"]) < first_new]
-    fields: list[str] = []
-    for r in old_rows + new_rows:
-        fields.extend(k for k in r if k not in fields)
+    # sorted, as Lightning's writer: a resumed run's log has the uninterrupted run's header
+    fields = sorted(set().union(*old_rows, *new_rows))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()

@@ -172,6 +172,8 @@ def test_resume_from_interrupted_checkpoint_is_exact(shd_root, tmp_path):
     # every epoch's rows, the interrupted epoch's validation included
     rows = _rows(tmp_path / "cut")
     assert rows == _rows(tmp_path / "full")
+    log = "logs/metrics.csv"
+    assert (tmp_path / "cut" / log).read_text() == (tmp_path / "full" / log).read_text()
     assert [r["epoch"] for r in rows if "val_accuracy" in r] == ["0", "1", "2"]
     assert not (ckpts / "interrupted.ckpt").exists()  # finished: nothing left to resume
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.ckpt")["state_dict"]

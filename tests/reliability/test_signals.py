@@ -93,6 +93,8 @@ def test_signal_stops_with_its_status_and_resumes_exactly(
     for key in ("test_accuracy", "test_loss", "best_val_accuracy", "global_steps"):
         assert resumed[key] == full[key], key
     assert _rows(run) == _rows(tmp_path / "full")
+    log = "logs/metrics.csv"
+    assert (run / log).read_text() == (tmp_path / "full" / log).read_text()
 
 
 def test_process_exit_status_on_sigterm(shd_root, tmp_path):
