@@ -23,8 +23,9 @@ pickle to, plus ``set``/``frozenset``/``bytearray`` and ``_codecs.encode`` (how 
 writes ``bytes`` in protocol 2); everything else raises :class:`NeuronIOFormatError` naming
 the refused ``module.name`` before anything runs. What the file can make the reader
 allocate is bounded by its size (16 bytes per file byte + 16 MiB: ``bytes(n)``,
-``bytearray(n)``, numpy arrays and scalars are charged before they are made), so a tiny
-hostile file cannot ask for gigabytes. Python-2-era files are read with encoding
+``bytearray(n)``, numpy arrays and scalars are charged before they are made, and memo
+indices above the file's size are refused before unpickling), so a tiny hostile file cannot
+ask for gigabytes. Python-2-era files are read with encoding
 ``"ASCII"`` and, on a decode error, ``"latin1"`` (the official code's rule).
 
 **Compact format.** :func:`convert_neuronio_folder` turns each pickle file into one HDF5 file
@@ -626,7 +627,87 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise NeuronIOFormatError("refusing to load a persistent id: not a NeuronIO file")
 
 
+_OPCODE_ARGS: dict[int, int] | None = None
+_TWO_LINES = -10  # GLOBAL and INST: module and name, each up to a newline
+
+
+def _opcode_args() -> dict[int, int]:
+    """Opcode byte -> argument size (``>= 0`` fixed, negative: pickletools' variable kinds)."""
+    global _OPCODE_ARGS
+    if _OPCODE_ARGS is None:
+        import pickletools
+
+        table = {}
+        for op in pickletools.opcodes:
+            n = 0 if op.arg is None else op.arg.n
+            if op.name in ("GLOBAL", "INST"):
+                n = _TWO_LINES
+            table[op.code.encode("latin-1")[0]] = n
+        _OPCODE_ARGS = table
+    return _OPCODE_ARGS
+
+
+def _max_memo_index(data: bytes) -> int:
+    """Largest memo index the PUT/BINPUT/LONG_BINPUT opcodes of ``data`` ask for (-1: none).
+
+    The unpickler grows its memo to twice the index it is given (8 bytes per slot, all
+    written), so a 40-byte file with ``LONG_BINPUT 2**28`` would cost 4 GiB. A pickler
+    numbers memo entries 0, 1, 2, ..., so an index is never above the number of opcodes,
+    i.e. the file's size. The walk only steps over the opcodes (it builds nothing); it stops
+    at the first STOP or at anything it does not know, which the unpickler then reports.
+    """
+    args = _opcode_args()
+    pos, end, worst = 0, len(data), -1
+    number = int.from_bytes
+    while pos < end:
+        code = data[pos]
+        pos += 1
+        n = args.get(code)
+        if n is None:
+            break
+        if n > 0:
+            if code in (0x71, 0x72):  # BINPUT, LONG_BINPUT
+                worst = max(worst, number(data[pos : pos + n], "little"))
+            pos += n
+        elif n == 0:
+            if code == 0x2E:  # STOP
+                break
+        elif n == -1:  # argument up to a newline
+            stop = data.find(b"\n", pos)
+            if stop < 0:
+                break
+            if code == 0x70:  # PUT
+                try:
+                    worst = max(worst, int(data[pos:stop]))
+                except ValueError:
+                    break
+            pos = stop + 1
+        elif n == _TWO_LINES:
+            stop = data.find(b"\n", data.find(b"\n", pos) + 1)
+            if stop < 0:
+                break
+            pos = stop + 1
+        elif n == -2:  # length in one byte
+            pos += 1 + data[pos] if pos < end else 1
+        elif n == -3:  # length in four bytes, signed
+            pos += 4 + number(data[pos : pos + 4], "little", signed=True)
+        elif n == -4:  # four bytes, unsigned
+            pos += 4 + number(data[pos : pos + 4], "little")
+        elif n == -5:  # eight bytes, unsigned
+            pos += 8 + number(data[pos : pos + 8], "little")
+        else:  # pragma: no cover - a new pickletools argument kind
+            break
+    return worst
+
+
 def _restricted_loads(data: bytes, encoding: str) -> Any:
+    memo = _max_memo_index(data)
+    if memo >= max(len(data), 1024):
+        raise NeuronIOFormatError(
+            f"refusing memo index {memo}: the unpickler would allocate {16 * memo} bytes for a "
+            f"{len(data)}-byte file (a pickler numbers memo entries from 0, never beyond the "
+            f"file's size); the file is malformed or not a NeuronIO pickle"
+        )
     unpickler = _RestrictedUnpickler(io.BytesIO(data), encoding=encoding, file_size=len(data))
     try:
         return _plain_arrays(unpickler.load())

@@ -83,3 +83,35 @@ def test_plain_arrays_still_load(tmp_path):
     out = load_neuronio_pickle(path)
     assert type(out["Params"]["x"]) is np.ndarray and out["Params"]["x"].tolist() == [0, 1, 2, 3, 4]
     assert out["Results"][1] == b"abc" and out["Results"][2] == np.float32(2)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x80\x02]r" + (2**28).to_bytes(4, "little") + b".",  # LONG_BINPUT 2**28
+        b"(lp268435456\n.",  # protocol 0 PUT 268435456
+    ],
+    ids=["long-binput", "put"],
+)
+def test_memo_index_bombs_are_refused_before_unpickling(tmp_path, payload):
+    path = tmp_path / "sim__memo.p"
+    path.write_bytes(payload)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(NeuronIOFormatError, match="refusing memo index 268435456"):
+        load_neuronio_pickle(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_memo_scan_agrees_with_pickletools(protocol):
+    import pickletools
+
+    from elm_snn.data.neuronio import _max_memo_index
+
+    shared = [np.arange(7), "x" * 300, b"y" * 300, 2**2000, -1.5, None, (1, 2), {1}, "\u00e9"]
+    obj = {"a": shared, "b": shared, "c": list(range(400)), "d": np.float16(3)}
+    data = pickle.dumps(obj, protocol=protocol)
+    puts = [
+        a for op, a, _ in pickletools.genops(data) if op.name in ("PUT", "BINPUT", "LONG_BINPUT")
+    ]
+    assert _max_memo_index(data) == max(puts, default=-1)
