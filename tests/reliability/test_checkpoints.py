@@ -59,6 +59,7 @@ def finished(shd_root, tmp_path):
     return cfg, train(cfg, tmp_path / "run"), tmp_path / "run"
 
 
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step`")
 def test_code_in_a_checkpoint_never_runs(finished, tmp_path, capsys):
     cfg, result, run = finished
     marker = tmp_path / "marker"
