@@ -8,16 +8,61 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "cache_dir"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "cache_dir",
+    "default_file_mode",
+    "fsync_path",
+]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the platform allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no way to read it without setting it: restore at once
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """Mode of a newly created file under the current umask (``0o666 & ~umask``, 0644 for
+    the usual umask 022), as ``open(path, "w")`` would give it."""
+    return 0o666 & ~_umask()
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file's (or, on POSIX, a folder's) contents to the storage device."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if Path(path).is_dir() else os.O_RDONLY
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # pragma: no cover - folders cannot be opened on Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
+        if not Path(path).is_dir():
+            raise
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only on success.
 
-    Readers never see a half-written file: the final ``os.replace`` is atomic on POSIX
-    and Windows when source and target live on the same file system, which is why the
-    temporary file is created in the target's own folder.
+    Readers never see a half-written file: the temporary file is created in the target's
+    own folder (so the final ``os.replace`` is atomic on POSIX and Windows), given the
+    mode the umask allows (``mkstemp`` would leave 0600), flushed to disk with ``fsync``
+    and only then renamed; the folder is fsynced after the rename. On any error (a full
+    disk included) the temporary file is removed and ``path`` keeps its previous contents.
 
     Args:
         path: final destination.
@@ -34,12 +79,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, default_file_mode())
         yield tmp
+        fsync_path(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    fsync_path(target.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

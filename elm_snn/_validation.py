@@ -17,6 +17,7 @@ __all__ = [
     "check_positive",
     "check_shape",
     "check_state_tensor",
+    "check_time_steps",
 ]
 
 
@@ -132,6 +133,20 @@ def check_layer_input(
     if not _is_compiling():
         check_finite(name, x)
     return x
+
+
+def check_time_steps(name: str, x: torch.Tensor, time_dim: int, axes: str) -> None:
+    """Require at least one time step along ``time_dim`` of a sequence input.
+
+    Every sequence layer follows the same rule: an empty batch (``B = 0``) is valid and gives
+    empty outputs, an empty sequence (``T = 0``) is refused (there is no last step to read
+    out, and ``torch.nn.LSTM`` refuses it too).
+    """
+    if x.shape[time_dim] == 0:
+        raise ValueError(
+            f"{name}: expected at least one time step (T >= 1), got shape {tuple(x.shape)} "
+            f"{axes}; an empty batch (B = 0) is fine, an empty sequence is not"
+        )
 
 
 def check_state_tensor(

@@ -189,9 +189,7 @@ spikes, soma_mv = spikes.numpy(), soma_mv.numpy()
 predictions = {}
 with torch.no_grad():
     for r in rows:
-        module = ELMSNNModule.load_from_checkpoint(
-            r["best_checkpoint"], map_location="cpu", weights_only=False
-        )
+        module = ELMSNNModule.from_checkpoint(r["best_checkpoint"])  # weights-only load
         model = module.model.eval()
         prob, soma_pred = predict_stitched(
             model, x[:, None, :].float(), window_ms=cfg.window_ms, burn_in_ms=cfg.burn_in_ms

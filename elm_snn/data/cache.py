@@ -197,7 +197,10 @@ class DigitFrameCache:
             if len(t_s) == 0:
                 offsets[i + 1] = offsets[i]
                 continue
-            ev = events_from_arrays(t_s, u)
+            try:
+                ev = events_from_arrays(t_s, u)
+            except ValueError as exc:
+                raise SHDFormatError(f"{path}: sample {i}: {exc}") from None
             flat, n_drop = bin_indices(ev["t"], ev["x"], bin_size_ms, n_bins, num_channels)
             dropped[i] = n_drop
             uniq, cnt = np.unique(flat, return_counts=True)

@@ -18,8 +18,14 @@ from typing import Any
 import numpy as np
 import tonic
 
-from elm_snn.data.shd_format import SHD_NUM_CHANNELS, validate_shd_file
-from elm_snn.data.transforms import EVENT_DTYPE
+from elm_snn.data.shd_format import (
+    SHD_CLASS_NAMES,
+    SHD_NUM_CHANNELS,
+    SHDFormatError,
+    _open_checked,
+    validate_shd_file,
+)
+from elm_snn.data.transforms import events_from_arrays
 
 __all__ = ["SHD", "find_shd_file", "shd_file_name"]
 
@@ -101,11 +107,26 @@ class SHD(tonic.datasets.SHD):
         self.path = Path(self.location_on_system) / self.data_filename
         self._handle: Any = None
         self._handle_pid: int | None = None
-        import h5py
-
-        with h5py.File(self.path, "r") as f:
-            self.labels = np.asarray(f["labels"][()], dtype=np.int64)
-            self.speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+        f = _open_checked(self.path)  # SHDFormatError naming the file, not a raw h5py error
+        try:
+            try:
+                self.labels = np.asarray(f["labels"][()], dtype=np.int64)
+                self.speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+                n_classes = len(f["extra/keys"]) if "extra/keys" in f else len(SHD_CLASS_NAMES)
+            except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+                raise SHDFormatError(
+                    f"{self.path}: could not read labels/speakers (truncated or corrupt?): {exc}"
+                ) from exc
+        finally:
+            f.close()
+        bad = (self.labels < 0) | (self.labels >= n_classes)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise SHDFormatError(
+                f"{self.path}: labels must lie in [0, {n_classes}) (one per class name in "
+                f"extra/keys), got {int(self.labels[k])} for sample {k} "
+                f"({int(bad.sum())} bad labels)"
+            )
         self.digits = self.labels % 10
         self.train = bool(train)
 
@@ -154,12 +175,16 @@ class SHD(tonic.datasets.SHD):
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for {n} samples")
-        times, units = self.raw(int(index) % n)
-        ev = np.empty(len(times), dtype=EVENT_DTYPE)
-        ev["t"] = times.astype(np.float64) * 1e6  # truncation toward zero, as tonic
-        ev["x"] = units
-        ev["p"] = 1
-        return ev
+        i = int(index) % n
+        try:
+            times, units = self.raw(i)
+        except (OSError, RuntimeError, KeyError) as exc:
+            raise SHDFormatError(f"{self.path}: could not read sample {i}: {exc}") from exc
+        try:
+            # t truncated toward zero, as tonic; NaN/negative/huge times and bad ids refused
+            return events_from_arrays(times, units)
+        except (ValueError, TypeError) as exc:
+            raise SHDFormatError(f"{self.path}: sample {i}: {exc}") from None
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         events = self.events(index)

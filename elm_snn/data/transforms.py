@@ -43,6 +43,8 @@ __all__ = [
 EVENT_DTYPE = np.dtype([("t", np.int64), ("x", np.int64), ("p", np.int64)])
 
 _REL_TOL = 1e-9
+# float64 microsecond times at or above this do not fit an int64 event time
+_INT64_LIMIT = float(2**63)
 
 
 def num_bins(duration_ms: float, bin_size_ms: float) -> int:
@@ -113,8 +115,34 @@ def events_from_arrays(times_s: np.ndarray, units: np.ndarray) -> np.ndarray:
             f"times_s and units: expected two 1-D arrays of equal length, got shapes "
             f"{times_s.shape} and {units.shape}"
         )
+    if not (np.issubdtype(times_s.dtype, np.integer) or np.issubdtype(times_s.dtype, np.floating)):
+        raise TypeError(f"times_s: expected real numbers (seconds), got dtype {times_s.dtype}")
+    if not (np.issubdtype(units.dtype, np.integer) or np.issubdtype(units.dtype, np.floating)):
+        raise TypeError(f"units: expected integer channel ids, got dtype {units.dtype}")
+    t_us = times_s.astype(np.float64) * 1e6
+    if t_us.size:
+        bad = ~np.isfinite(t_us) | (t_us < 0) | (t_us >= _INT64_LIMIT)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"times_s: expected finite spike times >= 0 s and below {_INT64_LIMIT / 1e12:.4g} "
+                f"s (int64 microseconds), got {times_s[k].item()!r} at position {k} "
+                f"({int(bad.sum())} such times)"
+            )
+    if units.size:
+        u = units.astype(np.float64) if np.issubdtype(units.dtype, np.floating) else units
+        bad = (u < 0) | (u > np.iinfo(np.int64).max)
+        if np.issubdtype(units.dtype, np.floating):
+            bad |= ~np.isfinite(u)
+            bad[~bad] |= u[~bad] != np.floor(u[~bad])
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"units: expected whole, non-negative channel ids, got {units[k].item()!r} at "
+                f"position {k} ({int(bad.sum())} such ids)"
+            )
     ev = np.empty(times_s.shape[0], dtype=EVENT_DTYPE)
-    ev["t"] = times_s.astype(np.float64) * 1e6
+    ev["t"] = t_us
     ev["x"] = units
     ev["p"] = 1
     return ev
@@ -156,9 +184,9 @@ def validate_events(events: object, num_channels: int, name: str = "events") -> 
     tmin = t.min()
     if tmin < 0:
         raise ValueError(f"{name}: spike times must be >= 0 us, got minimum {tmin!r}")
-    d = np.diff(t)
-    if np.any(d < 0):
-        k = int(np.argmax(d < 0))
+    down = t[1:] < t[:-1]  # not np.diff: it wraps around for unsigned integer times
+    if np.any(down):
+        k = int(np.argmax(down))
         raise ValueError(
             f"{name}: spike times must be sorted (non-decreasing), got t={t[k]!r} us followed "
             f"by t={t[k + 1]!r} us at position {k}; sort with events[np.argsort(events['t'], "
@@ -188,15 +216,19 @@ def bin_indices(
         and the number of dropped events (``t >= T * bin_size``).
     """
     bin_us = float(bin_size_ms) * 1000.0
+    # bins are computed in the times' own dtype (integers) or float64 and compared with
+    # n_bins *before* any cast to int64: a cast first would wrap huge times (uint64 near
+    # 2**64, floats >= 2**63 us) to negative or arbitrary bins instead of dropping them
     if np.issubdtype(t_us.dtype, np.integer) and bin_us.is_integer():
-        b = t_us.astype(np.int64, copy=False) // int(bin_us)
+        b = t_us // t_us.dtype.type(int(bin_us))
     else:
-        b = np.floor(t_us.astype(np.float64) / bin_us).astype(np.int64)
+        b = np.floor(t_us.astype(np.float64) / bin_us)
     keep = b < n_bins
     n_dropped = int(b.size - np.count_nonzero(keep))
     if n_dropped:
         b = b[keep]
         x = x[keep]
+    b = b.astype(np.int64, copy=False)
     return b * num_channels + x.astype(np.int64, copy=False), n_dropped
 
 

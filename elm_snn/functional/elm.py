@@ -284,7 +284,8 @@ def _branch_sum(values: Tensor, num_branches: int) -> Tensor:
     """Sum ``(B, S)`` over the consecutive synapses of each of ``K`` branches -> ``(B, K)``."""
     if values.shape[-1] == num_branches:
         return values
-    return values.reshape(*values.shape[:-1], num_branches, -1).sum(dim=-1)
+    per_branch = values.shape[-1] // num_branches  # explicit: -1 is ambiguous for B = 0
+    return values.reshape(*values.shape[:-1], num_branches, per_branch).sum(dim=-1)
 
 
 def elm_memory_step(

@@ -703,7 +703,8 @@ def front_end_strategy(params: ELMParameters, num_inputs: int) -> str:
 def _branch_sum_state(trace: Tensor, params: ELMParameters) -> Tensor:
     """Branch input ``(B, K)`` of a trace state ``(B, S)`` or ``(B, K)``."""
     if params.trace_mode == "synapse" and trace.shape[-1] != params.num_branches:
-        return trace.reshape(trace.shape[0], params.num_branches, -1).sum(-1)
+        per_branch = trace.shape[-1] // params.num_branches
+        return trace.reshape(trace.shape[0], params.num_branches, per_branch).sum(-1)
     return trace
 
 
@@ -827,7 +828,7 @@ def fused_elm_sequence(
     """
     if x.dim() != 3:
         raise ValueError(f"x: expected a 3-D tensor (T, B, I), got shape {tuple(x.shape)}")
-    if x.shape[0] == 0:
+    if x.shape[0] == 0 or x.shape[1] == 0:  # nothing to fuse: empty sequence or batch
         return F_elm.elm_sequence(x, state, params)
     with flush_denormals(flush_denormal and x.device.type == "cpu"):
         return _fused(x, state, params)

@@ -22,6 +22,7 @@ from .._validation import (
     check_layer_input,
     check_positive,
     check_state_tensor,
+    check_time_steps,
 )
 from ..functional import elm as F_elm
 from ..functional.elm import ELMParameters, ELMRecord, ELMState
@@ -423,6 +424,7 @@ class ELM(ELMCore, StatefulModule):
         """Run the sequence; see the class docstring for shapes."""
         axes = "(B, T, num_inputs)" if self.batch_first else "(T, B, num_inputs)"
         x = self._check_input(x, "x", 3, axes)
+        check_time_steps("x", x, 1 if self.batch_first else 0, axes)
         if self.batch_first:
             x = x.transpose(0, 1)
         batch = x.shape[1]

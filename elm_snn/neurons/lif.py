@@ -23,6 +23,7 @@ from .._validation import (
     check_layer_input,
     check_positive,
     check_state_tensor,
+    check_time_steps,
 )
 from ..functional import lif as F_lif
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
@@ -40,11 +41,7 @@ def _check_sequence(
     """Check a sequence input and return it time-major ``(T, B, num_inputs)``."""
     axes = "(B, T, num_inputs)" if batch_first else "(T, B, num_inputs)"
     check_layer_input(name, x, rank=3, num_features=num_inputs, dtype=dtype, axes=axes)
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(
-            f"{name}: expected at least one time step and one sample, got shape "
-            f"{tuple(x.shape)} {axes}"
-        )
+    check_time_steps(name, x, 1 if batch_first else 0, axes)
     return x.transpose(0, 1) if batch_first else x
 
 

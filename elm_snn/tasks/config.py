@@ -66,6 +66,43 @@ PRESETS = ("paper", "quick")
 OUTPUT_INITS = ("data", "none")
 
 
+#: Lightning's precision settings (``Trainer(precision=...)``).
+_PRECISIONS = (
+    "32-true",
+    "32",
+    "16-mixed",
+    "16-true",
+    "16",
+    "bf16-mixed",
+    "bf16-true",
+    "bf16",
+    "64-true",
+    "64",
+    "transformer-engine",
+    "transformer-engine-float16",
+)
+
+#: Length of one SHD digit (ms): SHD tasks bin it into ``1000 / bin_size_ms`` steps.
+_DIGIT_MS = 1000.0
+
+
+def _check_digit_bins(bin_size_ms: float) -> None:
+    """Require a bin size that divides the 1000 ms digit (the message suggests --bin-size
+    values that do)."""
+    ratio = _DIGIT_MS / bin_size_ms
+    if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1:
+        return
+    nice = [k / 2 for k in range(1, 2001) if (2 * _DIGIT_MS) % k == 0]  # multiples of 0.5 ms
+    below = [b for b in nice if b < bin_size_ms]
+    above = [b for b in nice if b > bin_size_ms]
+    hint = " or ".join(f"--bin-size {b:g}" for b in (below[-1:] + above[:1]))
+    raise ValueError(
+        f"bin_size_ms: {bin_size_ms:g} ms does not divide the {_DIGIT_MS:g} ms digit duration "
+        f"({ratio:.4g} bins; a partial last bin is not allowed); use a bin size that does, "
+        f"e.g. {hint}"
+    )
+
+
 @dataclasses.dataclass
 class RunConfig:
     """Everything that defines a run. Times in ms.
@@ -178,6 +215,13 @@ class RunConfig:
         if not (isinstance(self.bin_size_ms, (int, float)) and self.bin_size_ms > 0):
             raise ValueError(f"bin_size_ms: expected a number > 0 (ms), got {self.bin_size_ms!r}")
         self.bin_size_ms = float(self.bin_size_ms)
+        if self.task in ("shd", "shd-adding"):
+            _check_digit_bins(self.bin_size_ms)
+        if str(self.precision) not in _PRECISIONS:
+            raise ValueError(
+                f"precision: expected one of {', '.join(_PRECISIONS)} (--precision), got "
+                f"{self.precision!r}"
+            )
         if self.task == "neuronio" and self.bin_size_ms != 1.0:
             raise ValueError(
                 f"bin_size_ms: NeuronIO is sampled at 1 ms, got {self.bin_size_ms} "

@@ -70,6 +70,19 @@ def check_shd_folder(root: str | os.PathLike) -> Path:
     return path
 
 
+def _check_labels(labels: np.ndarray, num_classes: int, path: Any) -> None:
+    """Refuse labels outside ``[0, num_classes)`` (SHDFormatError naming the file)."""
+    from elm_snn.data.shd_format import SHDFormatError
+
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)]
+        raise SHDFormatError(
+            f"{path}: labels must lie in [0, {num_classes}) for this task, got {bad.size} "
+            f"outside (e.g. {int(bad[0])})"
+        )
+
+
 class _FramesDataset(Dataset):
     """Items ``(frames (T, C) float32, label)`` of selected samples of a binned-digit cache."""
 
@@ -156,28 +169,28 @@ class SHDTask(_ClassificationTask):
         from elm_snn.data.adding import split_train_validation
         from elm_snn.data.collate import collate_frames
         from elm_snn.data.shd import find_shd_file
+        from elm_snn.data.shd_format import validate_shd_file
         from elm_snn.data.transforms import num_bins
 
         train_file = find_shd_file(data_root, True)
         test_file = find_shd_file(data_root, False)
         n_bins = num_bins(1000.0, cfg.bin_size_ms)
-        import h5py
-
-        with h5py.File(train_file, "r") as f:
-            n_train = len(f["labels"])
-        with h5py.File(test_file, "r") as f:
-            n_test = len(f["labels"])
+        # through the format checks (SHDFormatError naming the file), never a raw h5py error
+        n_train = validate_shd_file(train_file)
+        n_test = validate_shd_file(test_file)
         tr, va = split_train_validation(n_train, 0.1, SPLIT_SEED)
         if len(va) == 0:
             raise ValueError(f"data_root: {train_file} has too few samples ({n_train}) to split")
+        train = _FramesDataset(train_file, cfg.bin_size_ms, tr)
+        test = _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test))
+        for ds in (train, test):
+            _check_labels(ds.cache.labels, 20, ds.cache.path)
         return TaskData(
-            train=_FramesDataset(train_file, cfg.bin_size_ms, tr),
+            train=train,
             validation=_CappedDataset(
                 _FramesDataset(train_file, cfg.bin_size_ms, va), cfg.val_samples
             ),
-            test=_CappedDataset(
-                _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test)), cfg.test_samples
-            ),
+            test=_CappedDataset(test, cfg.test_samples),
             collate=collate_frames,
             num_inputs=700,
             num_outputs=20,

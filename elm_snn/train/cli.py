@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
 
 # (group, name) -> (module path, one-line help)
@@ -73,12 +75,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``elm-snn`` console script."""
+    """Entry point of the ``elm-snn`` console script.
+
+    Exit status: 0 on success; 2 with one ``elm-snn: error: ...`` line for any error (the
+    traceback only with ``--verbose``); ``128 + signal`` with a one-line message when
+    training stops on SIGINT (130) or SIGTERM (143), after saving what is needed to resume.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    module = importlib.import_module(args._module)
-    return int(module.run_from_args(args) or 0)
+    verbose = bool(getattr(args, "verbose", False))
+    try:
+        module = importlib.import_module(args._module)
+        return int(module.run_from_args(args) or 0)
+    except KeyboardInterrupt as exc:  # TrainingInterrupted (SIGINT/SIGTERM) or a plain Ctrl-C
+        if verbose:
+            traceback.print_exc()
+        print(f"elm-snn: {_one_line(exc) if str(exc) else 'interrupted'}", file=sys.stderr)
+        return int(getattr(exc, "exit_status", 128 + signal.SIGINT))
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"elm-snn: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

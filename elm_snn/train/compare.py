@@ -140,7 +140,8 @@ def _run_point(
         from elm_snn.train.run import quiet_lightning
 
         quiet_lightning(False)
-    return train(RunConfig.from_dict(cfg_dict), run_dir, resume=resume)
+    # the grid decided above what to reuse/resume: any other run in run_dir is replaced
+    return train(RunConfig.from_dict(cfg_dict), run_dir, resume=resume, overwrite=not resume)
 
 
 def compare(

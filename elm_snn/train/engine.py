@@ -6,11 +6,19 @@
       config.json        resolved RunConfig
       metrics.json       task, model, bin_size_ms, num_parameters, seed, wall_seconds,
                          best validation metric and the test metrics (test_accuracy, or
-                         test_auc / test_soma_rmse_mv / ...), written atomically
+                         test_auc / test_soma_rmse_mv / ...); written last: a folder with
+                         metrics.json holds a *finished* run
       logs/metrics.csv   per-step and per-epoch logs (Lightning's CSVLogger)
       checkpoints/       last.ckpt (every epoch), best-*.ckpt (best validation metric),
-                         interrupted.ckpt (written on Ctrl-C / SIGTERM / an exception)
+                         interrupted.ckpt (on Ctrl-C / SIGTERM / an exception: the state at
+                         the start of the interrupted epoch)
       plots/training.png loss and validation metric against epochs
+
+Every file is written atomically (temporary file in the same folder, fsync, rename; the
+umask's mode), checkpoints included (:class:`SafeCheckpointIO`). Checkpoints are loaded with
+``torch.load(weights_only=True)`` only (:func:`load_checkpoint`): a pickle that would run
+code is refused. A new run into a folder holding a run is refused (:class:`RunFolderError`)
+unless ``overwrite`` or a resume option is given.
 
 Reproducibility: the model is built from ``cfg.seed``; the training order comes from a
 sampler seeded with ``(seed, epoch)``; SHD-Adding pairs and NeuronIO windows come from
@@ -18,8 +26,9 @@ sampler seeded with ``(seed, epoch)``; SHD-Adding pairs and NeuronIO windows com
 ``(seed, global step, rank)``. Nothing depends on the RNG history, so a run resumed from
 ``last.ckpt`` (end of an epoch) reproduces the uninterrupted run's metrics exactly (on the
 same hardware and software). ``deterministic=True`` also asks torch for deterministic
-kernels. Resuming from ``interrupted.ckpt`` (mid-epoch) restarts that epoch's data from the
-beginning (Lightning's behaviour for non-stateful loaders) and is not bit-identical.
+kernels. ``interrupted.ckpt`` is a copy of ``last.ckpt`` taken when the run stopped, so
+resuming from it re-runs the interrupted epoch from its start (training, validation, logs)
+and is exact too; the interrupted epoch's partial work is redone, never half-counted.
 
 Validation and test run in ``eval()`` mode: dropout is off (the official SHD notebook
 leaves its input dropout on; we don't).
@@ -33,22 +42,33 @@ records are gathered from all processes before the metrics are computed (with pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import pickle
+import re
+import shutil
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from elm_snn._io import atomic_write_text
+from elm_snn._io import atomic_path, atomic_write_text
 from elm_snn.tasks import RunConfig, count_parameters, get_task
 from elm_snn.tasks.base import NonFiniteLossError, TaskData
 
@@ -57,6 +77,10 @@ __all__ = [
     "ELMSNNDataModule",
     "EpochSampler",
     "CheckpointMismatchError",
+    "CheckpointError",
+    "RunFolderError",
+    "TrainingInterrupted",
+    "load_checkpoint",
     "train",
     "evaluate",
     "default_run_dir",
@@ -68,6 +92,161 @@ _STEP_SEED_MULT = 1_000_003
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint was made for another task/model/architecture than the one requested."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is truncated, corrupt, not a checkpoint, or holds objects that could run
+    code when unpickled (refused before anything runs)."""
+
+
+class RunFolderError(FileExistsError):
+    """``out_dir`` holds a finished or unfinished run and neither ``overwrite`` nor ``resume``
+    was given (nothing in the folder is touched)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT (Ctrl-C) or SIGTERM; the run can be resumed.
+
+    Attributes:
+        signal_name: ``"SIGINT"`` or ``"SIGTERM"``.
+        exit_status: ``128 + signal number`` (130 for SIGINT, 143 for SIGTERM), what a shell
+            reports for a process killed by that signal.
+        out_dir: the run folder.
+        checkpoint: the checkpoint to resume from (``interrupted.ckpt``), or ``None`` when
+            the first epoch had not finished (``--resume`` then starts the run over).
+    """
+
+    def __init__(self, signum: int, out_dir: Path, checkpoint: Path | None, message: str) -> None:
+        super().__init__(message)
+        self.signal_name = signal.Signals(signum).name
+        self.exit_status = 128 + int(signum)
+        self.out_dir = out_dir
+        self.checkpoint = checkpoint
+
+
+class _Stop(BaseException):
+    """Raised inside ``trainer.fit`` by our signal handler (not a KeyboardInterrupt, which
+    Lightning turns into ``sys.exit(1)``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first sentence of an exception's message (torch's run on for paragraphs)."""
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    line = line.split(". ")[0].rstrip(".")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _refused_global(exc: BaseException) -> str:
+    """Name of the global that torch's weights-only unpickler refused, if it says."""
+    match = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported class (\S+)", str(exc))
+    if match:
+        return f"it references {(match.group(1) or match.group(2)).rstrip('.')!r}"
+    return _first_line(exc)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        _load_checked(path)
+    except (OSError, CheckpointError):
+        return False
+    return True
+
+
+def _previous_good(path: Path) -> str:
+    """Message fragment naming the newest other readable checkpoint next to ``path``."""
+    folder = path.parent
+    others = [p for p in folder.glob("*.ckpt") if p.resolve() != path.resolve() and p.is_file()]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for other in others:
+        if _readable(other):
+            return (
+                f"; the previous good checkpoint is {str(other)!r} (resume from it with "
+                f"--resume-from {other})"
+            )
+    return "; there is no other readable checkpoint in that folder"
+
+
+def _load_checked(path: Path) -> dict[str, Any]:
+    if path.stat().st_size == 0:
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} is empty (0 bytes): not a readable checkpoint"
+        )
+    try:
+        # weights_only: tensors and plain containers only; a pickled global that is not on
+        # torch's safe list (os.system, any class) is refused before it is looked up
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if any(k in text for k in ("Unsupported global", "allowed global", "Unsupported class")):
+            raise CheckpointError(
+                f"checkpoint: {str(path)!r} refused: it holds Python objects that could run code "
+                f"when loaded ({_refused_global(exc)}); nothing from it was run (elm-snn loads "
+                f"only tensors and plain values from checkpoints)"
+            ) from None
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} is not a readable checkpoint (truncated, corrupt or "
+            f"another format: {_first_line(exc)})"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError) as exc:
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} is not a readable checkpoint (truncated, corrupt or "
+            f"another format: {type(exc).__name__}: {_first_line(exc)})"
+        ) from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(
+            f"checkpoint: {str(path)!r} is not a readable checkpoint (holds a "
+            f"{type(ckpt).__name__}, expected a dict)"
+        )
+    return ckpt
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint safely: ``torch.load(weights_only=True)`` on the CPU.
+
+    Nothing in the file can run code: a pickle that references any callable or class
+    outside torch's allow-list of tensor types is refused before anything is called.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: empty, truncated or corrupt file, or one whose pickle would run code;
+            the message names the newest other readable checkpoint in the same folder.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint: {str(p)!r} does not exist")
+    try:
+        return _load_checked(p)
+    except CheckpointError as exc:
+        raise CheckpointError(str(exc) + _previous_good(p)) from None
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint I/O of elm-snn: atomic saves, weights-only loads.
+
+    Saves go to a temporary file in the checkpoint's own folder, are fsynced and renamed
+    over the target (:func:`elm_snn._io.atomic_path`), so a full disk or a kill leaves the
+    previous file intact; the file gets the umask's mode. Loads always go through
+    :func:`load_checkpoint` (``weights_only=True``), whatever Lightning asks for.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError("storage_options: not supported by elm-snn's checkpoint writer")
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return load_checkpoint(path)
 
 
 # ----------------------------------------------------------------------------- data
@@ -210,6 +389,41 @@ class ELMSNNModule(L.LightningModule):
         self._records: dict[str, list[torch.Tensor]] = {}
         self.last_metrics: dict[str, float] = {}
 
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike) -> ELMSNNModule:
+        """The module saved in a checkpoint of :func:`train`, loaded safely (on the CPU).
+
+        Unlike ``load_from_checkpoint`` this never unpickles anything but tensors and plain
+        values (:func:`load_checkpoint`): the module is built from the stored
+        hyperparameters and its weights are loaded into it.
+
+        Raises:
+            FileNotFoundError / CheckpointError: see :func:`load_checkpoint`.
+        """
+        p = Path(path)
+        ckpt, hp = _read_checkpoint_meta(p)
+        try:
+            module = cls(hp["config"], hp["num_inputs"], hp["num_outputs"], hp["num_steps"])
+            module.load_state_dict(ckpt["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"checkpoint: {str(p)!r} does not hold an elm-snn model's weights "
+                f"({type(exc).__name__}: {_first_line(exc)})"
+            ) from None
+        return module
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Lightning's loader, restricted to weights-only loads (``weights_only=False`` is
+        refused); :meth:`from_checkpoint` is the simpler entry point."""
+        if kwargs.get("weights_only") is False:
+            raise ValueError(
+                "weights_only: elm-snn checkpoints are loaded weights-only (nothing in a "
+                "checkpoint may run code), got False; use ELMSNNModule.from_checkpoint(path)"
+            )
+        kwargs["weights_only"] = True
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(T, B, I)`` -> ``(T, B, O)`` model outputs."""
         return self.model(x)
@@ -291,22 +505,112 @@ class ELMSNNModule(L.LightningModule):
 
 # ----------------------------------------------------------------------------- callbacks
 class _InterruptCheckpoint(Callback):
-    """Save ``interrupted.ckpt`` when training stops on an exception or a signal."""
+    """Write ``interrupted.ckpt`` when training stops on an exception or a signal.
 
-    def __init__(self, path: Path) -> None:
+    It holds the state at the *start* of the interrupted epoch (a copy of ``last.ckpt``, the
+    end of the previous epoch), not a mid-epoch state: resuming from it re-runs the whole
+    interrupted epoch (training and validation), which reproduces the uninterrupted run
+    exactly (see the module docstring). Interrupted in the first epoch, nothing is written
+    (``--resume`` starts the run over).
+    """
+
+    def __init__(self, path: Path, last: Path) -> None:
         self.path = path
+        self.last = last
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exc: BaseException
     ) -> None:
-        if isinstance(exc, NonFiniteLossError) or trainer.world_size > 1:
-            return  # NaN weights are not worth keeping; saving under DDP needs every rank
+        if isinstance(exc, NonFiniteLossError) or not trainer.is_global_zero:
+            return  # NaN weights are not worth keeping
         if trainer.state.fn != "fit":
             return
-        try:
-            trainer.save_checkpoint(self.path)
-        except Exception as save_error:  # pragma: no cover - best effort on the way out
-            warnings.warn(f"could not save {self.path}: {save_error}", stacklevel=2)
+        save_interrupted(self.last, self.path)
+
+
+def save_interrupted(last: Path, target: Path) -> Path | None:
+    """Copy ``last`` to ``target`` atomically (``None`` when ``last`` is missing or unreadable)."""
+    if not last.is_file() or not _readable(last):
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()  # a stale one from an earlier interruption would mislead
+        return None
+    try:
+        with atomic_path(target) as tmp:
+            shutil.copyfile(last, tmp)
+    except OSError as save_error:  # pragma: no cover - best effort on the way out
+        warnings.warn(f"could not save {target}: {save_error}", stacklevel=2)
+        return None
+    return target
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`_Stop` while training runs (main thread only).
+
+    A second signal while the first is being handled (saving ``interrupted.ckpt``) gets the
+    default behaviour at once: a second Ctrl-C or ``kill`` ends the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    fired: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if fired:  # already stopping: the user insists
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        fired.append(signum)
+        raise _Stop(signum)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+# ----------------------------------------------------------------------------- logs
+class _AtomicExperimentWriter(ExperimentWriter):
+    """Lightning's CSV/YAML log writer, but every save rewrites the file atomically (a kill
+    or a full disk never leaves a half-written row)."""
+
+    def log_hparams(self, params: dict[str, Any]) -> None:
+        self.hparams.update(params)
+        with atomic_path(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)) as tmp:
+            save_hparams_to_yaml(tmp, self.hparams)
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        import csv
+        import io
+
+        self._record_new_keys()
+        path = Path(self.metrics_file_path)
+        rows = list(csv.DictReader(io.StringIO(path.read_text()))) if path.is_file() else []
+        # sorted column names, as Lightning's writer: the same header however the run was cut
+        fields = sorted(set(self.metrics_keys).union(*rows))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows + self.metrics)
+        atomic_write_text(path, buf.getvalue())
+        self.metrics = []
+
+
+class _AtomicCSVLogger(CSVLogger):
+    """:class:`CSVLogger` with :class:`_AtomicExperimentWriter`."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> _AtomicExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AtomicExperimentWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 # ----------------------------------------------------------------------------- run folders
@@ -329,20 +633,59 @@ def _check_compatible(saved: dict[str, Any], cfg: RunConfig, where: str) -> None
         )
 
 
-def _read_checkpoint_meta(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint: {str(path)!r} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise ValueError(f"checkpoint: {str(path)!r} is not a readable checkpoint ({exc})") from exc
-    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(hp, dict) or "config" not in hp:
-        raise ValueError(
+def _read_checkpoint_meta(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(checkpoint, hyperparameters)`` of a checkpoint written by :func:`train`."""
+    ckpt = load_checkpoint(path)
+    hp = ckpt.get("hyper_parameters")
+    if not isinstance(hp, dict) or not isinstance(hp.get("config"), dict):
+        raise CheckpointError(
             f"checkpoint: {str(path)!r} was not written by elm-snn's training engine "
             f"(no 'config' hyperparameters)"
         )
-    return hp
+    return ckpt, hp
+
+
+#: What a run folder holds; ``--overwrite`` removes exactly these (nothing else in the folder).
+RUN_FILES = ("config.json", "metrics.json", "checkpoints", "logs", "plots")
+
+
+def _launched_as_rank_zero() -> bool:
+    """False in the processes that a multi-process launcher (Lightning's ``ddp``, SLURM,
+    torchrun) starts for ranks other than 0: they re-run the same command while rank 0 is
+    already writing the run folder, and must neither refuse nor clear it."""
+    for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"):
+        value = os.environ.get(key, "0")
+        if value.strip() not in ("", "0"):
+            return False
+    return True
+
+
+def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run over a finished or unfinished one (see :func:`train`)."""
+    if resume or not out.exists() or not _launched_as_rank_zero():
+        return
+    if not out.is_dir():
+        raise RunFolderError(f"out: {str(out)!r} exists and is not a folder")
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if not present:
+        return
+    if overwrite:
+        for name in present:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        return
+    if (out / "metrics.json").is_file():
+        raise RunFolderError(
+            f"out: {str(out)!r} holds a finished run (metrics.json); pass --overwrite to replace "
+            f"it, --resume to continue it, or choose another --out"
+        )
+    raise RunFolderError(
+        f"out: {str(out)!r} holds an unfinished run (no metrics.json yet); continue it with "
+        f"--resume, start it over with --overwrite, or choose another --out"
+    )
 
 
 def _merge_logs(earlier: str, csv_path: Path, keep_all: bool = False) -> None:
@@ -356,9 +699,8 @@ def _merge_logs(earlier: str, csv_path: Path, keep_all: bool = False) -> None:
     first_new = min((int(r["epoch"]) for r in new_rows if r.get("epoch")), default=None)
     if first_new is not None and not keep_all:
         old_rows = [r for r in old_rows if r.get("epoch") and int(r["epoch"]) < first_new]
-    fields: list[str] = []
-    for r in old_rows + new_rows:
-        fields.extend(k for k in r if k not in fields)
+    # sorted, as Lightning's writer: a resumed run's log has the uninterrupted run's header
+    fields = sorted(set().union(*old_rows, *new_rows))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
@@ -381,6 +723,7 @@ def _quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # train() itself refuses a folder holding another run (RunFolderError)
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
 
 
@@ -401,12 +744,36 @@ def _make_trainer(
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
         callbacks=callbacks,
-        logger=CSVLogger(str(out), name="logs", version="") if fit else False,
+        logger=_AtomicCSVLogger(str(out), name="logs", version="") if fit else False,
+        plugins=[SafeCheckpointIO()],
         default_root_dir=str(out),
         log_every_n_steps=10,
     )
     kwargs.update(overrides)
     return L.Trainer(**kwargs)
+
+
+def _weights_only(method: Any) -> dict[str, bool]:
+    """``{"weights_only": True}`` where this Lightning's ``fit``/``test`` take it (2.5+);
+    older ones load through :class:`SafeCheckpointIO`, which is weights-only anyway."""
+    import inspect
+
+    return {"weights_only": True} if "weights_only" in inspect.signature(method).parameters else {}
+
+
+def _interrupted(signum: int, out: Path) -> TrainingInterrupted:
+    """The :class:`TrainingInterrupted` of a run stopped by ``signum``, after saving
+    ``interrupted.ckpt`` (the start of the interrupted epoch, when one had finished)."""
+    ckpt_dir = out / "checkpoints"
+    saved = save_interrupted(ckpt_dir / "last.ckpt", ckpt_dir / "interrupted.ckpt")
+    if saved is not None:
+        how = f"resume with --resume (or --resume-from {saved})"
+    else:
+        how = "no epoch had finished: --resume starts the run over"
+    name = signal.Signals(signum).name
+    return TrainingInterrupted(
+        signum, out, saved, f"training interrupted by {name} in {str(out)!r}; {how}"
+    )
 
 
 def train(
@@ -415,6 +782,7 @@ def train(
     *,
     resume: bool = False,
     resume_from: str | os.PathLike | None = None,
+    overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
     trainer_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -423,8 +791,12 @@ def train(
     Args:
         cfg: the run configuration (:func:`elm_snn.tasks.resolve_config`).
         out_dir: run folder (default :func:`default_run_dir` under ``./runs``).
-        resume: continue from ``out_dir/checkpoints/last.ckpt`` (the last finished epoch).
+        resume: continue from ``out_dir/checkpoints/last.ckpt`` (the last finished epoch); a
+            run interrupted in its first epoch (``config.json`` but no checkpoint yet)
+            starts over.
         resume_from: continue from this checkpoint instead (e.g. ``interrupted.ckpt``).
+        overwrite: replace the run in ``out_dir`` (its :data:`RUN_FILES`); without it (or
+            ``resume``/``resume_from``) a folder holding a run is refused.
         callbacks: extra Lightning callbacks.
         trainer_overrides: extra ``lightning.Trainer`` arguments (tests, debugging).
 
@@ -432,10 +804,41 @@ def train(
         The contents of ``metrics.json`` (see module docstring).
 
     Raises:
-        FileNotFoundError: missing data folder/files, or ``resume`` without a checkpoint.
+        FileNotFoundError: missing data folder/files, or ``resume`` without a run.
+        RunFolderError: ``out_dir`` holds a run and neither ``overwrite`` nor a resume option
+            was given.
+        CheckpointError: the checkpoint to resume is truncated/corrupt or would run code.
         CheckpointMismatchError: the checkpoint to resume was made for another model.
         NonFiniteLossError: the training loss became NaN/inf.
+        TrainingInterrupted: SIGINT or SIGTERM; ``interrupted.ckpt`` (when an epoch had
+            finished) and ``last.ckpt`` resume the run exactly.
     """
+    with _stop_on_signals():
+        try:
+            return _train(
+                cfg,
+                out_dir,
+                resume=resume,
+                resume_from=resume_from,
+                overwrite=overwrite,
+                callbacks=callbacks,
+                trainer_overrides=trainer_overrides,
+            )
+        except _Stop as exc:  # outside fit/test: preparing data, writing the results
+            out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
+            raise _interrupted(exc.signum, out) from None
+
+
+def _train(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike | None,
+    *,
+    resume: bool,
+    resume_from: str | os.PathLike | None,
+    overwrite: bool,
+    callbacks: Sequence[Callback],
+    trainer_overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
     start = time.perf_counter()
@@ -448,24 +851,45 @@ def train(
     elif resume:
         ckpt_path = ckpt_dir / "last.ckpt"
         if not ckpt_path.is_file():
-            raise FileNotFoundError(
-                f"resume: no checkpoint {str(ckpt_path)!r} (nothing to resume in {str(out)!r}); "
-                f"run without --resume to start, or pass --out of an earlier run"
-            )
+            if not (out / "config.json").is_file():
+                raise FileNotFoundError(
+                    f"resume: no checkpoint {str(ckpt_path)!r} (nothing to resume in "
+                    f"{str(out)!r}); run without --resume to start, or pass --out of an earlier "
+                    f"run"
+                )
+            # interrupted in its first epoch: start over (the same run, the same result)
+            try:
+                saved_cfg = json.loads((out / "config.json").read_text())
+            except ValueError as exc:
+                raise RunFolderError(
+                    f"resume: {str(out / 'config.json')!r} is not readable JSON ({exc}); "
+                    f"start the run over with --overwrite"
+                ) from None
+            _check_compatible(saved_cfg, cfg, f"run {str(out)!r}")
+            _check_run_folder(out, resume=False, overwrite=True)
+            ckpt_path = None
+    _check_run_folder(out, resume or resume_from is not None, overwrite)
     if ckpt_path is not None:
-        hp = _read_checkpoint_meta(ckpt_path)
+        _, hp = _read_checkpoint_meta(ckpt_path)
         _check_compatible(hp["config"], cfg, f"checkpoint {str(ckpt_path)!r}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(
+            f"out: cannot create the run folder {str(out)!r} ({exc.strerror or exc})"
+        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"out: cannot write into {str(out)!r} (permission denied)")
 
     task = get_task(cfg.task)
     data_root = task.prepare_data(cfg)
     data = task.build_data(cfg, data_root)
+    if not ckpt_path:
+        atomic_write_text(out / "config.json", cfg.to_json() + "\n")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ELMSNNModule(cfg.to_dict(), data.num_inputs, data.num_outputs, data.num_steps)
     model_init = task.initialise_model(module.model, data, cfg)
     datamodule = ELMSNNDataModule(cfg, data)
-    out.mkdir(parents=True, exist_ok=True)
-    if not ckpt_path:
-        atomic_write_text(out / "config.json", cfg.to_json() + "\n")
 
     monitor, mode = task.monitor, task.monitor_mode
     best_cb = ModelCheckpoint(
@@ -485,10 +909,11 @@ def train(
         save_top_k=1,
         every_n_epochs=1,
     )
+    interrupted = ckpt_dir / "interrupted.ckpt"
     cbs: list[Callback] = [
         best_cb,
         last_cb,
-        _InterruptCheckpoint(ckpt_dir / "interrupted.ckpt"),
+        _InterruptCheckpoint(interrupted, ckpt_dir / "last.ckpt"),
     ]
     if cfg.early_stopping_patience is not None:
         cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.early_stopping_patience))
@@ -496,14 +921,29 @@ def train(
     csv_path = out / "logs" / "metrics.csv"
     earlier_log = csv_path.read_text() if ckpt_path is not None and csv_path.is_file() else None
     trainer = _make_trainer(cfg, out, cbs, fit=True, **(trainer_overrides or {}))
-    with warnings.catch_warnings():
-        _quiet_known_warnings()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
-        best = best_cb.best_model_path or None
-        if trainer.interrupted:
-            raise KeyboardInterrupt("training interrupted; resume with --resume")
-        fit_log = csv_path.read_text() if csv_path.is_file() else None
-        test_results = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+    try:
+        with warnings.catch_warnings():
+            _quiet_known_warnings()
+            trainer.fit(
+                module,
+                datamodule=datamodule,
+                ckpt_path=str(ckpt_path) if ckpt_path else None,
+                **_weights_only(trainer.fit),
+            )
+            best = best_cb.best_model_path or None
+            fit_log = csv_path.read_text() if csv_path.is_file() else None
+            test_results = trainer.test(
+                module,
+                datamodule=datamodule,
+                ckpt_path=best,
+                verbose=False,
+                **_weights_only(trainer.test),
+            )
+    except (_Stop, SIGTERMException) as exc:
+        signum = exc.signum if isinstance(exc, _Stop) else int(signal.SIGTERM)
+        if earlier_log is not None:
+            _merge_logs(earlier_log, csv_path)
+        raise _interrupted(signum, out) from None
     if (
         trainer.is_global_zero
         and fit_log is not None
@@ -517,11 +957,11 @@ def train(
     epochs, steps = int(trainer.current_epoch), int(trainer.global_step)
     last_file = ckpt_dir / "last.ckpt"
     if last_file.is_file():
-        last_ckpt = torch.load(last_file, map_location="cpu", weights_only=False)
+        last_ckpt = load_checkpoint(last_file)
         epochs, steps = int(last_ckpt["epoch"]) + 1, int(last_ckpt["global_step"])
     best_score = best_cb.best_model_score
     if best_score is None and best:
-        for state in torch.load(best, map_location="cpu", weights_only=False)["callbacks"].values():
+        for state in load_checkpoint(best)["callbacks"].values():
             if isinstance(state, dict) and state.get("monitor") == monitor:
                 best_score = state.get("best_model_score")
     result: dict[str, Any] = {
@@ -558,9 +998,12 @@ def train(
                 pass
         result.setdefault("wall_seconds_total", result["wall_seconds"])
         result.setdefault("cpu_seconds_total", result["cpu_seconds"])
-        atomic_write_text(prev, json.dumps(result, indent=2, sort_keys=True) + "\n")
         if earlier_log is not None:
             _merge_logs(earlier_log, csv_path)
+        # the run counts as finished once metrics.json exists: it is written last
+        atomic_write_text(prev, json.dumps(result, indent=2, sort_keys=True) + "\n")
+        with contextlib.suppress(FileNotFoundError):
+            interrupted.unlink()  # the run finished: nothing is left to resume from
         _plot_training(csv_path, out / "plots" / "training.png", monitor)
     return result
 
@@ -594,7 +1037,7 @@ def evaluate(
     if split not in ("test", "validation"):
         raise ValueError(f"split: expected 'test' or 'validation', got {split!r}")
     path = Path(checkpoint)
-    hp = _read_checkpoint_meta(path)
+    _, hp = _read_checkpoint_meta(path)
     saved = dict(hp["config"])
     for what, expected in (("task", expect_task), ("model", expect_model)):
         if expected is not None and saved.get(what) != expected:
@@ -615,7 +1058,8 @@ def evaluate(
             f"{hp['num_outputs']} outputs but the data have {data.num_inputs} / "
             f"{data.num_outputs}"
         )
-    module = ELMSNNModule.load_from_checkpoint(path, map_location="cpu", weights_only=False)
+    # not load_from_checkpoint: nothing in the file is unpickled beyond tensors and plain values
+    module = ELMSNNModule.from_checkpoint(path)
     dm = ELMSNNDataModule(cfg, data)
     trainer = _make_trainer(cfg, path.parent, [], fit=False)
     with warnings.catch_warnings():

@@ -174,6 +174,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in --out from its last finished epoch (checkpoints/last.ckpt)",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (without it, a folder holding a finished or "
+        "unfinished run is refused)",
+    )
+    parser.add_argument(
         "--resume-from",
         default=None,
         metavar="CKPT",
@@ -205,9 +211,29 @@ def run_from_args(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         return _fail(str(exc))
     out = args.out or str(default_run_dir(cfg))
+    if args.overwrite and (args.resume or args.resume_from):
+        return _fail("--overwrite: cannot be combined with --resume / --resume-from")
+    # any other error (and SIGINT/SIGTERM) is reported by elm_snn.train.cli.main
     try:
-        result = train(cfg, out, resume=args.resume, resume_from=args.resume_from)
-    except (FileNotFoundError, CheckpointMismatchError, NonFiniteLossError) as exc:
+        result = train(
+            cfg,
+            out,
+            resume=args.resume,
+            resume_from=args.resume_from,
+            overwrite=args.overwrite,
+        )
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        PermissionError,
+        ValueError,
+        CheckpointMismatchError,
+        NonFiniteLossError,
+    ) as exc:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
         return _fail(str(exc))
     print(json.dumps(result, indent=2, sort_keys=True))
     print(f"run folder: {out}", file=sys.stderr)

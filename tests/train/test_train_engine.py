@@ -37,7 +37,7 @@ def _log_rows(run):
 
 
 def _state(path):
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def test_resume_reproduces_uninterrupted_run(shd_root, tmp_path):
@@ -48,7 +48,7 @@ def test_resume_reproduces_uninterrupted_run(shd_root, tmp_path):
         train(cfg, tmp_path / "cut", callbacks=[_Crash(epoch=1)])
     cut = tmp_path / "cut" / "checkpoints"
     assert (cut / "last.ckpt").is_file() and (cut / "interrupted.ckpt").is_file()
-    assert torch.load(cut / "last.ckpt", weights_only=False)["epoch"] == 0
+    assert torch.load(cut / "last.ckpt", weights_only=True)["epoch"] == 0
     resumed = train(cfg, tmp_path / "cut", resume=True)
     for key in ("test_accuracy", "test_loss", "best_val_accuracy", "global_steps"):
         assert resumed[key] == full[key], key
