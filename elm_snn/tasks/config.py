@@ -54,9 +54,14 @@ __all__ = [
     "NEURONIO_MODELS",
     "TASK_NAMES",
     "OUTPUT_INITS",
+    "LRA_TASKS",
+    "LRA_MODELS",
+    "models_for_task",
 ]
 
-TASK_NAMES = ("shd", "shd-adding", "neuronio")
+from elm_snn.tasks.lra_presets import LRA_MODEL_OVERRIDES, LRA_MODELS, LRA_PRESETS, LRA_TASKS
+
+TASK_NAMES = ("shd", "shd-adding", "neuronio") + LRA_TASKS
 SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn")
 NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm")
 PRESETS = ("paper", "quick")
@@ -64,6 +69,17 @@ PRESETS = ("paper", "quick")
 #: (NeuronIO; :meth:`elm_snn.tasks.neuronio.NeuronIOTask.initialise_model`); ``"none"``: the
 #: constructors' initialisation.
 OUTPUT_INITS = ("data", "none")
+#: Pathfinder difficulties (paddles per target contour: 6, 9, 14)
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+def models_for_task(task: str) -> tuple[str, ...]:
+    """Model names available for ``task``."""
+    if task == "neuronio":
+        return NEURONIO_MODELS
+    if task in LRA_TASKS:
+        return LRA_MODELS
+    return SHD_MODELS
 
 
 @dataclasses.dataclass
@@ -144,6 +160,9 @@ class RunConfig:
     window_ms: int = 500
     burn_in_ms: int = 150
     output_init: str = "data"
+    # Long Range Arena (see elm_snn.tasks.lra_presets)
+    seq_len: int | None = None
+    difficulty: str = "hard"
     # engine
     accelerator: str = "auto"
     devices: int | str = 1
@@ -157,7 +176,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.task not in TASK_NAMES:
             raise ValueError(f"task: expected one of {TASK_NAMES}, got {self.task!r}")
-        models = NEURONIO_MODELS if self.task == "neuronio" else SHD_MODELS
+        models = models_for_task(self.task)
         if self.model not in models:
             raise ValueError(
                 f"model: expected one of {models} for task {self.task!r}, got {self.model!r}"
@@ -183,6 +202,17 @@ class RunConfig:
                 f"bin_size_ms: NeuronIO is sampled at 1 ms, got {self.bin_size_ms} "
                 f"(leave --bin-size out for neuronio)"
             )
+        if self.task in LRA_TASKS and self.bin_size_ms != 1.0:
+            raise ValueError(
+                f"bin_size_ms: LRA tasks take one token per 1 ms step, got {self.bin_size_ms} "
+                f"(leave --bin-size out for {self.task})"
+            )
+        if self.seq_len is not None and (
+            isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
+        ):
+            raise ValueError(f"seq_len: expected None or an integer >= 1, got {self.seq_len!r}")
+        if self.difficulty not in DIFFICULTIES:
+            raise ValueError(f"difficulty: expected one of {DIFFICULTIES}, got {self.difficulty!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr: expected a number > 0, got {self.lr!r}")
         if self.optimizer not in ("adamax", "adam", "adamw"):
@@ -363,6 +393,7 @@ _PRESET_TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("quick", "shd"): _SHD_QUICK,
     ("quick", "shd-adding"): _SHD_QUICK,
     ("quick", "neuronio"): _NEURONIO_QUICK,
+    **LRA_PRESETS,
 }
 
 
@@ -395,5 +426,6 @@ def resolve_config(task: str, model: str, preset: str = "paper", **overrides: An
         raise ValueError(f"overrides: unknown config keys {unknown}")
     values: dict[str, Any] = dict(_PRESET_TABLE[(preset, task)])
     values.update(_MODEL_OVERRIDES.get((task, model), {}))
+    values.update(LRA_MODEL_OVERRIDES.get((preset, task, model), {}))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return RunConfig(task=task, model=model, preset=preset, **values)
