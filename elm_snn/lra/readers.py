@@ -367,12 +367,20 @@ def bin_grey(grey: np.ndarray, levels: int) -> np.ndarray:
     return (g.astype(np.int64) * levels) // 256
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing the codec {encoding!r} in a pickle file")
+    return text.encode("latin1")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds numpy arrays and plain containers.
 
     Pickle files can name any importable callable; this one refuses every name except the
-    few numpy uses to store an array (``_reconstruct``, ``ndarray``, ``dtype``), so loading a
-    file never runs code of the file's choosing.
+    few numpy uses to store an array (``_reconstruct``, ``ndarray``, ``dtype``) and, for
+    protocol-2 files written by Python 3, ``_codecs.encode`` limited to the latin-1 codec
+    (replaced by a function that only turns text into bytes), so loading a file never runs
+    code of the file's choosing.
     """
 
     def find_class(self, module: str, name: str) -> Any:
@@ -385,6 +393,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return np.ndarray
         if module == "numpy" and name == "dtype":
             return np.dtype
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes  # how protocol-2 pickles written by Python 3 store bytes
         raise pickle.UnpicklingError(
             f"refusing to load {module}.{name} from a pickle file (only numpy arrays are allowed)"
         )

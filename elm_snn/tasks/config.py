@@ -207,6 +207,11 @@ class RunConfig:
                 f"bin_size_ms: LRA tasks take one token per 1 ms step, got {self.bin_size_ms} "
                 f"(leave --bin-size out for {self.task})"
             )
+        if self.synthetic and self.task in ("text", "retrieval", "image"):
+            raise ValueError(
+                f"synthetic: {self.task!r} has no offline generator (only listops, pathfinder "
+                f"and pathfinder-x have one); pass the real data with --data-root DIR"
+            )
         if self.seq_len is not None and (
             isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
         ):

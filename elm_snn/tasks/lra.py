@@ -143,8 +143,12 @@ class LRATask(_ClassificationTask):
                 f"data_root: folder {str(root)!r} does not exist (task {self.name}). "
                 f"See `elm-snn train --help` and docs/lra.md for the layouts and downloads."
             )
-        # the readers raise FileNotFoundError with the places they looked
-        self._dataset(cfg, root, "test")
+        # the readers raise FileNotFoundError with the places they looked; keep what they
+        # read for build_data
+        self._built = {
+            (str(root), split): self._dataset(cfg, root, split)
+            for split in ("train", "validation", "test")
+        }
         return root
 
     def _dataset(self, cfg: RunConfig, root: Path, split: str) -> Dataset:
@@ -179,9 +183,12 @@ class LRATask(_ClassificationTask):
     def build_data(self, cfg: RunConfig, data_root: Path) -> TaskData:
         from elm_snn.lra.readers import collate_token_pairs, collate_tokens
 
-        train = self._dataset(cfg, data_root, "train")
-        val = self._dataset(cfg, data_root, "validation")
-        test = self._dataset(cfg, data_root, "test")
+        built = getattr(self, "_built", {})
+        train, val, test = (
+            built.get((str(data_root), split)) or self._dataset(cfg, data_root, split)
+            for split in ("train", "validation", "test")
+        )
+        self._built = {}
         for split, ds in (("train", train), ("validation", val), ("test", test)):
             if len(ds) == 0:
                 raise ValueError(f"data_root: the {split} split of {data_root} is empty")

@@ -112,8 +112,16 @@ def _quick(task: str) -> dict[str, Any]:
         test_samples=1000,
     )
     if task == "listops":
-        # short expressions (tree length 15..60, depth <= 4, <= 5 arguments), 3000 for training
-        d.update(seq_len=60, tau_m_max=60.0, tau_m_init=(1.0, 60.0), synthetic_size=3000)
+        # short expressions (tree length 15..60, depth <= 4, <= 5 arguments): 10,000 for
+        # training, all used every epoch (an epoch takes seconds)
+        d.update(
+            seq_len=60,
+            tau_m_max=60.0,
+            tau_m_init=(1.0, 60.0),
+            synthetic_size=10000,
+            train_samples_per_epoch=None,
+            max_epochs=20,
+        )
     elif task == "pathfinder":
         # 32 x 32, contours of 6 paddles ("easy"), 2500 images (2000 training)
         d.update(difficulty="easy", synthetic_size=2500)
