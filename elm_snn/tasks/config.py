@@ -35,6 +35,11 @@ the log-odds of the training data's spike rate and the voltage output at its mea
 constructors' initialisation (``"none"``), as the official code does: its 30 x 11,400
 updates leave the readout time to recover, and the preset exists to reproduce those runs.
 
+Long Range Arena tasks (``listops``, ``text``, ``retrieval``, ``image``, ``pathfinder``,
+``pathfinder-x``): presets in :mod:`elm_snn.tasks.lra_presets` (paper: Adam, ELM
+``d_m = 150`` lr 2e-4, Chrono-LSTM hidden 150 lr 1e-3, values the paper lacks chosen and
+named there).
+
 Choice documented here (SPEC section 4): the official SHD notebook keeps its input dropout
 active during validation and test; elm-snn does **not**: the engine puts the model in
 ``eval()`` mode for validation and test, so dropout is off and results are deterministic.
@@ -109,6 +114,12 @@ class RunConfig:
         input_dropout: dropout on the input frames during training (off in evaluation).
         output_init: NeuronIO output initialisation, ``"data"`` (spike logit at the log-odds
             of the training spike rate, voltage output at the mean target) or ``"none"``.
+        seq_len: LRA text tasks: tokens kept per sequence (Text / Retrieval: bytes per
+            document; ListOps: also the longest generated tree with ``synthetic``).
+        difficulty: LRA Pathfinder difficulty, ``"easy"`` / ``"medium"`` / ``"hard"``
+            (contours of 6 / 9 / 14 dashes; LRA uses ``"hard"``).
+
+    LRA presets: :mod:`elm_snn.tasks.lra_presets`.
     """
 
     task: str
