@@ -27,8 +27,9 @@ elm-snn cache (data seed 0): ListOps with ``synthetic_size`` training expression
 images at 32 x 32 (Pathfinder-X: 128 x 128) and difficulty ``difficulty``. Text, Retrieval
 and Image have no generator: they need ``--data-root``.
 
-``train_samples_per_epoch`` / ``val_samples`` / ``test_samples`` keep the first samples of
-a split (a fixed subset).
+``train_samples_per_epoch``: training samples drawn anew every epoch (by the engine's
+sampler, from ``(seed, epoch)``); ``val_samples`` / ``test_samples`` keep the first samples
+of a split (a fixed subset).
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ class LRATask(_ClassificationTask):
             if len(ds) == 0:
                 raise ValueError(f"data_root: the {split} split of {data_root} is empty")
         return TaskData(
-            train=_First(train, cfg.train_samples_per_epoch),
+            train=train,  # the engine's sampler draws train_samples_per_epoch per epoch
             validation=_First(val, cfg.val_samples),
             test=_First(test, cfg.test_samples),
             collate=collate_token_pairs if self.name == "retrieval" else collate_tokens,
