@@ -106,30 +106,37 @@ class PathfinderConfig:
 
     @property
     def contour_length(self) -> int:
+        """Dashes per target contour (6 / 9 / 14)."""
         return DIFFICULTIES[self.difficulty][0]
 
     @property
     def scale(self) -> float:
+        """``resolution / 32``: the factor every size scales with."""
         return self.resolution / 32.0
 
     @property
     def paddle(self) -> int:
+        """Dash length in pixels."""
         return max(2, round(2 * self.scale))
 
     @property
     def gap(self) -> int:
+        """Gap between dashes in pixels."""
         return max(1, round(self.scale))
 
     @property
     def width(self) -> int:
+        """Line width in pixels."""
         return max(1, self.resolution // 64)
 
     @property
     def marker_radius(self) -> int:
+        """Marker radius in pixels."""
         return max(1, round(self.scale))
 
     @property
     def num_distractors(self) -> int:
+        """Distractor contours per image."""
         return int(2 * self.scale)
 
 

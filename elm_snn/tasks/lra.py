@@ -170,6 +170,7 @@ class LRATask(_ClassificationTask):
         )
 
     def vocab_size(self) -> int:
+        """One-hot inputs of the model: grey levels, 16 ListOps tokens or 257 bytes."""
         from elm_snn.lra.readers import BYTE_VOCAB_SIZE, LISTOPS_VOCAB_SIZE
 
         if self.levels is not None:
@@ -177,6 +178,7 @@ class LRATask(_ClassificationTask):
         return LISTOPS_VOCAB_SIZE if self.name == "listops" else BYTE_VOCAB_SIZE
 
     def num_steps(self, cfg: RunConfig) -> int:
+        """Longest sequence of the task (Chrono-LSTM's ``T_max``)."""
         if self.side is not None:
             return self.side * self.side
         return int(cfg.seq_len or 2000)
