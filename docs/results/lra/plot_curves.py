@@ -3,7 +3,8 @@
 Usage: ``python docs/results/lra/plot_curves.py RUNS_DIR OUT.png`` where ``RUNS_DIR`` holds
 the ``elm-snn compare`` folders ``listops/`` and ``pathfinder/`` (each with one run folder
 per model, ``<model>-bin1ms-seed0/logs/metrics.csv``), and optionally ``listops-elm100/``
-(the ELM with ``--num-memory 100``), drawn in the ListOps panel.
+(the ELM with ``--num-memory 100``), drawn in the ListOps panel, and ``pathfinder-long/``
+(the ELM on 10,000 images for 15 epochs), drawn in the Pathfinder panel.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main(runs: Path, out: Path) -> None:
         folders = [(runs / task, "")]
         if task == "listops":
             folders.append((runs / "listops-elm100", " (d_m = 100)"))
+        else:
+            folders.append((runs / "pathfinder-long", " (10,000 images, 15 epochs)"))
         for folder, suffix in folders:
             for run in sorted(folder.glob("*-seed0")):
                 c = curve(run)
