@@ -46,6 +46,13 @@ TEST_PARAMETERS: dict[str, dict[str, object]] = {
         "TRAIN_WINDOWS": 8,
     },
     "04_official_checkpoints": {"BATCH": 1, "T_STEPS": 120},
+    "05_long_range_arena": {
+        "LISTOPS_TRAIN": 40,
+        "MAX_EPOCHS": 1,
+        "MODELS": ["elm", "chrono-lstm"],
+        "PF_IMAGES": 10,
+        "EVAL_SAMPLES": 20,
+    },
 }
 #: Notebooks that generate data (eSpeak NG + cochlea, NEURON) take over a minute.
 SLOW = {"02_shd_adding", "03_neuronio"}

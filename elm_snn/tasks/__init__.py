@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from elm_snn.tasks.base import NonFiniteLossError, Task, TaskData
 from elm_snn.tasks.config import (
+    LRA_MODELS,
+    LRA_TASKS,
     NEURONIO_MODELS,
     PRESETS,
     SHD_MODELS,
@@ -25,6 +27,8 @@ from elm_snn.tasks.config import (
 from elm_snn.tasks.models import SequenceModel, build_model, count_parameters
 
 __all__ = [
+    "LRA_MODELS",
+    "LRA_TASKS",
     "NEURONIO_MODELS",
     "PRESETS",
     "SHD_MODELS",
@@ -42,7 +46,9 @@ __all__ = [
 
 
 def get_task(name: str) -> Task:
-    """The task object of ``name`` (``"shd"``, ``"shd-adding"`` or ``"neuronio"``)."""
+    """The task object of ``name`` (``"shd"``, ``"shd-adding"``, ``"neuronio"`` or an LRA task:
+    ``"listops"``, ``"text"``, ``"retrieval"``, ``"image"``, ``"pathfinder"``,
+    ``"pathfinder-x"``)."""
     if name == "shd":
         from elm_snn.tasks.shd import SHDTask
 
@@ -55,4 +61,8 @@ def get_task(name: str) -> Task:
         from elm_snn.tasks.neuronio import NeuronIOTask
 
         return NeuronIOTask()
+    if name in LRA_TASKS:
+        from elm_snn.tasks.lra import LRATask
+
+        return LRATask(name)
     raise ValueError(f"task: expected one of {TASK_NAMES}, got {name!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from elm_snn.tasks.config import NEURONIO_MODELS, SHD_MODELS, RunConfig
+from elm_snn.tasks.config import RunConfig, models_for_task
 
 __all__ = ["SequenceModel", "build_model", "count_parameters", "output_offset"]
 
@@ -109,7 +109,7 @@ def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: in
     from elm_snn.neurons import ELM, BranchELM
 
     name = cfg.model
-    allowed = NEURONIO_MODELS if cfg.task == "neuronio" else SHD_MODELS
+    allowed = models_for_task(cfg.task)
     if name not in allowed:
         raise ValueError(f"model: expected one of {allowed} for task {cfg.task!r}, got {name!r}")
     dt = cfg.bin_size_ms

@@ -31,9 +31,18 @@ _COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
         "elm_snn.data.neuronio",
         "convert a folder of NeuronIO pickle files to elm-snn's compact HDF5 format",
     ),
+    ("data", "listops"): (
+        "elm_snn.lra.listops",
+        "generate an offline ListOps set (LRA's rules) in LRA's TSV layout",
+    ),
+    ("data", "pathfinder"): (
+        "elm_snn.lra.pathfinder",
+        "generate offline Pathfinder images in LRA's folder + metadata layout",
+    ),
     (None, "train"): (
         "elm_snn.train.run",
-        "train one model on shd / shd-adding / neuronio and evaluate it on the test split",
+        "train one model on shd / shd-adding / neuronio / an LRA task and evaluate it on the test "
+        "split",
     ),
     (None, "eval"): (
         "elm_snn.train.evaluate",

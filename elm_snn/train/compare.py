@@ -25,6 +25,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+#: = elm_snn.tasks.TASK_NAMES (spelled out: importing elm_snn.tasks would load torch)
+TASK_CHOICES = (
+    "shd",
+    "shd-adding",
+    "neuronio",
+    "listops",
+    "text",
+    "retrieval",
+    "image",
+    "pathfinder",
+    "pathfinder-x",
+)
+
 __all__ = [
     "add_arguments",
     "run_from_args",
@@ -287,9 +300,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``elm-snn compare`` options to ``parser``."""
     from elm_snn.train.run import add_common_arguments
 
-    parser.add_argument(
-        "--task", required=True, choices=("shd", "shd-adding", "neuronio"), help="experiment"
-    )
+    parser.add_argument("--task", required=True, choices=TASK_CHOICES, help="experiment")
     parser.add_argument("--models", nargs="+", required=True, help="model names")
     parser.add_argument(
         "--bin-sizes",

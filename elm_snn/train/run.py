@@ -19,6 +19,19 @@ import logging
 import sys
 from typing import Any
 
+#: = elm_snn.tasks.TASK_NAMES (spelled out: importing elm_snn.tasks would load torch)
+TASK_CHOICES = (
+    "shd",
+    "shd-adding",
+    "neuronio",
+    "listops",
+    "text",
+    "retrieval",
+    "image",
+    "pathfinder",
+    "pathfinder-x",
+)
+
 __all__ = ["add_arguments", "run_from_args", "add_common_arguments", "config_overrides"]
 
 
@@ -149,14 +162,13 @@ def quiet_lightning(verbose: bool) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``elm-snn train`` options to ``parser``."""
-    parser.add_argument(
-        "--task", required=True, choices=("shd", "shd-adding", "neuronio"), help="experiment"
-    )
+    parser.add_argument("--task", required=True, choices=TASK_CHOICES, help="experiment")
     parser.add_argument(
         "--model",
         required=True,
         help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn; "
-        "neuronio: elm, branch-elm, lif, alif, lstm",
+        "neuronio: elm, branch-elm, lif, alif, lstm; "
+        "listops/text/retrieval/image/pathfinder/pathfinder-x: elm, branch-elm, chrono-lstm, lstm",
     )
     parser.add_argument(
         "--bin-size",
