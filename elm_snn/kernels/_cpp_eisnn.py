@@ -11,9 +11,9 @@ neuron's ``S`` presynaptic sources and effective weights), never as dense matric
   visited once per step; the input synapses only through the input events. Weight, decay
   and initial-state gradients are accumulated inside the loop, per synapse (no dense
   ``N x (I + N)`` gradient is ever formed).
-* Batch rows are independent: both loops run over the batch with ``at::parallel_for``
-  (weight gradients go to one buffer per batch chunk and are summed in chunk order, so a
-  run is deterministic for a given thread count).
+* Batch rows are independent: both loops cut the batch into ``torch.get_num_threads()``
+  chunks, one thread each (weight gradients go to one buffer per chunk and are summed in
+  chunk order, so a run is deterministic for a given thread count).
 
 Spikes are Heaviside: ``z = 1`` when ``a - thr > 0`` (what every snnTorch surrogate does
 forward); the Python wrapper checks the network's spike function and otherwise uses the
@@ -77,7 +77,10 @@ std::vector<Tensor> eisnn_forward(
     const S* kr = k_r.data_ptr<S>();
     const S* ko = k_o.data_ptr<S>();
     const S th = static_cast<S>(thr), amt = static_cast<S>(amount), al = static_cast<S>(alpha);
-    at::parallel_for(0, batch, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(batch, at::get_num_threads()));
+    const int64_t per = (batch + chunks - 1) / chunks;
+    run_on_threads(chunks, [&](int64_t c) {
+      const int64_t b0 = c * per, b1 = std::min<int64_t>(batch, b0 + per);
       std::vector<S> v_r(n_r), v_o(n_o), a_r(n_r), a_o(n_o), zr_prev(n_r), zo_prev(n_o), f(n_o);
       for (int64_t b = b0; b < b1; ++b) {
         std::copy_n(v_r0.data_ptr<S>() + b * n_r, n_r, v_r.begin());
@@ -187,10 +190,10 @@ std::vector<Tensor> eisnn_backward(
     const S* kr = k_r.data_ptr<S>();
     const S* ko = k_o.data_ptr<S>();
     S* ga_out = want_grad_a ? g_a.data_ptr<S>() : nullptr;
-    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    run_on_threads(chunks, [&](int64_t c) {
       std::vector<S> g_vr(n_r), g_zr(n_r), g_zr_next(n_r), g_ar(n_r);
       std::vector<S> g_vo(n_o), g_zo_next(n_o), g_ao(n_o), g_f(n_o);
-      for (int64_t c = c0; c < c1; ++c) {
+      {
         S* gin = gin_parts.data_ptr<S>() + c * n_in_syn;
         S* gown = gown_parts.data_ptr<S>() + c * n_own;
         S* gwo = gwo_parts.data_ptr<S>() + c * n_out;

@@ -22,6 +22,8 @@ _ELM_SOURCE = r"""
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -35,6 +37,36 @@ void check_cpu_contiguous(const Tensor& t, const char* name) {
 }
 
 bool present(const Tensor& t) { return t.defined() && t.numel() > 0; }
+
+// fn(c) for c in [0, n) on n threads (the calling thread runs c = 0), for loops that call no
+// ATen op. Plain std::threads: at::parallel_for's OpenMP pragmas are inline in ATen's
+// headers and would need this library compiled with OpenMP.
+template <typename F>
+void run_on_threads(int64_t n, F fn) {
+  if (n <= 1) {
+    if (n == 1) fn(0);
+    return;
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(n);
+  for (int64_t c = 1; c < n; ++c) {
+    threads.emplace_back([&, c] {
+      try {
+        fn(c);
+      } catch (...) {
+        errors[c] = std::current_exception();
+      }
+    });
+  }
+  try {
+    fn(0);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
 
 // ------------------------------------------------------------------ sparse rows
 

@@ -189,3 +189,28 @@ def test_fused_float32_train_step_close_to_reference(loops):
     for a, b in zip(grads["fused"][1], grads["dense"][1], strict=True):
         # float32 sums in another order; the tau gradient sums T x B terms that cancel
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_compiled_threads_match_one_thread(loops):
+    """Batch rows over threads (compiled loops) give one thread's values and gradients."""
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.rand(30, 5, 20, generator=gen) < 0.3).double()
+    net = EISNN(20, 3, num_neurons=30, synapses_per_neuron=10, w_init=0.5).double()
+    before = torch.get_num_threads()
+
+    def run(threads):
+        torch.set_num_threads(threads)
+        net.zero_grad()
+        y, final = net(x)
+        (y[-1].sum() + final.v_rec.sum() + net.spike_penalty()).backward()
+        return y.detach(), [p.grad.clone() for p in net.parameters()]
+
+    try:
+        y1, g1 = run(1)
+        y2, g2 = run(2)
+    finally:
+        torch.set_num_threads(before)
+    assert y1.abs().sum() > 0
+    torch.testing.assert_close(y2, y1, rtol=0, atol=0)
+    for a, b in zip(g2, g1, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
