@@ -54,6 +54,8 @@ __all__ = [
     "NEURONIO_MODELS",
     "TASK_NAMES",
     "OUTPUT_INITS",
+    "READOUTS",
+    "VALIDATION_SPLITS",
 ]
 
 TASK_NAMES = ("shd", "shd-adding", "neuronio")
@@ -64,6 +66,13 @@ PRESETS = ("paper", "quick")
 #: (NeuronIO; :meth:`elm_snn.tasks.neuronio.NeuronIOTask.initialise_model`); ``"none"``: the
 #: constructors' initialisation.
 OUTPUT_INITS = ("data", "none")
+#: SHD tasks: how the model's output sequence becomes the logits (see
+#: :func:`elm_snn.networks.readout.aggregate`); the E/I SNN's output is already the 20 ms
+#: low-pass of its output spikes, so for it each choice is "low-pass, then aggregate".
+READOUTS = ("last", "mean", "sum", "max")
+#: SHD tasks: validation items held out of ``shd_train.h5`` by ``"sample"`` (random 10 %)
+#: or by ``"speaker"`` (every sample of 10 % of the training speakers, at least one).
+VALIDATION_SPLITS = ("sample", "speaker")
 
 
 @dataclasses.dataclass
@@ -93,6 +102,11 @@ class RunConfig:
         input_dropout: dropout on the input frames during training (off in evaluation).
         output_init: NeuronIO output initialisation, ``"data"`` (spike logit at the log-odds
             of the training spike rate, voltage output at the mean target) or ``"none"``.
+        readout: SHD tasks, the reduction over time of the model's output that gives the
+            logits: ``"last"`` (the paper), ``"mean"``, ``"sum"`` or ``"max"``
+            (:data:`READOUTS`).
+        validation_split: SHD tasks, ``"sample"`` (random 10 % of the training samples) or
+            ``"speaker"`` (all samples of held-out training speakers).
     """
 
     task: str
@@ -144,6 +158,9 @@ class RunConfig:
     window_ms: int = 500
     burn_in_ms: int = 150
     output_init: str = "data"
+    # SHD tasks
+    readout: str = "last"
+    validation_split: str = "sample"
     # engine
     accelerator: str = "auto"
     devices: int | str = 1
@@ -209,6 +226,13 @@ class RunConfig:
         if self.output_init not in OUTPUT_INITS:
             raise ValueError(
                 f"output_init: expected one of {OUTPUT_INITS}, got {self.output_init!r}"
+            )
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout: expected one of {READOUTS}, got {self.readout!r}")
+        if self.validation_split not in VALIDATION_SPLITS:
+            raise ValueError(
+                f"validation_split: expected one of {VALIDATION_SPLITS}, got "
+                f"{self.validation_split!r}"
             )
         if self.data_root is None and not self.synthetic:
             raise ValueError(
@@ -290,6 +314,11 @@ _SHD_PAPER: dict[str, Any] = dict(
     snn_synapses_per_neuron=100,
     snn_l1=0.01,
     synthetic_size=40,
+    # the paper: cross-entropy "on the last float output" of every model (the E/I SNN's
+    # output being its 20 ms low-pass of the output spikes); validation a random share of
+    # the training samples
+    readout="last",
+    validation_split="sample",
 )
 _SHD_QUICK: dict[str, Any] = dict(
     _SHD_PAPER,
@@ -309,6 +338,8 @@ _SHD_QUICK: dict[str, Any] = dict(
     snn_synapses_per_neuron=50,
     gradient_clip_val=1.0,
     synthetic_size=16,
+    readout="mean",
+    validation_split="speaker",
 )
 _NEURONIO_PAPER: dict[str, Any] = dict(
     bin_size_ms=1.0,
