@@ -65,6 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-samples", type=int, default=d["train_samples"], help="training pairs per epoch"
     )
+    parser.add_argument(
+        "--readout",
+        choices=("last", "mean", "sum", "max"),
+        default=None,
+        help="logits from the models' last output step (the paper) or its mean/sum/max over "
+        "time (default: the quick preset's)",
+    )
+    parser.add_argument(
+        "--validation-split",
+        choices=("sample", "speaker"),
+        default=None,
+        help="validation: random training samples or held-out training speakers (default: "
+        "the quick preset's)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument(
@@ -85,13 +99,18 @@ def run_from_args(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     import os
 
+    from elm_snn.tasks import resolve_config
     from elm_snn.tasks.shd import synthetic_spoken_digits
     from elm_snn.train.compare import compare
 
+    quick = resolve_config("shd-adding", "elm", "quick", synthetic=True)
+    readout = getattr(args, "readout", None) or quick.readout
+    validation_split = getattr(args, "validation_split", None) or quick.validation_split
     print(
         f"elm-snn demo: SHD-Adding, models {', '.join(args.models)}, bin sizes "
         f"{', '.join(f'{b:g}' for b in args.bin_sizes)} ms, {args.epochs} epochs x "
-        f"{args.train_samples} pairs, seed {args.seed}",
+        f"{args.train_samples} pairs, seed {args.seed}, readout {readout!r}, validation "
+        f"by {validation_split}",
         flush=True,
     )
     print("[1/3] spoken digits (generated once, then reused from the cache) ...", flush=True)
@@ -112,6 +131,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         train_samples_per_epoch=args.train_samples,
         progress_bar=False,
         accelerator="cpu",
+        readout=readout,
+        validation_split=validation_split,
     )
     rows = compare(
         "shd-adding",
