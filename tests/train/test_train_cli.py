@@ -174,7 +174,8 @@ def test_parser_keeps_data_commands():
     )
     assert (a.devices, a.strategy, a.num_nodes) == (2, "ddp", 2)
     a = p.parse_args(["demo"])
-    assert a._module == "elm_snn.train.demo" and a.bin_sizes == [50.0, 100.0]
+    assert a._module == "elm_snn.train.demo" and a.bin_sizes == [20.0]
+    assert a.readout is None and a.validation_split is None  # the quick preset's
 
 
 def test_train_readout_and_validation_split_flags(tmp_path, capsys):
