@@ -4,9 +4,9 @@
    cochlea model; :func:`elm_snn.synth.spoken_digits.generate_spoken_digits`), or reuse it
    from the cache (``$ELM_SNN_CACHE``, default ``~/.cache/elm-snn``).
 2. Train the ELM neuron, an LSTM and the paper's recurrent E/I SNN on SHD-Adding at 20 ms
-   bins (100 steps per pair) with the ``quick`` preset (mean-over-time readout, validation
-   on a held-out training speaker): same data, same pairs, same number of epochs and
-   optimiser steps for every model.
+   bins (100 steps per pair) with the ``quick`` preset (readout: the ELM's last step, the
+   others' mean over time; validation on a held-out training speaker): same data, same
+   pairs, same number of epochs and optimiser steps for every model.
 3. Test each model's best-validation checkpoint on held-out test pairs (digits of speakers
    never seen in training), print the table and write ``runs/demo/results.{csv,md}`` and
    ``runs/demo/test_accuracy_vs_bin_size.png``; say whether the paper's picture holds at
@@ -105,14 +105,20 @@ def run_from_args(args: argparse.Namespace) -> int:
     from elm_snn.tasks.shd import synthetic_spoken_digits
     from elm_snn.train.compare import compare
 
-    quick = resolve_config("shd-adding", "elm", "quick", synthetic=True)
-    readout = getattr(args, "readout", None) or quick.readout
-    validation_split = getattr(args, "validation_split", None) or quick.validation_split
+    readout = getattr(args, "readout", None)
+    validation_split = getattr(args, "validation_split", None)
+    try:
+        quick = {m: resolve_config("shd-adding", m, "quick", synthetic=True) for m in args.models}
+    except ValueError as exc:
+        print(f"elm-snn demo: error: {exc}", file=sys.stderr)
+        return 2
+    readouts = ", ".join(f"{m} {readout or c.readout}" for m, c in quick.items())
+    splits = {validation_split or c.validation_split for c in quick.values()}
     print(
         f"elm-snn demo: SHD-Adding, models {', '.join(args.models)}, bin sizes "
         f"{', '.join(f'{b:g}' for b in args.bin_sizes)} ms, {args.epochs} epochs x "
-        f"{args.train_samples} pairs, seed {args.seed}, readout {readout!r}, validation "
-        f"by {validation_split}",
+        f"{args.train_samples} pairs, seed {args.seed}, readout: {readouts}; validation "
+        f"by {', '.join(sorted(splits))}",
         flush=True,
     )
     print("[1/3] spoken digits (generated once, then reused from the cache) ...", flush=True)

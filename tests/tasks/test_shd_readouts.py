@@ -20,9 +20,13 @@ from elm_snn.train.engine import train
 def test_readout_choices_in_config_and_presets() -> None:
     paper = resolve_config("shd", "snn", "paper", synthetic=True)
     assert (paper.readout, paper.validation_split) == ("last", "sample")
-    for model in SHD_MODELS:
-        quick = resolve_config("shd-adding", model, "quick", synthetic=True)
-        assert (quick.readout, quick.validation_split) == ("mean", "speaker")
+    for task in ("shd", "shd-adding"):
+        for model in SHD_MODELS:
+            quick = resolve_config(task, model, "quick", synthetic=True)
+            expected = "last" if model == "elm" else "mean"  # what learned (config.py)
+            assert (quick.readout, quick.validation_split) == (expected, "speaker")
+            paper = resolve_config(task, model, "paper", synthetic=True)
+            assert (paper.readout, paper.validation_split) == ("last", "sample")
     assert resolve_config("shd", "elm", "quick", synthetic=True, readout="max").readout == "max"
     with pytest.raises(ValueError, match="readout: expected one of .* got 'median'"):
         resolve_config("shd", "elm", "quick", synthetic=True, readout="median")
