@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     # SHD-Adding
     "SHDAdding": "adding",
     "split_train_validation": "adding",
+    "split_by_speaker": "adding",
     "ADDING_NUM_CLASSES": "adding",
     # binning
     "BinToFrames": "transforms",

@@ -9,11 +9,13 @@ whatever the language of either digit.
 
 Splits (all deterministic):
 
-* ``"train"`` / ``"validation"``: the samples of ``shd_train.h5`` are permuted with
-  ``numpy.random.default_rng(split_seed)``; the first ``round(validation_fraction * N)``
-  samples of the permutation form the validation pool, the rest the training pool, so no
-  validation pair ever uses a training-pool sample (speakers do overlap: SHD's training
-  speakers are in both).
+* ``"train"`` / ``"validation"``: with ``validation_split="sample"`` (default) the samples
+  of ``shd_train.h5`` are permuted with ``numpy.random.default_rng(split_seed)``; the first
+  ``round(validation_fraction * N)`` samples of the permutation form the validation pool,
+  the rest the training pool, so no validation pair ever uses a training-pool sample
+  (speakers do overlap: SHD's training speakers are in both). With
+  ``validation_split="speaker"`` whole speakers are held out instead
+  (:func:`split_by_speaker`), so validation, like the test file, measures unseen voices.
 * ``"test"``: pairs of ``shd_test.h5`` samples only (includes SHD's two test-only speakers).
 
 Pairs of epoch ``e`` come from ``numpy.random.default_rng([seed, split_code, e])``;
@@ -33,7 +35,7 @@ from elm_snn.data.cache import DigitFrameCache
 from elm_snn.data.shd import SHD
 from elm_snn.data.transforms import BinningStats, BinToFrames, bin_events, num_bins
 
-__all__ = ["SHDAdding", "split_train_validation", "ADDING_NUM_CLASSES"]
+__all__ = ["SHDAdding", "split_train_validation", "split_by_speaker", "ADDING_NUM_CLASSES"]
 
 ADDING_NUM_CLASSES = 19
 _SPLIT_CODES = {"train": 0, "validation": 1, "test": 2}
@@ -55,6 +57,47 @@ def split_train_validation(
     perm = np.random.default_rng(int(split_seed)).permutation(int(num_samples))
     n_val = int(round(float(validation_fraction) * num_samples))
     return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)
+
+
+def split_by_speaker(
+    speakers: np.ndarray, validation_fraction: float, split_seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic split that holds out whole speakers.
+
+    ``max(1, round(validation_fraction * S))`` of the ``S`` distinct speakers, drawn with
+    ``numpy.random.default_rng(split_seed)``, give every one of their samples to validation.
+
+    Args:
+        speakers: ``(N,)`` speaker id of each sample.
+        validation_fraction: share of the speakers held out, in ``(0, 1)``.
+        split_seed: seed of the speaker draw.
+
+    Returns:
+        ``(train_indices, validation_indices, validation_speakers)``, sorted int64 arrays.
+
+    Raises:
+        ValueError: fewer than two speakers, or a fraction outside ``(0, 1)``.
+    """
+    if not 0.0 < float(validation_fraction) < 1.0:
+        raise ValueError(
+            f"validation_fraction: expected a number in (0, 1) for a split by speaker, got "
+            f"{validation_fraction!r}"
+        )
+    spk = np.asarray(speakers).astype(np.int64).reshape(-1)
+    unique = np.unique(spk)
+    if len(unique) < 2:
+        raise ValueError(
+            f"speakers: a split by speaker needs at least 2 speakers, got {len(unique)} "
+            f"({unique.tolist()})"
+        )
+    n_val = min(len(unique) - 1, max(1, int(round(float(validation_fraction) * len(unique)))))
+    held = np.sort(np.random.default_rng(int(split_seed)).permutation(unique)[:n_val])
+    is_val = np.isin(spk, held)
+    return (
+        np.flatnonzero(~is_val).astype(np.int64),
+        np.flatnonzero(is_val).astype(np.int64),
+        held.astype(np.int64),
+    )
 
 
 class SHDAdding:
@@ -82,6 +125,7 @@ class SHDAdding:
         seed: seed of the pair draws.
         validation_fraction: share of ``shd_train.h5`` held out for validation (default 0.1).
         split_seed: seed of the train/validation permutation (independent of ``seed``).
+        validation_split: ``"sample"`` (default) or ``"speaker"`` (see module docstring).
         cache: ``"memory"`` (default), ``"disk"`` (also ``.npz`` under
             ``elm_snn._io.cache_dir("shd_frames")``) or ``None`` (bin every item anew).
         download: let Tonic download SHD if the file is missing.
@@ -111,12 +155,17 @@ class SHDAdding:
         seed: int = 0,
         validation_fraction: float = 0.1,
         split_seed: int = 0,
+        validation_split: Literal["sample", "speaker"] = "sample",
         cache: Literal["memory", "disk"] | None = "memory",
         download: bool = False,
         num_channels: int = 700,
     ) -> None:
         if split not in _SPLIT_CODES:
             raise ValueError(f"split: expected 'train', 'validation' or 'test', got {split!r}")
+        if validation_split not in ("sample", "speaker"):
+            raise ValueError(
+                f"validation_split: expected 'sample' or 'speaker', got {validation_split!r}"
+            )
         if cache not in ("memory", "disk", None):
             raise ValueError(f"cache: expected 'memory', 'disk' or None, got {cache!r}")
         if not (isinstance(digit_duration_ms, (int, float)) and digit_duration_ms > 0):
@@ -147,9 +196,13 @@ class SHDAdding:
         n_file = len(self.source)
         if split == "test":
             self.pool = np.arange(n_file, dtype=np.int64)
+        elif validation_split == "speaker":
+            tr, va, _ = split_by_speaker(self.source.speakers, validation_fraction, split_seed)
+            self.pool = tr if split == "train" else va
         else:
             tr, va = split_train_validation(n_file, validation_fraction, split_seed)
             self.pool = tr if split == "train" else va
+        self.validation_split = validation_split
         if len(self.pool) == 0:
             raise ValueError(
                 f"split={split!r}: no samples in the pool ({n_file} samples in "
@@ -186,6 +239,10 @@ class SHDAdding:
         starts its workers; with ``persistent_workers=True`` workers keep the old pairs)."""
         self.pairs = self.pairs_for_epoch(epoch)
         self.epoch = int(epoch)
+
+    def pair_speakers(self) -> np.ndarray:
+        """``(pairs_per_epoch, 2)`` int64 speaker ids of both digits of the current pairs."""
+        return self.source.speakers[self.pairs]
 
     def targets(self) -> np.ndarray:
         """``(pairs_per_epoch,)`` int64 targets (digit sums) of the current epoch."""

@@ -2,15 +2,18 @@
 
 from .eisnn import EISNN, EISNNRecord, EISNNState, draw_synapses
 from .lstm import LSTM, ChronoLSTM, chrono_bias
-from .readout import SequenceClassifier, last_step, low_pass
+from .readout import AGGREGATIONS, READOUTS, SequenceClassifier, aggregate, last_step, low_pass
 
 __all__ = [
+    "AGGREGATIONS",
+    "READOUTS",
     "EISNN",
     "LSTM",
     "ChronoLSTM",
     "EISNNRecord",
     "EISNNState",
     "SequenceClassifier",
+    "aggregate",
     "chrono_bias",
     "draw_synapses",
     "last_step",

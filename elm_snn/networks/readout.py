@@ -1,10 +1,18 @@
-"""Readouts for sequence classification: last step, low-pass filter, and a classifier head.
+"""Readouts for sequence classification: time aggregation, low-pass filter, classifier head.
 
 The paper classifies from the last output step (cross-entropy "on the last float output of
 the respective model"), and its E/I spiking network from the output spikes low-pass filtered
-with a 20 ms constant. :class:`SequenceClassifier` wraps any backbone that maps a sequence
-to ``(y, state)`` (:class:`~elm_snn.ELM`, :class:`~elm_snn.networks.LSTM`,
-:class:`~elm_snn.networks.EISNN`, ...) into ``x -> logits (B, num_classes)``.
+with a 20 ms constant. :func:`aggregate` reduces a sequence over time with one of
+:data:`AGGREGATIONS`: ``"last"`` (the paper's choice), ``"mean"``, ``"sum"`` or ``"max"``.
+Aggregating over all steps matters whenever the informative part of the input ends before
+the sequence does (SHD digits end ~0.5-1 s into their 1 s slot): a leaky output read at the
+last step has then forgotten most of it.
+
+:class:`SequenceClassifier` wraps any backbone that maps a sequence to ``(y, state)``
+(:class:`~elm_snn.ELM`, :class:`~elm_snn.networks.LSTM`, :class:`~elm_snn.networks.EISNN`,
+...) into ``x -> logits (B, num_classes)``; its ``readout`` is one of :data:`READOUTS`:
+an aggregation of the raw output, or ``"lowpass"`` / ``"lowpass-<aggregation>"`` (filter
+first, then aggregate; ``"lowpass"`` is ``"lowpass-last"``).
 """
 
 from __future__ import annotations
@@ -16,9 +24,12 @@ from torch import Tensor, nn
 
 from .._validation import check_choice, check_float_tensor, check_positive
 
-__all__ = ["READOUTS", "SequenceClassifier", "last_step", "low_pass"]
+__all__ = ["AGGREGATIONS", "READOUTS", "SequenceClassifier", "aggregate", "last_step", "low_pass"]
 
-READOUTS = ("last", "lowpass")
+#: reductions over time of :func:`aggregate`
+AGGREGATIONS = ("last", "mean", "sum", "max")
+#: readouts of :class:`SequenceClassifier`
+READOUTS = AGGREGATIONS + ("lowpass", "lowpass-mean", "lowpass-sum", "lowpass-max")
 
 
 def _check_sequence(name: str, y: object, batch_first: bool) -> Tensor:
@@ -35,6 +46,27 @@ def last_step(y: Tensor, batch_first: bool = False) -> Tensor:
     """The last time step of a sequence: ``(T, B, F)`` (or ``(B, T, F)``) -> ``(B, F)``."""
     y = _check_sequence("y", y, batch_first)
     return y[:, -1] if batch_first else y[-1]
+
+
+def aggregate(y: Tensor, how: str = "last", batch_first: bool = False) -> Tensor:
+    """Reduce a sequence over time: ``(T, B, F)`` (or ``(B, T, F)``) -> ``(B, F)``.
+
+    Args:
+        y: the sequence.
+        how: ``"last"`` (the last step), ``"mean"``, ``"sum"`` or ``"max"`` over all steps
+            (``"max"`` passes the gradient to the step of the maximum only).
+        batch_first: layout of ``y``.
+    """
+    check_choice("how", how, AGGREGATIONS)
+    y = _check_sequence("y", y, batch_first)
+    dim = 1 if batch_first else 0
+    if how == "last":
+        return y.select(dim, -1)
+    if how == "mean":
+        return y.mean(dim)
+    if how == "sum":
+        return y.sum(dim)
+    return y.amax(dim)
 
 
 def low_pass(
@@ -80,11 +112,12 @@ def low_pass(
 
 
 class SequenceClassifier(nn.Module):
-    """Classify a sequence from a backbone's last (or low-passed) output.
+    """Classify a sequence from its backbone's output aggregated over time.
 
-    ``logits = head(dropout(pool(backbone(input_dropout(x))[0])))`` where ``pool`` is the
-    last step (``readout="last"``) or the last step of the low-pass filtered output
-    (``readout="lowpass"``, normalised filter with ``tau_ms``).
+    ``logits = head(dropout(pool(backbone(input_dropout(x))[0])))`` where ``pool`` is
+    :func:`aggregate` with ``readout`` (``"last"``, ``"mean"``, ``"sum"``, ``"max"``), or
+    with ``readout="lowpass-<aggregation>"`` the aggregation of the low-pass filtered output
+    (normalised filter with ``tau_ms``; ``"lowpass"`` = ``"lowpass-last"``).
 
     Args:
         backbone: module mapping ``x`` to ``(y, state)`` (or just ``y``), ``y`` of shape
@@ -95,7 +128,7 @@ class SequenceClassifier(nn.Module):
             (e.g. ``ELM(700, 100, 19)`` whose readout already has 19 channels, or
             :class:`~elm_snn.networks.EISNN`), otherwise a ``Linear(num_features,
             num_classes)`` head is added.
-        readout: ``"last"`` (default, as the paper) or ``"lowpass"``.
+        readout: one of :data:`READOUTS`; ``"last"`` (default) is the paper's.
         tau_ms: low-pass time constant in ms (default 20).
         dt: time step in ms for the low-pass filter (default: ``backbone.dt``).
         dropout: dropout before the head (default 0).
@@ -136,8 +169,10 @@ class SequenceClassifier(nn.Module):
         self.tau_ms = check_positive("tau_ms", tau_ms)
         if dt is None:
             dt = getattr(backbone, "dt", None)
-            if dt is None and readout == "lowpass":
-                raise ValueError("dt: required for readout='lowpass' when the backbone has no dt")
+            if dt is None and readout.startswith("lowpass"):
+                raise ValueError(
+                    f"dt: required for readout={readout!r} when the backbone has no dt"
+                )
         self.dt = None if dt is None else check_positive("dt", dt)
         self.input_dropout = nn.Dropout(input_dropout)
         self.dropout = nn.Dropout(dropout)
@@ -154,7 +189,9 @@ class SequenceClassifier(nn.Module):
                 f"num_features: the backbone's output has {y.shape[-1]} features, expected "
                 f"num_features = {self.num_features}"
             )
-        if self.readout == "lowpass":
+        how = self.readout
+        if how.startswith("lowpass"):
             y = low_pass(y, self.tau_ms, self.dt, batch_first=batch_first)
-        pooled = self.dropout(last_step(y, batch_first=batch_first))
+            how = how.partition("-")[2] or "last"
+        pooled = self.dropout(aggregate(y, how, batch_first=batch_first))
         return pooled if self.head is None else self.head(pooled)

@@ -1,16 +1,21 @@
 """SHD and SHD-Adding classification tasks.
 
 * ``shd``: 20 classes (0-9 English, 10-19 German). Train/validation: a deterministic 90/10
-  by-sample split of ``shd_train.h5`` (:func:`elm_snn.data.split_train_validation`, split
-  seed 0); test: ``shd_test.h5``. Each sample is cut to 1 s and binned at
-  ``bin_size_ms``.
+  split of ``shd_train.h5``, by sample (``validation_split="sample"``,
+  :func:`elm_snn.data.split_train_validation`) or by speaker (``"speaker"``: 10 % of the
+  training speakers, at least one, :func:`elm_snn.data.split_by_speaker`), split seed 0;
+  test: ``shd_test.h5``. Each sample is cut to 1 s and binned at ``bin_size_ms``.
 * ``shd-adding``: 19 classes (sum of two spoken digits, chance 1/19), pairs from
-  :class:`elm_snn.data.SHDAdding`: training pairs drawn anew every epoch from
-  ``(seed, epoch)``; validation and test pairs are fixed (pair seed 0, the same for every
-  model and run seed, so comparisons use identical held-out pairs).
+  :class:`elm_snn.data.SHDAdding` (same validation split choice): training pairs drawn
+  anew every epoch from ``(seed, epoch)``; validation and test pairs are fixed (pair seed 0,
+  the same for every model and run seed, so comparisons use identical held-out pairs).
 
-Head and loss (paper): cross-entropy on the **last** output step of the model; metric:
-accuracy of the last step's argmax.
+Head and loss: cross-entropy on the model's output sequence reduced over time with
+``cfg.readout`` (:func:`elm_snn.networks.readout.aggregate`): ``"last"`` is the paper's
+("the last float output"), ``"mean"``, ``"sum"``, ``"max"`` aggregate every step. Metric:
+accuracy of the argmax of those logits, overall (``test_accuracy``) and per test speaker
+(``test_accuracy_speaker<id>``: the items in which that speaker says a digit; an SHD-Adding
+pair of two speakers counts for both).
 
 With ``synthetic=True`` the data are the offline spoken-digit set of
 :func:`elm_snn.synth.spoken_digits.generate_spoken_digits` (``synthetic_size`` utterances per
@@ -33,7 +38,14 @@ from elm_snn.tasks.base import Task, TaskData
 from elm_snn.tasks.config import SHD_MODELS, RunConfig
 from elm_snn.tasks.models import SequenceModel
 
-__all__ = ["SHDTask", "SHDAddingTask", "synthetic_spoken_digits", "check_shd_folder"]
+__all__ = [
+    "SHDTask",
+    "SHDAddingTask",
+    "synthetic_spoken_digits",
+    "check_shd_folder",
+    "collate_with_speakers",
+    "per_speaker_accuracy",
+]
 
 SPLIT_SEED = 0
 EVAL_PAIR_SEED = 0
@@ -116,8 +128,38 @@ class _CappedDataset(Dataset):
         return self.base[i]
 
 
+class _SpeakerTagged(Dataset):
+    """Items ``(frames, label, (speaker_a, speaker_b))`` of a dataset, for per-speaker test
+    metrics; ``speakers`` is ``(len(base), 2)`` (single digits: the same id twice)."""
+
+    def __init__(self, base: Any, speakers: np.ndarray) -> None:
+        speakers = np.asarray(speakers, dtype=np.int64)
+        if speakers.shape != (len(base), 2):
+            raise ValueError(
+                f"speakers: expected shape ({len(base)}, 2), got {tuple(speakers.shape)}"
+            )
+        self.base = base
+        self.speakers = speakers
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[Any, int, np.ndarray]:
+        frames, label = self.base[i]
+        return frames, label, self.speakers[i]
+
+
+def collate_with_speakers(batch: list) -> tuple[Tensor, Tensor, Tensor]:
+    """Collate ``(frames, label, speakers)`` items: ``(x (T, B, C), y (B,), speakers (B, 2))``."""
+    from elm_snn.data.collate import collate_frames
+
+    x, y = collate_frames([(item[0], item[1]) for item in batch])
+    spk = torch.as_tensor(np.stack([np.asarray(item[2]) for item in batch]), dtype=torch.long)
+    return x, y, spk
+
+
 class _ClassificationTask(Task):
-    """Shared head/loss/metrics of the SHD tasks: CE and accuracy on the last step."""
+    """Shared head/loss/metrics of the SHD tasks: CE and accuracy of the read-out logits."""
 
     models = SHD_MODELS
     monitor = "val_accuracy"
@@ -131,12 +173,14 @@ class _ClassificationTask(Task):
         return check_shd_folder(cfg.data_root)
 
     @staticmethod
-    def _logits(model: SequenceModel, x: Tensor) -> Tensor:
-        return model(x)[-1]
+    def _logits(model: SequenceModel, x: Tensor, cfg: RunConfig) -> Tensor:
+        from elm_snn.networks.readout import aggregate
+
+        return aggregate(model(x), cfg.readout)
 
     def training_loss(self, model: SequenceModel, batch: Any, cfg: RunConfig) -> tuple[Tensor, int]:
-        x, y = batch
-        loss = torch.nn.functional.cross_entropy(self._logits(model, x), y)
+        x, y = batch[0], batch[1]
+        loss = torch.nn.functional.cross_entropy(self._logits(model, x, cfg), y)
         reg = model.regularization()
         if reg is not None:
             loss = loss + reg
@@ -145,18 +189,42 @@ class _ClassificationTask(Task):
     def eval_records(
         self, model: SequenceModel, batch: Any, cfg: RunConfig, split: str
     ) -> dict[str, Tensor]:
-        x, y = batch
-        logits = self._logits(model, x)
+        x, y = batch[0], batch[1]
+        logits = self._logits(model, x, cfg)
         loss = torch.nn.functional.cross_entropy(logits, y, reduction="none")
-        return {"correct": (logits.argmax(-1) == y).float(), "loss": loss.float()}
+        rec = {"correct": (logits.argmax(-1) == y).float(), "loss": loss.float()}
+        if len(batch) > 2:
+            rec["speakers"] = batch[2]
+        return rec
 
     def compute_metrics(
         self, records: dict[str, Tensor], cfg: RunConfig, split: str
     ) -> dict[str, float]:
-        return {
-            "accuracy": float(records["correct"].mean()),
-            "loss": float(records["loss"].mean()),
-        }
+        correct = records["correct"]
+        out = {"accuracy": float(correct.mean()), "loss": float(records["loss"].mean())}
+        out.update(per_speaker_accuracy(correct, records.get("speakers")))
+        return out
+
+
+def per_speaker_accuracy(correct: Tensor, speakers: Tensor | None) -> dict[str, float]:
+    """``{"accuracy_speaker<id>": mean of correct over the items that speaker is in}``.
+
+    Args:
+        correct: ``(N,)`` 0/1 per item.
+        speakers: ``(N, 2)`` speaker ids of the item's two digits (the same id twice for a
+            single digit), or None (no per-speaker metrics).
+    """
+    if speakers is None:
+        return {}
+    if speakers.dim() != 2 or speakers.shape != (correct.shape[0], 2):
+        raise ValueError(
+            f"speakers: expected shape ({correct.shape[0]}, 2), got {tuple(speakers.shape)}"
+        )
+    out = {}
+    for s in torch.unique(speakers).tolist():
+        mask = (speakers == s).any(dim=1)
+        out[f"accuracy_speaker{int(s)}"] = float(correct[mask].float().mean())
+    return out
 
 
 class SHDTask(_ClassificationTask):
@@ -166,7 +234,7 @@ class SHDTask(_ClassificationTask):
     chance = 1.0 / 20.0
 
     def build_data(self, cfg: RunConfig, data_root: Path) -> TaskData:
-        from elm_snn.data.adding import split_train_validation
+        from elm_snn.data.adding import split_by_speaker, split_train_validation
         from elm_snn.data.collate import collate_frames
         from elm_snn.data.shd import find_shd_file
         from elm_snn.data.shd_format import validate_shd_file
@@ -178,19 +246,31 @@ class SHDTask(_ClassificationTask):
         # through the format checks (SHDFormatError naming the file), never a raw h5py error
         n_train = validate_shd_file(train_file)
         n_test = validate_shd_file(test_file)
-        tr, va = split_train_validation(n_train, 0.1, SPLIT_SEED)
+        import h5py
+
+        with h5py.File(train_file, "r") as f:
+            train_speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+        with h5py.File(test_file, "r") as f:
+            test_speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+        if cfg.validation_split == "speaker":
+            tr, va, _ = split_by_speaker(train_speakers, 0.1, SPLIT_SEED)
+        else:
+            tr, va = split_train_validation(n_train, 0.1, SPLIT_SEED)
         if len(va) == 0:
             raise ValueError(f"data_root: {train_file} has too few samples ({n_train}) to split")
         train = _FramesDataset(train_file, cfg.bin_size_ms, tr)
-        test = _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test))
-        for ds in (train, test):
+        test_frames = _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test))
+        for ds in (train, test_frames):
             _check_labels(ds.cache.labels, 20, ds.cache.path)
+        test = _CappedDataset(test_frames, cfg.test_samples)
+        test_spk = np.repeat(test_speakers[: len(test), None], 2, axis=1)
         return TaskData(
             train=train,
             validation=_CappedDataset(
                 _FramesDataset(train_file, cfg.bin_size_ms, va), cfg.val_samples
             ),
-            test=_CappedDataset(test, cfg.test_samples),
+            test=_SpeakerTagged(test, test_spk),
+            test_collate=collate_with_speakers,
             collate=collate_frames,
             num_inputs=700,
             num_outputs=20,
@@ -209,7 +289,11 @@ class SHDAddingTask(_ClassificationTask):
         from elm_snn.data.adding import SHDAdding
         from elm_snn.data.collate import collate_frames
 
-        common: dict[str, Any] = dict(bin_size_ms=cfg.bin_size_ms, split_seed=SPLIT_SEED)
+        common: dict[str, Any] = dict(
+            bin_size_ms=cfg.bin_size_ms,
+            split_seed=SPLIT_SEED,
+            validation_split=cfg.validation_split,
+        )
         pairs = cfg.train_samples_per_epoch or 16000
         train = SHDAdding(data_root, "train", seed=cfg.seed, pairs_per_epoch=pairs, **common)
         val = SHDAdding(
@@ -227,7 +311,8 @@ class SHDAddingTask(_ClassificationTask):
         return TaskData(
             train=train,
             validation=val,
-            test=test,
+            test=_SpeakerTagged(test, test.pair_speakers()),
+            test_collate=collate_with_speakers,
             collate=collate_frames,
             num_inputs=700,
             num_outputs=19,

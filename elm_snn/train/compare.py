@@ -74,13 +74,21 @@ def summary_markdown(
     rows: Sequence[Mapping[str, Any]], metric: str, chance: float | None = None
 ) -> str:
     """Markdown table: one row per model and bin size with ``metric`` mean +- std over seeds
-    (sample std, n-1), parameters and mean wall time per run."""
+    (sample std, n-1), parameters and mean wall time per run; when the rows carry
+    per-speaker values (``<metric>_speaker<id>``, SHD tasks) a last column lists their means
+    over seeds, ``id: value``."""
     groups: dict[tuple[str, float], list[Mapping[str, Any]]] = {}
     for r in rows:
         groups.setdefault((str(r["model"]), float(r["bin_size_ms"])), []).append(r)
+    prefix = f"{metric}_speaker"
+    speakers = sorted(
+        {int(k[len(prefix) :]) for r in rows for k in r if k.startswith(prefix)},
+    )
+    extra_head = f" {metric} per test speaker |" if speakers else ""
     lines = [
-        f"| model | bin size (ms) | parameters | {metric} (mean +- std) | seeds | s per run |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| model | bin size (ms) | parameters | {metric} (mean +- std) | seeds | s per run |"
+        + extra_head,
+        "| --- | ---: | ---: | ---: | ---: | ---: |" + (" --- |" if speakers else ""),
     ]
     for (model, b), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         vals = [float(r[metric]) for r in rs if r.get(metric) is not None]
@@ -89,9 +97,16 @@ def summary_markdown(
             m, s = _mean_std(vals)
             cell = f"{m:.3f} +- {s:.3f}" if len(vals) > 1 else f"{m:.3f}"
         wall = sum(float(r.get("wall_seconds") or 0.0) for r in rs) / len(rs)
+        extra = ""
+        if speakers:
+            parts = []
+            for s in speakers:
+                v = [float(r[f"{prefix}{s}"]) for r in rs if r.get(f"{prefix}{s}") is not None]
+                parts.append(f"{s}: {sum(v) / len(v):.3f}" if v else f"{s}: n/a")
+            extra = f" {', '.join(parts)} |"
         lines.append(
             f"| {model} | {b:g} | {int(rs[0].get('num_parameters') or 0):,} | {cell} | "
-            f"{len(vals)} | {wall:.0f} |"
+            f"{len(vals)} | {wall:.0f} |" + extra
         )
     if chance is not None:
         lines.append("")

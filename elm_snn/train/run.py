@@ -104,6 +104,20 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="NeuronIO: start the spike logit / voltage output at the training data's "
         "log-odds / mean ('data'), or keep the constructors' initialisation ('none')",
     )
+    parser.add_argument(
+        "--readout",
+        choices=("last", "mean", "sum", "max"),
+        default=None,
+        help="SHD tasks: logits = the model's output at the last step (the paper) or its "
+        "mean/sum/max over time (E/I SNN: of its 20 ms low-pass); default: the preset's",
+    )
+    parser.add_argument(
+        "--validation-split",
+        choices=("sample", "speaker"),
+        default=None,
+        help="SHD tasks: hold out 10%% of the training samples ('sample') or of the training "
+        "speakers ('speaker') for validation; default: the preset's",
+    )
     parser.add_argument("--accelerator", default=None, help="cpu, gpu, auto (default auto)")
     parser.add_argument(
         "--devices",
@@ -137,6 +151,8 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         early_stopping_patience=args.early_stopping,
         num_memory=args.num_memory,
         output_init=args.output_init,
+        readout=args.readout,
+        validation_split=args.validation_split,
         accelerator=args.accelerator,
         devices=args.devices,
         num_nodes=args.num_nodes,

@@ -15,6 +15,7 @@ from elm_snn.data import (
     SHDAdding,
     collate_frames,
     read_shd_file,
+    split_by_speaker,
     split_train_validation,
     write_shd_file,
 )
@@ -55,6 +56,39 @@ def test_train_validation_disjoint_and_test_from_test_file(shd_dir: Path) -> Non
     np.testing.assert_array_equal(frames[100:], bin_events(src.events(b), 10, 1000)[0])
     with pytest.raises(ValueError, match="validation_fraction"):
         split_train_validation(10, 1.0)
+
+
+def test_split_by_speaker_holds_out_whole_speakers() -> None:
+    speakers = np.repeat(np.arange(10), 7)  # 10 speakers x 7 samples
+    tr, va, held = split_by_speaker(speakers, 0.1, 0)
+    assert len(held) == 1  # 10 % of 10 speakers
+    assert set(speakers[va]) == set(held.tolist())
+    assert not set(speakers[tr]) & set(held.tolist())
+    assert sorted(np.concatenate([tr, va]).tolist()) == list(range(70))
+    _, _, held2 = split_by_speaker(speakers, 0.2, 0)
+    assert len(held2) == 2
+    np.testing.assert_array_equal(split_by_speaker(speakers, 0.1, 0)[2], held)  # deterministic
+    held_by_seed = {int(split_by_speaker(speakers, 0.1, s)[2][0]) for s in range(20)}
+    assert len(held_by_seed) > 1  # the seed chooses the speaker
+    assert len(split_by_speaker(np.array([0, 0, 1, 1]), 0.01, 0)[2]) == 1  # at least one
+    assert len(split_by_speaker(np.array([0, 1]), 0.9, 0)[2]) == 1  # one remains for training
+    with pytest.raises(ValueError, match="at least 2 speakers, got 1"):
+        split_by_speaker(np.zeros(5, dtype=int), 0.1)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        split_by_speaker(speakers, 0.0)
+
+
+def test_adding_validation_by_speaker(shd_dir: Path) -> None:
+    kw = dict(validation_split="speaker", validation_fraction=0.2, pairs_per_epoch=300)
+    tr = SHDAdding(shd_dir, "train", **kw)
+    va = SHDAdding(shd_dir, "validation", **kw)
+    train_spk = set(tr.pair_speakers().ravel().tolist())
+    val_spk = set(va.pair_speakers().ravel().tolist())
+    assert len(val_spk) == 2 and not train_spk & val_spk
+    assert set(tr.pool) | set(va.pool) == set(range(60))
+    np.testing.assert_array_equal(va.pair_speakers(), va.source.speakers[va.pairs])
+    with pytest.raises(ValueError, match="validation_split: expected 'sample' or 'speaker'"):
+        SHDAdding(shd_dir, "train", validation_split="voice")  # type: ignore[arg-type]
 
 
 def test_seeding_and_epochs(shd_dir: Path) -> None:

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from elm_snn import ELM
-from elm_snn.networks import EISNN, LSTM, SequenceClassifier, last_step, low_pass
+from elm_snn.networks import (
+    EISNN,
+    LSTM,
+    READOUTS,
+    SequenceClassifier,
+    aggregate,
+    last_step,
+    low_pass,
+)
 
 
 def test_last_step_both_layouts() -> None:
@@ -17,6 +25,70 @@ def test_last_step_both_layouts() -> None:
     torch.testing.assert_close(last_step(y.transpose(0, 1), batch_first=True), y[-1])
     with pytest.raises(ValueError, match="3-D"):
         last_step(torch.zeros(3, 2))
+
+
+def _by_hand(y: list[list[float]], how: str) -> list[float]:
+    """Reduce ``y[t][f]`` over ``t`` with Python loops (reference for :func:`aggregate`)."""
+    out = []
+    for f in range(len(y[0])):
+        column = [y[t][f] for t in range(len(y))]
+        if how == "last":
+            out.append(column[-1])
+        elif how == "sum":
+            total = 0.0
+            for v in column:
+                total += v
+            out.append(total)
+        elif how == "mean":
+            total = 0.0
+            for v in column:
+                total += v
+            out.append(total / len(column))
+        else:
+            best = column[0]
+            for v in column[1:]:
+                best = v if v > best else best
+            out.append(best)
+    return out
+
+
+@pytest.mark.parametrize("how", ["last", "mean", "sum", "max"])
+def test_aggregate_against_hand_reduction(how: str) -> None:
+    g = torch.Generator().manual_seed(3)
+    y = torch.randn(6, 2, 3, generator=g, dtype=torch.float64)
+    got = aggregate(y, how)
+    assert got.shape == (2, 3)
+    for b in range(2):
+        expected = _by_hand(y[:, b].tolist(), how)
+        torch.testing.assert_close(got[b], torch.tensor(expected, dtype=torch.float64))
+    bf = aggregate(y.transpose(0, 1).contiguous(), how, batch_first=True)
+    torch.testing.assert_close(bf, got)
+
+
+def test_aggregate_readouts_differ_and_bad_input() -> None:
+    y = torch.tensor([[[1.0]], [[4.0]], [[-2.0]]])  # T=3, B=1, F=1
+    values = {h: float(aggregate(y, h)) for h in ("last", "mean", "sum", "max")}
+    assert values == {"last": -2.0, "mean": 1.0, "sum": 3.0, "max": 4.0}
+    with pytest.raises(ValueError, match="how: expected one of .*got 'median'"):
+        aggregate(y, "median")
+    with pytest.raises(ValueError, match="at least one time step"):
+        aggregate(torch.zeros(0, 2, 3), "mean")
+
+
+def test_classifier_lowpass_then_aggregate() -> None:
+    x = (torch.rand(12, 4, 10, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    lstm = LSTM(10, 7)
+    y, _ = lstm(x)
+    for readout in READOUTS:
+        clf = SequenceClassifier(lstm, 7, readout=readout, tau_ms=10.0, dt=2.0)
+        if readout.startswith("lowpass"):
+            how = readout.partition("-")[2] or "last"
+            expected = aggregate(low_pass(y, 10.0, 2.0), how)
+        else:
+            expected = aggregate(y, readout)
+        torch.testing.assert_close(clf(x), expected)
+    sums = SequenceClassifier(lstm, 7, readout="sum")(x)
+    torch.testing.assert_close(sums, y.sum(0))
 
 
 def test_low_pass_step_response() -> None:
@@ -62,7 +134,7 @@ def test_classifier_with_each_backbone() -> None:
 def test_classifier_bad_arguments() -> None:
     lstm = LSTM(10, 7)
     with pytest.raises(ValueError, match="readout"):
-        SequenceClassifier(lstm, 7, 3, readout="mean")
+        SequenceClassifier(lstm, 7, 3, readout="median")
     with pytest.raises(ValueError, match="num_features"):
         SequenceClassifier(lstm, 6, 3)(torch.rand(5, 2, 10))
     with pytest.raises(ValueError, match="dropout"):

@@ -174,4 +174,38 @@ def test_parser_keeps_data_commands():
     )
     assert (a.devices, a.strategy, a.num_nodes) == (2, "ddp", 2)
     a = p.parse_args(["demo"])
-    assert a._module == "elm_snn.train.demo" and a.bin_sizes == [50.0, 100.0]
+    assert a._module == "elm_snn.train.demo" and a.bin_sizes == [20.0]
+    assert a.readout is None and a.validation_split is None  # the quick preset's
+
+
+def test_train_readout_and_validation_split_flags(tmp_path, capsys):
+    root = write_tiny_shd(tmp_path / "shd")
+    out = tmp_path / "run"
+    args = ["train", "--task", "shd", "--model", "elm", "--bin-size", "50"]
+    args += ["--data-root", str(root), "--out", str(out), *TINY_ARGS]
+    assert main([*args, "--readout", "max", "--validation-split", "sample"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["readout"], cfg["validation_split"]) == ("max", "sample")
+    printed = json.loads(capsys.readouterr().out)
+    assert {f"test_accuracy_speaker{s}" for s in range(4)} <= set(printed)
+    with pytest.raises(SystemExit):
+        main([*args, "--readout", "median"])
+    assert "--readout: invalid choice: 'median'" in capsys.readouterr().err
+
+
+def test_summary_table_lists_per_speaker_accuracy():
+    from elm_snn.train.compare import summary_markdown
+
+    rows = [
+        dict(model="elm", bin_size_ms=10.0, seed=s, num_parameters=5, wall_seconds=1.0)
+        for s in (0, 1)
+    ]
+    rows[0].update(test_accuracy=0.5, test_accuracy_speaker10=0.8, test_accuracy_speaker11=0.2)
+    rows[1].update(test_accuracy=0.7, test_accuracy_speaker10=0.6, test_accuracy_speaker11=0.4)
+    table = summary_markdown(rows, "test_accuracy", chance=0.05)
+    assert "test_accuracy per test speaker |" in table.splitlines()[0]
+    assert "| elm | 10 | 5 | 0.600 +- 0.141 | 2 | 1 | 10: 0.700, 11: 0.300 |" in table
+    plain = summary_markdown(
+        [{k: v for k, v in rows[0].items() if "speaker" not in k}], "test_accuracy"
+    )
+    assert "per test speaker" not in plain
