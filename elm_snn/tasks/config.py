@@ -134,6 +134,8 @@ def _check_digit_bins(bin_size_ms: float) -> None:
         f"({ratio:.4g} bins; a partial last bin is not allowed); use a bin size that does, "
         f"e.g. {hint}"
     )
+
+
 #: SHD tasks: how the model's output sequence becomes the logits (see
 #: :func:`elm_snn.networks.readout.aggregate`); the E/I SNN's output is already the 20 ms
 #: low-pass of its output spikes, so for it each choice is "low-pass, then aggregate".
