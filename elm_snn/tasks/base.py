@@ -21,7 +21,24 @@ from torch.utils.data import Dataset
 from elm_snn.tasks.config import RunConfig
 from elm_snn.tasks.models import SequenceModel, seeded_model
 
-__all__ = ["Task", "TaskData", "NonFiniteLossError"]
+__all__ = ["Task", "TaskData", "NonFiniteLossError", "FirstItems"]
+
+
+class FirstItems(Dataset):
+    """The first ``n`` items of a dataset (all if ``n`` is None): the cap on validation and
+    test items (``val_samples``, ``test_samples``)."""
+
+    def __init__(self, base: Any, n: int | None) -> None:
+        self.base = base
+        self.n = len(base) if n is None else min(int(n), len(base))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Any:
+        if not 0 <= i < self.n:
+            raise IndexError(f"index {i} out of range for {self.n} items")
+        return self.base[i]
 
 
 class NonFiniteLossError(RuntimeError):

@@ -36,11 +36,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from torch.utils.data import Dataset
 
-from elm_snn.tasks.base import TaskData
+from elm_snn.tasks.base import FirstItems, TaskData
 from elm_snn.tasks.config import LRA_MODELS, RunConfig
 from elm_snn.tasks.models import SequenceModel, build_model
 from elm_snn.tasks.shd import _ClassificationTask
@@ -57,22 +56,6 @@ LRA_TASK_INFO: dict[str, tuple[int, int | None, int | None]] = {
     "pathfinder": (2, 16, 32),
     "pathfinder-x": (2, 8, 128),
 }
-
-
-class _First(Dataset):
-    """The first ``n`` items of a dataset (all if ``n`` is None)."""
-
-    def __init__(self, base: Any, n: int | None) -> None:
-        self.base = base
-        self.n = len(base) if n is None else min(int(n), len(base))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> Any:
-        if not 0 <= i < self.n:
-            raise IndexError(f"index {i} out of range for {self.n} items")
-        return self.base[i]
 
 
 def synthetic_listops(num_train: int, max_length: int) -> Path:
@@ -197,8 +180,8 @@ class LRATask(_ClassificationTask):
                 raise ValueError(f"data_root: the {split} split of {data_root} is empty")
         return TaskData(
             train=train,  # the engine's sampler draws train_samples_per_epoch per epoch
-            validation=_First(val, cfg.val_samples),
-            test=_First(test, cfg.test_samples),
+            validation=FirstItems(val, cfg.val_samples),
+            test=FirstItems(test, cfg.test_samples),
             collate=collate_token_pairs if self.name == "retrieval" else collate_tokens,
             num_inputs=self.vocab_size(),
             num_outputs=self.num_classes,

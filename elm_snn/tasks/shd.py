@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from elm_snn.tasks.base import Task, TaskData
+from elm_snn.tasks.base import FirstItems, Task, TaskData
 from elm_snn.tasks.config import SHD_MODELS, RunConfig
 from elm_snn.tasks.models import SequenceModel
 
@@ -110,22 +110,6 @@ class _FramesDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         j = int(self.indices[i])
         return self.cache.dense(j), int(self.cache.labels[j])
-
-
-class _CappedDataset(Dataset):
-    """The first ``n`` items of a dataset."""
-
-    def __init__(self, base: Any, n: int | None) -> None:
-        self.base = base
-        self.n = len(base) if n is None else min(int(n), len(base))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> Any:
-        if not 0 <= i < self.n:
-            raise IndexError(f"index {i} out of range for {self.n} items")
-        return self.base[i]
 
 
 class _SpeakerTagged(Dataset):
@@ -262,13 +246,11 @@ class SHDTask(_ClassificationTask):
         test_frames = _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test))
         for ds in (train, test_frames):
             _check_labels(ds.cache.labels, 20, ds.cache.path)
-        test = _CappedDataset(test_frames, cfg.test_samples)
+        test = FirstItems(test_frames, cfg.test_samples)
         test_spk = np.repeat(test_speakers[: len(test), None], 2, axis=1)
         return TaskData(
             train=train,
-            validation=_CappedDataset(
-                _FramesDataset(train_file, cfg.bin_size_ms, va), cfg.val_samples
-            ),
+            validation=FirstItems(_FramesDataset(train_file, cfg.bin_size_ms, va), cfg.val_samples),
             test=_SpeakerTagged(test, test_spk),
             test_collate=collate_with_speakers,
             collate=collate_frames,

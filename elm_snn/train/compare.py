@@ -25,18 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-#: = elm_snn.tasks.TASK_NAMES (spelled out: importing elm_snn.tasks would load torch)
-TASK_CHOICES = (
-    "shd",
-    "shd-adding",
-    "neuronio",
-    "listops",
-    "text",
-    "retrieval",
-    "image",
-    "pathfinder",
-    "pathfinder-x",
-)
+from elm_snn.train.run import TASK_CHOICES  # the CLI module imports no torch
 
 __all__ = [
     "add_arguments",
