@@ -7,11 +7,15 @@ a stand-in that needs no network:
 
 * **speech**: eSpeak NG (PyPI ``espeakng-loader``, driven through ctypes) says "zero".."nine"
   with an English voice and "null".."neun" with a German voice. A *speaker* is an eSpeak
-  voice variant (``m1``, ``f2``, ...) with its own base pitch, pitch range and speaking rate;
-  every utterance jitters rate and pitch a little and seeds eSpeak's random generator.
+  voice variant (``m1``, ``f2``, ...) with its own base pitch, pitch range, speaking rate
+  and vocal-tract scale (formant frequencies times ``formant_scale``). Every utterance
+  jitters rate, pitch and formant scale around its speaker's values and seeds eSpeak's
+  random generator. Rates of 86-110 words/min give SHD-like durations (0.5-1 s of speech).
 * **cochlea**: :class:`elm_snn.synth.cochlea.Cochlea`, SHD's model and parameters. Audio
-  (22.05 kHz) is trimmed to the speech plus ``margin_ms`` on each side, upsampled to 48 kHz,
-  and zero-padded (centred) to the next length of a fixed set (multiples of 100 ms) so the
+  (22.05 kHz) is trimmed to the speech plus ``margin_ms`` on each side, resampled to 48 kHz
+  as if it had been recorded at ``formant_scale`` times its rate (which scales every
+  frequency, formants and pitch, by that factor: a shorter or longer vocal tract), and
+  zero-padded (centred) to the next length of a fixed set (multiples of 100 ms) so the
   basilar-membrane matrices can be cached.
 * **files**: ``out_dir/shd_train.h5`` and ``out_dir/shd_test.h5`` written with
   :func:`elm_snn.data.shd_format.write_shd_file` (readable by ``tonic.datasets.SHD`` and
@@ -65,13 +69,27 @@ COCHLEA_RATE_HZ = 48_000
 #: the basilar membrane's inverse FFT has the smooth length ``k * 2400``.
 BUCKET_SAMPLES = 4800
 MANIFEST_NAME = "spoken_digits.json"
-_FORMAT_VERSION = 1
-_DEFAULT_VARIANTS = ("m1", "f1", "m2", "f2", "m3", "f3", "m4", "f4", "m5", "m6", "f5", "m7")
+_FORMAT_VERSION = 2
+#: The default speakers' voice variants: eSpeak's human-sounding male and female variants
+#: (``m7``, with its heavy voicing, the robots, whisper and croak are left out). The last two
+#: (``m3``, ``f2``), ordinary voices, are SHD's two test-only speakers.
+_DEFAULT_VARIANTS = ("m1", "f1", "m2", "f3", "m4", "f4", "m5", "f5", "m6", "m8", "m3", "f2")
+#: Ranges of the default speakers' seeded parameters (inclusive integers / uniform floats).
+DEFAULT_PITCH = (35, 65)
+DEFAULT_PITCH_RANGE = (40, 70)
+DEFAULT_RATE_WPM = (86, 110)
+DEFAULT_FORMANT_SCALE = (0.92, 1.08)
+#: Highest formant scale accepted: the cochlea keeps input frequencies up to
+#: ``MAX_FORMANT_SCALE`` times eSpeak's Nyquist frequency.
+MAX_FORMANT_SCALE = 1.25
+#: Size of the real SHD (Cramer et al. 2020): training and test samples.
+SHD_NUM_TRAIN = 8156
+SHD_NUM_TEST = 2264
 
 
 @dataclasses.dataclass(frozen=True)
 class Speaker:
-    """One synthetic speaker: an eSpeak voice variant with its own pitch and rate.
+    """One synthetic speaker: an eSpeak voice variant with its own pitch, rate and formants.
 
     Attributes:
         variant: eSpeak voice variant (a file in ``espeak-ng-data/voices/!v``, e.g. ``"m3"``,
@@ -79,6 +97,9 @@ class Speaker:
         pitch: base pitch, eSpeak units 0..99 (50 is eSpeak's default).
         pitch_range: pitch range (intonation), 0..99.
         rate_wpm: base speaking rate, words per minute (80..450; eSpeak default 175).
+        formant_scale: vocal-tract scale; every frequency of the speech (formants and pitch)
+            is multiplied by it before the cochlea (1.0: eSpeak's voice; > 1: a shorter
+            tract, higher formants). In (0, MAX_FORMANT_SCALE].
         english_voice: eSpeak language voice for labels 0-9.
         german_voice: eSpeak language voice for labels 10-19.
     """
@@ -86,7 +107,8 @@ class Speaker:
     variant: str
     pitch: int = 50
     pitch_range: int = 50
-    rate_wpm: int = 160
+    rate_wpm: int = 100
+    formant_scale: float = 1.0
     english_voice: str = "en-us"
     german_voice: str = "de"
 
@@ -120,15 +142,18 @@ class SpokenDigitsSummary:
     reused: bool
     num_train: int
     num_test: int
-    stats: dict[str, dict[str, float]]
+    stats: dict[str, dict[str, Any]]
     timing: dict[str, float]
 
 
 def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
-    """``num_speakers`` distinct speakers: variants m1, f1, m2, ... with seeded pitch and rate.
+    """``num_speakers`` distinct speakers: variants m1, f1, m2, ... with seeded parameters.
 
-    Base pitch is drawn from 30..70, pitch range from 35..75 and rate from 135..185 wpm.
-    The variants cycle when ``num_speakers`` exceeds 12.
+    Base pitch is drawn from ``DEFAULT_PITCH`` (35..65), pitch range from
+    ``DEFAULT_PITCH_RANGE`` (40..70), rate from ``DEFAULT_RATE_WPM`` (86..110 wpm: about
+    0.5-0.9 s per digit, SHD's spread) and the formant scale uniformly from
+    ``DEFAULT_FORMANT_SCALE`` (0.92..1.08). The variants cycle when ``num_speakers``
+    exceeds 12; the last two of the default 12 are ordinary voices (``m3``, ``f2``).
 
     Args:
         num_speakers: number of speakers (>= 2).
@@ -145,9 +170,10 @@ def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
         out.append(
             Speaker(
                 variant=_DEFAULT_VARIANTS[i % len(_DEFAULT_VARIANTS)],
-                pitch=int(rng.integers(30, 71)),
-                pitch_range=int(rng.integers(35, 76)),
-                rate_wpm=int(rng.integers(135, 186)),
+                pitch=int(rng.integers(DEFAULT_PITCH[0], DEFAULT_PITCH[1] + 1)),
+                pitch_range=int(rng.integers(DEFAULT_PITCH_RANGE[0], DEFAULT_PITCH_RANGE[1] + 1)),
+                rate_wpm=int(rng.integers(DEFAULT_RATE_WPM[0], DEFAULT_RATE_WPM[1] + 1)),
+                formant_scale=round(float(rng.uniform(*DEFAULT_FORMANT_SCALE)), 4),
             )
         )
     return out
@@ -174,7 +200,9 @@ def _check_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
-def _check_speakers(speakers: Sequence[Speaker], rate_jitter: float, pitch_jitter: int) -> None:
+def _check_speakers(
+    speakers: Sequence[Speaker], rate_jitter: float, pitch_jitter: int, formant_jitter: float
+) -> None:
     from elm_snn.synth._espeak import (
         PITCH_RANGE,
         RATE_RANGE_WPM,
@@ -215,6 +243,22 @@ def _check_speakers(speakers: Sequence[Speaker], rate_jitter: float, pitch_jitte
                     f"speakers[{i}].{attr}: {v} (+-{j} jitter) leaves eSpeak's "
                     f"{PITCH_RANGE[0]}..{PITCH_RANGE[1]}"
                 )
+        f = sp.formant_scale
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f):
+            raise TypeError(f"speakers[{i}].formant_scale: expected a finite number, got {f!r}")
+        if f * (1 - formant_jitter) <= 0 or f * (1 + formant_jitter) > MAX_FORMANT_SCALE:
+            raise ValueError(
+                f"speakers[{i}].formant_scale: {f} with formant_jitter={formant_jitter} "
+                f"leaves (0, {MAX_FORMANT_SCALE}]"
+            )
+
+
+def _check_counts(name: str, value: Any) -> list[int]:
+    """A sample count: an int (split evenly over the 20 classes, the first classes get the
+    remainder) -> per-class counts."""
+    total = _check_int(name, value, minimum=20)
+    base, extra = divmod(total, 20)
+    return [base + (1 if label < extra else 0) for label in range(20)]
 
 
 def _check_out_dir(out_dir: str | os.PathLike) -> Path:
@@ -245,32 +289,44 @@ class _Utterance:
     index: int  # running index within (split, label)
     rate_wpm: int
     pitch: int
+    formant_scale: float
     espeak_seed: int
     cochlea_seed: int
 
 
+@dataclasses.dataclass(frozen=True)
+class _Jitter:
+    """Per-utterance variation around the speaker's values (uniform, +-)."""
+
+    rate: float  # relative
+    pitch: int  # eSpeak units
+    formant: float  # relative
+
+
 def _plan(
-    per_class: int,
-    test_per_class: int,
+    counts: dict[str, list[int]],
     speakers: Sequence[Speaker],
     test_ids: Sequence[int],
     seed: int,
-    rate_jitter: float,
-    pitch_jitter: int,
+    jitter: _Jitter,
 ) -> list[_Utterance]:
+    """Every utterance to make: split, label, speaker (round-robin) and its own draws."""
     train_ids = [i for i in range(len(speakers)) if i not in set(test_ids)]
     plan = []
-    for split, count, ids in (("train", per_class, train_ids), ("test", test_per_class, test_ids)):
+    for split, ids in (("train", train_ids), ("test", list(test_ids))):
         for label in range(20):
-            for index in range(count):
+            for index in range(counts[split][label]):
                 spk = ids[(label + index) % len(ids)]
                 ss = np.random.SeedSequence([seed, 0 if split == "train" else 1, label, index])
                 rng = np.random.default_rng(ss)
                 sp = speakers[spk]
-                rate = int(round(sp.rate_wpm * (1 + rng.uniform(-rate_jitter, rate_jitter))))
-                pitch = int(sp.pitch + rng.integers(-pitch_jitter, pitch_jitter + 1))
+                rate = int(round(sp.rate_wpm * (1 + rng.uniform(-jitter.rate, jitter.rate))))
+                pitch = int(sp.pitch + rng.integers(-jitter.pitch, jitter.pitch + 1))
                 s1, s2 = (int(v) for v in rng.integers(0, 2**31 - 1, size=2))
-                plan.append(_Utterance(split, label, spk, index, rate, pitch, s1, s2))
+                scale = sp.formant_scale * (1 + rng.uniform(-jitter.formant, jitter.formant))
+                plan.append(
+                    _Utterance(split, label, spk, index, rate, pitch, round(scale, 5), s1, s2)
+                )
     return plan
 
 
@@ -296,9 +352,13 @@ def _synthesize_speaker(
     )
 
 
-def _prepare_audio(samples: np.ndarray, rate_hz: int, margin_ms: float) -> np.ndarray:
-    """Trim to the speech (+ margin), upsample to 48 kHz, pad centred to a bucket length."""
-    from math import gcd
+def _prepare_audio(
+    samples: np.ndarray, rate_hz: int, margin_ms: float, formant_scale: float = 1.0
+) -> np.ndarray:
+    """Trim to the speech (+ margin), resample to 48 kHz with every frequency times
+    ``formant_scale`` (the clip is read as if recorded at ``formant_scale * rate_hz``, so it
+    also gets ``1 / formant_scale`` times as long), pad centred to a bucket length."""
+    from fractions import Fraction
 
     from scipy.signal import resample_poly
 
@@ -308,8 +368,11 @@ def _prepare_audio(samples: np.ndarray, rate_hz: int, margin_ms: float) -> np.nd
         raise RuntimeError("eSpeak NG returned a silent utterance")
     margin = int(round(margin_ms * 1e-3 * rate_hz))
     x = x[max(0, loud[0] - margin) : loud[-1] + margin + 1]
-    g = gcd(COCHLEA_RATE_HZ, rate_hz)
-    y = resample_poly(x, COCHLEA_RATE_HZ // g, rate_hz // g)
+    ratio = Fraction(COCHLEA_RATE_HZ) / Fraction(rate_hz)
+    if formant_scale != 1.0:
+        # a rational close to 48 kHz / (scale * rate): at most 0.05 % off the asked scale
+        ratio = (ratio / Fraction(formant_scale)).limit_denominator(2000)
+    y = resample_poly(x, ratio.numerator, ratio.denominator)
     k = max(1, math.ceil((y.size + 2) / BUCKET_SAMPLES))
     n = k * BUCKET_SAMPLES - 2
     out = np.zeros(n)
@@ -322,18 +385,20 @@ _WORKER_COCHLEA: dict[int, Any] = {}
 
 
 def _cochlea_job(
-    job: tuple[np.ndarray, int, int, int, float],
+    job: tuple[np.ndarray, int, int, int, float, float],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Worker: audio (22.05 kHz int16) -> (times in s, units), CPU seconds."""
     from elm_snn.synth.cochlea import Cochlea
 
-    samples, rate_hz, cochlea_seed, num_channels, margin_ms = job
+    samples, rate_hz, cochlea_seed, num_channels, margin_ms, formant_scale = job
     t0 = time.process_time()
     cochlea = _WORKER_COCHLEA.get(num_channels)
     if cochlea is None:
-        cochlea = Cochlea(num_channels, max_frequency_hz=rate_hz / 2, disk_cache=True)
+        # scaled speech reaches up to MAX_FORMANT_SCALE x eSpeak's Nyquist frequency
+        top = MAX_FORMANT_SCALE * rate_hz / 2
+        cochlea = Cochlea(num_channels, max_frequency_hz=top, disk_cache=True)
         _WORKER_COCHLEA[num_channels] = cochlea
-    audio = _prepare_audio(samples, rate_hz, margin_ms)
+    audio = _prepare_audio(samples, rate_hz, margin_ms, formant_scale)
     spikes = cochlea(audio, COCHLEA_RATE_HZ, seed=cochlea_seed)
     return spikes.times_seconds, spikes.units.astype(np.uint16), time.process_time() - t0
 
@@ -347,15 +412,19 @@ def _file_sha256(path: Path) -> str:
 
 
 def _split_stats(times: Sequence[np.ndarray], units: Sequence[np.ndarray]) -> dict[str, float]:
+    """Mean spikes per sample, active channels and duration (last spike, ms), plus the
+    10th and 90th percentiles of the duration."""
     if not times:
         return {"spikes_per_sample": 0.0, "active_channels": 0.0, "duration_ms": 0.0}
     counts = [len(t) for t in times]
     active = [len(np.unique(u)) for u in units]
-    dur = [float(t.max()) * 1e3 if len(t) else 0.0 for t in times]
+    dur = np.array([float(t.max()) * 1e3 if len(t) else 0.0 for t in times])
     return {
         "spikes_per_sample": float(np.mean(counts)),
         "active_channels": float(np.mean(active)),
         "duration_ms": float(np.mean(dur)),
+        "duration_p10_ms": float(np.percentile(dur, 10)),
+        "duration_p90_ms": float(np.percentile(dur, 90)),
     }
 
 
@@ -408,6 +477,101 @@ def _map_processes(func: Any, jobs: list[Any], workers: int) -> list[Any]:
         return list(pool.imap(func, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
 
 
+def _speak(
+    plan: list[_Utterance], speakers: Sequence[Speaker], workers: int
+) -> tuple[list[np.ndarray], int, float]:
+    """eSpeak audio of every planned utterance (plan order), its sample rate, CPU seconds."""
+    by_speaker: dict[int, list[int]] = {}
+    for i, u in enumerate(plan):
+        by_speaker.setdefault(u.speaker, []).append(i)
+    order = sorted(by_speaker)
+    speech_jobs = [(speakers[s], [plan[i] for i in by_speaker[s]]) for s in order]
+    speech = _map_threads(_synthesize_speaker, speech_jobs, workers)
+    audio: list[Any] = [None] * len(plan)
+    speech_cpu = 0.0
+    rates = set()
+    for s, (clips, clip_rate, cpu) in zip(order, speech, strict=True):
+        speech_cpu += cpu
+        rates.add(clip_rate)
+        for i, clip in zip(by_speaker[s], clips, strict=True):
+            audio[i] = clip
+    if len(rates) != 1:
+        raise RuntimeError(f"eSpeak NG processes reported different sample rates: {rates}")
+    return audio, rates.pop(), speech_cpu
+
+
+def _hear(
+    plan: list[_Utterance],
+    audio: list[np.ndarray],
+    rate_hz: int,
+    num_channels: int,
+    margin_ms: float,
+    workers: int,
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Cochlea spikes (times s, units, CPU s) of every utterance, in plan order."""
+    # longest clips first balances the pool; the order does not affect any result
+    job_order = sorted(range(len(plan)), key=lambda i: (-audio[i].size, i))
+    jobs = [
+        (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, margin_ms, plan[i].formant_scale)
+        for i in job_order
+    ]
+    results_sorted = _map_processes(_cochlea_job, jobs, workers)
+    results: list[Any] = [None] * len(plan)
+    for i, r in zip(job_order, results_sorted, strict=True):
+        results[i] = r
+    return results
+
+
+def _write_splits(
+    out: Path,
+    plan: list[_Utterance],
+    spikes: list[tuple[np.ndarray, np.ndarray, float]],
+    speakers: Sequence[Speaker],
+    test_ids: Sequence[int],
+    num_channels: int,
+    time_dtype: str,
+) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, str]]:
+    """Write both SHD files; return per-split statistics (with a per-speaker breakdown),
+    sample counts and file hashes."""
+    from elm_snn.data.shd_format import write_shd_file
+
+    meta = {
+        "voice_variant": [s.variant or "none" for s in speakers],
+        "pitch": [int(s.pitch) for s in speakers],
+        "pitch_range": [int(s.pitch_range) for s in speakers],
+        "rate_wpm": [int(s.rate_wpm) for s in speakers],
+        "formant_scale": [float(s.formant_scale) for s in speakers],
+        "test_only": [int(i in test_ids) for i in range(len(speakers))],
+    }
+    stats: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = {}
+    hashes: dict[str, str] = {}
+    for split in ("train", "test"):
+        idx = [i for i, u in enumerate(plan) if u.split == split]
+        times = [spikes[i][0] for i in idx]
+        units = [spikes[i][1] for i in idx]
+        path = out / f"shd_{split}.h5"
+        write_shd_file(
+            path,
+            times,
+            units,
+            [plan[i].label for i in idx],
+            [plan[i].speaker for i in idx],
+            meta_info=meta,
+            num_channels=num_channels,
+            time_dtype=time_dtype,
+        )
+        stats[split] = _split_stats(times, units)
+        per_speaker = {}
+        for spk in sorted({plan[i].speaker for i in idx}):
+            mine = [k for k, i in enumerate(idx) if plan[i].speaker == spk]
+            per_speaker[str(spk)] = _split_stats([times[k] for k in mine], [units[k] for k in mine])
+        stats[split]["per_speaker"] = per_speaker
+        counts[split] = len(idx)
+        hashes[path.name] = _file_sha256(path)
+    return stats, counts, hashes
+
+
 def generate_spoken_digits(
     out_dir: str | os.PathLike,
     per_class: int = 20,
@@ -415,13 +579,16 @@ def generate_spoken_digits(
     workers: int = 1,
     *,
     test_per_class: int | None = None,
+    num_train: int | None = None,
+    num_test: int | None = None,
     speakers: Sequence[Speaker] | None = None,
     num_speakers: int = 12,
     test_speakers: int = 2,
     num_channels: int = 700,
-    rate_jitter: float = 0.08,
-    pitch_jitter: int = 4,
-    margin_ms: float = 20.0,
+    rate_jitter: float = 0.06,
+    pitch_jitter: int = 5,
+    formant_jitter: float = 0.04,
+    margin_ms: float = 40.0,
     time_dtype: str = "float16",
     force: bool = False,
     progress: bool = False,
@@ -441,12 +608,17 @@ def generate_spoken_digits(
         workers: processes to use (>= 1); the files do not depend on it.
         test_per_class: test utterances per class; default ``max(1, round(per_class / 4))``
             (SHD: 2264 test vs 8156 training samples).
+        num_train: total training samples instead of ``per_class`` (>= 20; split over the
+            classes as evenly as possible). ``SHD_NUM_TRAIN`` gives SHD's size.
+        num_test: total test samples instead of ``test_per_class`` (``SHD_NUM_TEST``).
         speakers: the speakers; default :func:`default_speakers` ``(num_speakers, seed)``.
         num_speakers: number of default speakers (ignored when ``speakers`` is given).
         test_speakers: how many speakers (the last ones) are held out for the test file.
         num_channels: cochlea channels (SHD: 700; fewer only for quick experiments).
         rate_jitter: relative jitter of the speaking rate per utterance (uniform +-).
         pitch_jitter: jitter of the pitch per utterance (uniform integer +-, eSpeak units).
+        formant_jitter: relative jitter of the formant scale per utterance (uniform +-):
+            no speaker says a word twice with quite the same vocal tract.
         margin_ms: silence kept before and after the speech before padding.
         time_dtype: on-disk dtype of spike times (``"float16"`` as real SHD, or
             ``"float32"``/``"float64"``).
@@ -454,23 +626,29 @@ def generate_spoken_digits(
         progress: print progress to stderr.
 
     Returns:
-        :class:`SpokenDigitsSummary`.
+        :class:`SpokenDigitsSummary`; ``stats[split]["per_speaker"]`` breaks the statistics
+        down by speaker.
 
     Raises:
         ValueError / TypeError: bad arguments (named in the message), unknown voice or
             variant, ``out_dir`` not writable.
     """
-    from elm_snn.data.shd_format import write_shd_file
-
     per_class = _check_int("per_class", per_class, minimum=1)
     seed = _check_int("seed", seed, minimum=0)
     workers = _check_int("workers", workers, minimum=1)
     if test_per_class is None:
         test_per_class = max(1, round(per_class / 4))
     test_per_class = _check_int("test_per_class", test_per_class, minimum=1)
+    counts = {
+        "train": [per_class] * 20 if num_train is None else _check_counts("num_train", num_train),
+        "test": [test_per_class] * 20 if num_test is None else _check_counts("num_test", num_test),
+    }
     num_channels = _check_int("num_channels", num_channels, minimum=1)
-    rate_jitter = _check_fraction("rate_jitter", rate_jitter)
-    pitch_jitter = _check_int("pitch_jitter", pitch_jitter, minimum=0)
+    jitter = _Jitter(
+        rate=_check_fraction("rate_jitter", rate_jitter),
+        pitch=_check_int("pitch_jitter", pitch_jitter, minimum=0),
+        formant=_check_fraction("formant_jitter", formant_jitter),
+    )
     if isinstance(margin_ms, bool) or not isinstance(margin_ms, (int, float)):
         raise TypeError(f"margin_ms: expected a number, got {type(margin_ms).__name__}")
     if not (math.isfinite(margin_ms) and margin_ms >= 0):
@@ -493,7 +671,7 @@ def generate_spoken_digits(
             f"test_speakers: expected fewer than the {len(speakers)} speakers (at least one "
             f"must remain for training), got {test_speakers}"
         )
-    _check_speakers(speakers, rate_jitter, pitch_jitter)
+    _check_speakers(speakers, jitter.rate, jitter.pitch, jitter.formant)
     out = _check_out_dir(out_dir)
 
     from importlib.metadata import PackageNotFoundError, version
@@ -505,14 +683,15 @@ def generate_spoken_digits(
     test_ids = list(range(len(speakers) - test_speakers, len(speakers)))
     params: dict[str, Any] = {
         "format_version": _FORMAT_VERSION,
-        "per_class": per_class,
-        "test_per_class": test_per_class,
+        "train_per_class": counts["train"],
+        "test_per_class": counts["test"],
         "seed": seed,
         "speakers": [dataclasses.asdict(s) for s in speakers],
         "test_speakers": test_ids,
         "num_channels": num_channels,
-        "rate_jitter": rate_jitter,
-        "pitch_jitter": pitch_jitter,
+        "rate_jitter": jitter.rate,
+        "pitch_jitter": jitter.pitch,
+        "formant_jitter": jitter.formant,
         "margin_ms": float(margin_ms),
         "time_dtype": time_dtype,
         "espeakng_loader": espeak_version,
@@ -525,79 +704,28 @@ def generate_spoken_digits(
             return reused
 
     t_start = time.perf_counter()
-    plan = _plan(per_class, test_per_class, speakers, test_ids, seed, rate_jitter, pitch_jitter)
-    by_speaker: dict[int, list[int]] = {}
-    for i, u in enumerate(plan):
-        by_speaker.setdefault(u.speaker, []).append(i)
-    order = sorted(by_speaker)
-    speech_jobs = [(speakers[s], [plan[i] for i in by_speaker[s]]) for s in order]
+    plan = _plan(counts, speakers, test_ids, seed, jitter)
     if progress:
         print(f"spoken digits: speaking {len(plan)} utterances ...", file=sys.stderr)
-    speech = _map_threads(_synthesize_speaker, speech_jobs, workers)
-    audio: list[Any] = [None] * len(plan)
-    speech_cpu = 0.0
-    rates = set()
-    for s, (clips, clip_rate, cpu) in zip(order, speech, strict=True):
-        speech_cpu += cpu
-        rates.add(clip_rate)
-        for i, clip in zip(by_speaker[s], clips, strict=True):
-            audio[i] = clip
+    audio, rate_hz, speech_cpu = _speak(plan, speakers, workers)
     if progress:
         print(f"spoken digits: cochlea on {len(plan)} utterances ...", file=sys.stderr)
-    # longest clips first balances the pool; the order does not affect any result
-    job_order = sorted(range(len(plan)), key=lambda i: (-audio[i].size, i))
-    if len(rates) != 1:
-        raise RuntimeError(f"eSpeak NG processes reported different sample rates: {rates}")
-    rate_hz = rates.pop()
-    jobs = [
-        (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, float(margin_ms)) for i in job_order
-    ]
-    results_sorted = _map_processes(_cochlea_job, jobs, workers)
-    results: list[Any] = [None] * len(plan)
-    for i, r in zip(job_order, results_sorted, strict=True):
-        results[i] = r
-    cochlea_cpu = float(sum(r[2] for r in results))
-
-    meta = {
-        "voice_variant": [s.variant or "none" for s in speakers],
-        "pitch": [int(s.pitch) for s in speakers],
-        "pitch_range": [int(s.pitch_range) for s in speakers],
-        "rate_wpm": [int(s.rate_wpm) for s in speakers],
-        "test_only": [int(i in test_ids) for i in range(len(speakers))],
-    }
-    stats: dict[str, dict[str, float]] = {}
-    counts: dict[str, int] = {}
-    hashes: dict[str, str] = {}
-    for split in ("train", "test"):
-        idx = [i for i, u in enumerate(plan) if u.split == split]
-        times = [results[i][0] for i in idx]
-        units = [results[i][1] for i in idx]
-        path = out / f"shd_{split}.h5"
-        write_shd_file(
-            path,
-            times,
-            units,
-            [plan[i].label for i in idx],
-            [plan[i].speaker for i in idx],
-            meta_info=meta,
-            num_channels=num_channels,
-            time_dtype=time_dtype,
-        )
-        stats[split] = _split_stats(times, units)
-        counts[split] = len(idx)
-        hashes[path.name] = _file_sha256(path)
+    spikes = _hear(plan, audio, rate_hz, num_channels, float(margin_ms), workers)
+    stats, sizes, hashes = _write_splits(
+        out, plan, spikes, speakers, test_ids, num_channels, time_dtype
+    )
     timing = {
         "total_s": time.perf_counter() - t_start,
         "speech_cpu_s": speech_cpu,
-        "cochlea_cpu_s": cochlea_cpu,
+        "cochlea_cpu_s": float(sum(r[2] for r in spikes)),
         "utterances": float(len(plan)),
         "workers": float(workers),
     }
     manifest = {
         "params": params,
         "files": hashes,
-        "num_train": counts["train"],
-        "num_test": counts["test"],
+        "num_train": sizes["train"],
+        "num_test": sizes["test"],
         "stats": stats,
         "timing": timing,
     }
@@ -606,7 +734,7 @@ def generate_spoken_digits(
     atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True))
     if progress:
         print(
-            f"spoken digits: wrote {counts['train']} train / {counts['test']} test samples to "
+            f"spoken digits: wrote {sizes['train']} train / {sizes['test']} test samples to "
             f"{out} in {timing['total_s']:.1f} s",
             file=sys.stderr,
         )
@@ -615,8 +743,8 @@ def generate_spoken_digits(
         test_path=out / "shd_test.h5",
         manifest_path=out / MANIFEST_NAME,
         reused=False,
-        num_train=counts["train"],
-        num_test=counts["test"],
+        num_train=sizes["train"],
+        num_test=sizes["test"],
         stats=stats,
         timing=timing,
     )
@@ -642,6 +770,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="test utterances per class (default: per-class / 4, at least 1)",
     )
+    parser.add_argument(
+        "--num-train",
+        type=int,
+        default=None,
+        help="total training samples instead of --per-class (split evenly over the classes)",
+    )
+    parser.add_argument(
+        "--num-test", type=int, default=None, help="total test samples instead of --test-per-class"
+    )
+    parser.add_argument(
+        "--shd-sized",
+        action="store_true",
+        help=f"SHD's size: {SHD_NUM_TRAIN} train / {SHD_NUM_TEST} test samples (about 2 "
+        "CPU-hours of cochlea; generated once)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--speakers", type=int, default=12, help="number of speakers (default 12)")
@@ -664,6 +807,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             seed=args.seed,
             workers=args.workers,
             test_per_class=args.test_per_class,
+            num_train=SHD_NUM_TRAIN if args.shd_sized else args.num_train,
+            num_test=SHD_NUM_TEST if args.shd_sized else args.num_test,
             num_speakers=args.speakers,
             test_speakers=args.test_speakers,
             num_channels=args.channels,

@@ -54,7 +54,8 @@ _COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ),
     (None, "reproduce"): (
         "elm_snn.train.reproduce",
-        "reproduce a figure of the paper (neuronio: Fig. 3 / Table S4) into a results folder",
+        "reproduce a figure of the paper (neuronio: Fig. 3 / Table S4; shd: Fig. 5) into a "
+        "results folder",
     ),
     (None, "demo"): (
         "elm_snn.train.demo",

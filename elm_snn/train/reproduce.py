@@ -4,6 +4,7 @@ Usage::
 
     elm-snn reproduce neuronio --out docs/results/neuronio --workers 2
     elm-snn reproduce neuronio --data-root ~/data/neuronio --preset paper --out results/nio
+    elm-snn reproduce shd --out docs/results/shd --workers 2    # Fig. 5: see reproduce_shd
 
 ``neuronio`` reproduces Fig. 3 / Table S4 of Spieler et al. (2023): on one NeuronIO-style
 data set (real files with ``--data-root``, else ``--sims`` NeuronIO-style NEURON simulations
@@ -279,9 +280,18 @@ def reproduce_neuronio(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``elm-snn reproduce`` options to ``parser``."""
-    parser.add_argument("target", choices=("neuronio",), help="which figure (Fig. 3 / Table S4)")
-    parser.add_argument("--out", default="runs/reproduce-neuronio", help="result folder")
-    parser.add_argument("--data-root", default=None, help="NeuronIO files (default: generate)")
+    parser.add_argument(
+        "target",
+        choices=("neuronio", "shd"),
+        help="which figure: neuronio (Fig. 3 / Table S4) or shd (Fig. 5: SHD and SHD-Adding "
+        "against bin size)",
+    )
+    parser.add_argument("--out", default=None, help="result folder (default runs/reproduce-TARGET)")
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="NeuronIO files / folder with shd_train.h5 and shd_test.h5 (default: generate)",
+    )
     parser.add_argument(
         "--sims", type=int, default=128, help="simulations of 6 s to generate (default 128)"
     )
@@ -290,10 +300,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs-dir", default=None, help="folder of the run folders (default OUT/runs)"
     )
     parser.add_argument("--preset", choices=("quick", "paper"), default="quick")
-    parser.add_argument("--points", nargs="+", default=None, help="subset of the points")
+    parser.add_argument("--points", nargs="+", default=None, help="neuronio: subset of points")
+    from elm_snn.train.reproduce_shd import SHD_GRID_DEFAULTS as g
+
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=20,
+        help="shd: offline spoken digits per class when no --data-root (default 20)",
+    )
+    parser.add_argument(
+        "--tasks", nargs="+", default=list(g["tasks"]), help="shd: tasks (default both)"
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=list(g["models"]), help="shd: models (default all four)"
+    )
+    parser.add_argument(
+        "--bin-sizes",
+        nargs="+",
+        type=float,
+        default=list(g["bin_sizes"]),
+        help="shd: bin sizes in ms (default 2 10 20 50 100)",
+    )
+    parser.add_argument(
+        "--extra-seeds",
+        nargs="*",
+        type=int,
+        default=list(g["extra_seeds"]),
+        help="shd: seeds besides 0 for the ELM and LSTM at --seeds-bin (default 1 2)",
+    )
+    parser.add_argument(
+        "--seeds-bin",
+        type=float,
+        default=g["seeds_bin"],
+        help="shd: bin size of the extra seeds (default 10 ms)",
+    )
     parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
     parser.add_argument(
-        "--train-samples", type=int, default=None, help="training windows per epoch"
+        "--train-samples", type=int, default=None, help="training windows / samples per epoch"
     )
     parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
     parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
@@ -311,9 +355,31 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.train_samples is not None:
         overrides["train_samples_per_epoch"] = args.train_samples
     command = "elm-snn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out = args.out or f"runs/reproduce-{args.target}"
     try:
+        if args.target == "shd":
+            from elm_snn.train.reproduce_shd import reproduce_shd
+
+            reproduce_shd(
+                out,
+                data_root=args.data_root,
+                per_class=args.per_class,
+                runs_dir=args.runs_dir,
+                preset=args.preset,
+                tasks=args.tasks,
+                models=args.models,
+                bin_sizes=args.bin_sizes,
+                extra_seeds=args.extra_seeds,
+                seeds_bin=args.seeds_bin,
+                overrides=overrides,
+                workers=args.workers,
+                reuse=not args.no_reuse,
+                command=command,
+            )
+            print(Path(out, "results.md").read_text())
+            return 0
         reproduce_neuronio(
-            args.out,
+            out,
             data_root=args.data_root,
             sims=args.sims,
             sims_dir=args.sims_dir,
@@ -325,8 +391,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             reuse=not args.no_reuse,
             command=command,
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
         print(f"elm-snn: error: {exc}", file=sys.stderr)
         return 2
-    print(Path(args.out, "results.md").read_text())
+    print(Path(out, "results.md").read_text())
     return 0

@@ -146,6 +146,9 @@ def test_default_speakers_are_distinct_and_seeded() -> None:
         (dict(speakers=[Speaker("m1"), Speaker("f1", pitch=98)]), "pitch"),
         (dict(speakers=[Speaker("m1"), Speaker("f1", rate_wpm=440)]), "rate_wpm"),
         (dict(rate_jitter=1.5), "rate_jitter"),
+        (dict(formant_jitter=1.0), "formant_jitter"),
+        (dict(speakers=[Speaker("m1"), Speaker("f1", formant_scale=1.3)]), "formant_scale"),
+        (dict(num_train=10), "num_train"),
         (dict(time_dtype="int8"), "time_dtype"),
     ],
 )
@@ -186,3 +189,55 @@ def test_out_dir_errors(tmp_path, monkeypatch) -> None:
         generate_spoken_digits(locked, **TINY)
     assert asked and asked[0] & sd.os.W_OK
     assert not any(locked.iterdir())
+
+
+def test_formant_scale_multiplies_every_frequency() -> None:
+    """_prepare_audio reads the clip as recorded at scale x its rate: a 1 kHz tone comes out
+    at scale x 1 kHz (and 1 / scale times as long)."""
+    from elm_snn.synth.spoken_digits import COCHLEA_RATE_HZ, _prepare_audio
+
+    rate = 22050
+    t = np.arange(int(0.3 * rate)) / rate
+    tone = (8000 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.int16)
+    lengths = {}
+    for scale in (1.0, 0.92, 1.08):
+        y = _prepare_audio(tone, rate, margin_ms=0.0, formant_scale=scale)
+        spectrum = np.abs(np.fft.rfft(y))
+        peak_hz = np.argmax(spectrum) * COCHLEA_RATE_HZ / y.size
+        assert abs(peak_hz - 1000.0 * scale) < 15.0, (scale, peak_hz)
+        lengths[scale] = np.count_nonzero(np.abs(y) > 0.01)
+    assert lengths[1.08] < lengths[1.0] < lengths[0.92]
+
+
+def test_default_speakers_parameters_in_documented_ranges() -> None:
+    from elm_snn.synth import spoken_digits as sd
+
+    sp = default_speakers(12, seed=0)
+    assert [s.variant for s in sp][-2:] == ["m3", "f2"]  # the held-out ones: ordinary voices
+    assert "m7" not in {s.variant for s in sp}
+    for s in sp:
+        assert sd.DEFAULT_PITCH[0] <= s.pitch <= sd.DEFAULT_PITCH[1]
+        assert sd.DEFAULT_RATE_WPM[0] <= s.rate_wpm <= sd.DEFAULT_RATE_WPM[1]
+        assert sd.DEFAULT_FORMANT_SCALE[0] <= s.formant_scale <= sd.DEFAULT_FORMANT_SCALE[1]
+    assert len({s.formant_scale for s in sp}) == 12
+
+
+def test_total_sample_counts_and_per_speaker_stats(tmp_path) -> None:
+    from elm_snn.synth.spoken_digits import SHD_NUM_TEST, SHD_NUM_TRAIN, _check_counts
+
+    # SHD's size spreads over the 20 classes as evenly as possible
+    for total in (SHD_NUM_TRAIN, SHD_NUM_TEST, 23):
+        counts = _check_counts("num_train", total)
+        assert sum(counts) == total and max(counts) - min(counts) <= 1
+    with pytest.raises(ValueError, match="num_train"):
+        _check_counts("num_train", 19)
+    summary = generate_spoken_digits(tmp_path / "n", num_train=23, num_test=21, **TINY)
+    assert (summary.num_train, summary.num_test) == (23, 21)
+    train = _arrays(summary.train_path)
+    assert np.bincount(train.labels, minlength=20).tolist() == [2, 2, 2] + [1] * 17
+    per = summary.stats["train"]["per_speaker"]
+    assert set(per) == {"0", "1"} and set(summary.stats["test"]["per_speaker"]) == {"2"}
+    n0 = int(np.sum(train.speakers == 0))
+    counts0 = [len(t) for t, s in zip(train.times, train.speakers, strict=True) if s == 0]
+    assert per["0"]["spikes_per_sample"] == pytest.approx(sum(counts0) / n0)
+    assert summary.stats["train"]["duration_p10_ms"] <= summary.stats["train"]["duration_ms"]

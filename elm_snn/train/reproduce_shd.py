@@ -1,0 +1,299 @@
+"""``elm-snn reproduce shd``: Fig. 5 of Spieler et al. (2023) on spoken digits you have.
+
+Usage::
+
+    elm-snn reproduce shd --out docs/results/shd --workers 2
+    elm-snn reproduce shd --data-root ~/data/SHD --preset paper --out results/shd
+
+On one spoken-digit set (real SHD files with ``--data-root``, else the offline set of
+:func:`elm_snn.tasks.shd.synthetic_spoken_digits` with ``--per-class`` utterances per class,
+made once into the elm-snn cache) it trains, with one budget for all:
+
+* on **SHD** (single digits, 20 classes) and **SHD-Adding** (sum of two digits, 19 classes);
+* the ELM, the Branch-ELM, the LSTM and the recurrent E/I SNN of the paper's appendix
+  (``--models``);
+* at every bin size of ``--bin-sizes`` (default 2, 10, 20, 50, 100 ms; the paper's
+  Fig. 5b-d x axis);
+* with seed 0, plus ``--extra-seeds`` (default 1 and 2) for the ELM and the LSTM at
+  ``--seeds-bin`` (default 10 ms), so the size of the seed-to-seed spread is known.
+
+Each run is an ordinary run folder ``<runs-dir>/<task>/<model>-bin<B>ms-seed<S>/`` (default
+``<out>/runs``): reused when finished with the same configuration, resumed when interrupted,
+so the command continues where it stopped. Written into ``--out``: ``results.csv`` (one row
+per run: model, task, bin_size_ms, seed, test_accuracy, num_parameters, wall_seconds, CPU
+seconds, readout, epochs and per-test-speaker accuracy), ``results.md`` (command, git
+commit, machine, CPU time, data statistics, one table per task and the plots),
+``<task>_accuracy_vs_bin_size.png`` (test accuracy against bin size, one line per model,
+min-max band over seeds, like Fig. 5b-d) and ``run_info.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SHD_GRID_DEFAULTS",
+    "SHD_CSV_COLUMNS",
+    "shd_grid",
+    "reproduce_shd",
+    "paper_comparison_markdown",
+]
+
+SHD_GRID_DEFAULTS: dict[str, Any] = dict(
+    tasks=("shd", "shd-adding"),
+    models=("elm", "branch-elm", "lstm", "snn"),
+    bin_sizes=(2.0, 10.0, 20.0, 50.0, 100.0),
+    extra_seeds=(1, 2),
+    seeds_bin=10.0,
+    seed_models=("elm", "lstm"),
+)
+
+SHD_CSV_COLUMNS = (
+    "model",
+    "task",
+    "bin_size_ms",
+    "seed",
+    "test_accuracy",
+    "num_parameters",
+    "wall_seconds",
+    "cpu_seconds",
+    "readout",
+    "epochs_trained",
+    "best_val_accuracy",
+)
+
+#: The paper's reported values (SPEC section 4) shown beside the measured table.
+_PAPER_VALUES = {
+    "shd": "ELM 0.91 at 2 ms; LSTM 0.21 at 2 ms and 0.87 at 10 ms; E/I SNN best 0.58 at 20 ms",
+    "shd-adding": "ELM 0.82 at 1-2 ms (Branch-ELM 0.81-0.83); LSTM 0.10 at fine bins and "
+    "best 0.67 at 50 ms; E/I SNN 0.09",
+}
+
+
+def shd_grid(
+    tasks: Sequence[str],
+    models: Sequence[str],
+    bin_sizes: Sequence[float],
+    extra_seeds: Sequence[int],
+    seeds_bin: float,
+    seed_models: Sequence[str],
+) -> list[tuple[str, str, float, int]]:
+    """The grid as ``(task, model, bin size ms, seed)``: seed 0 everywhere, the extra seeds
+    for ``seed_models`` at ``seeds_bin`` (when that bin is in ``bin_sizes``). Cheap points
+    first (coarse bins), so an interrupted grid has its overview early."""
+    points = []
+    for b in sorted((float(x) for x in bin_sizes), reverse=True):
+        for task in tasks:
+            for model in models:
+                seeds = [0]
+                if model in seed_models and b == float(seeds_bin):
+                    seeds += [int(s) for s in extra_seeds if int(s) != 0]
+                points += [(task, model, b, s) for s in seeds]
+    return points
+
+
+def _row(task: str, result: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    row = dict(result)
+    row["task"] = task
+    row["readout"] = cfg.readout
+    row.setdefault("cpu_seconds", result.get("cpu_seconds_total"))
+    return row
+
+
+def paper_comparison_markdown(rows: Sequence[dict[str, Any]], task: str) -> str:
+    """The ordering the paper reports, checked on these rows: the ELM against the LSTM at
+    the finest and the coarsest bin (means over seeds), and the best bin of each model."""
+
+    def mean(model: str, b: float) -> float | None:
+        v = [
+            float(r["test_accuracy"])
+            for r in rows
+            if r["model"] == model
+            and float(r["bin_size_ms"]) == b
+            and r.get("test_accuracy") is not None
+        ]
+        return sum(v) / len(v) if v else None
+
+    bins = sorted({float(r["bin_size_ms"]) for r in rows})
+    lines = [f"Paper (SPEC section 4): {_PAPER_VALUES.get(task, 'n/a')}.", ""]
+    for label, b in (("finest", bins[0]), ("coarsest", bins[-1])) if bins else ():
+        e, s = mean("elm", b), mean("lstm", b)
+        if e is not None and s is not None:
+            lines.append(
+                f"- {label} bin ({b:g} ms): ELM {e:.3f}, LSTM {s:.3f}, ELM - LSTM = {e - s:+.3f}"
+            )
+    for model in dict.fromkeys(r["model"] for r in rows):
+        by_bin = {b: mean(model, b) for b in bins}
+        by_bin = {b: v for b, v in by_bin.items() if v is not None}
+        if by_bin:
+            best = max(by_bin, key=lambda b: by_bin[b])
+            lines.append(f"- {model}: best {by_bin[best]:.3f} at {best:g} ms")
+    return "\n".join(lines) + "\n"
+
+
+def reproduce_shd(
+    out_dir: str | os.PathLike,
+    *,
+    data_root: str | os.PathLike | None = None,
+    per_class: int = 20,
+    runs_dir: str | os.PathLike | None = None,
+    preset: str = "quick",
+    tasks: Sequence[str] = SHD_GRID_DEFAULTS["tasks"],
+    models: Sequence[str] = SHD_GRID_DEFAULTS["models"],
+    bin_sizes: Sequence[float] = SHD_GRID_DEFAULTS["bin_sizes"],
+    extra_seeds: Sequence[int] = SHD_GRID_DEFAULTS["extra_seeds"],
+    seeds_bin: float = SHD_GRID_DEFAULTS["seeds_bin"],
+    overrides: dict[str, Any] | None = None,
+    workers: int = 1,
+    reuse: bool = True,
+    command: str | None = None,
+    log: Any = None,
+) -> list[dict[str, Any]]:
+    """Train every point of :func:`shd_grid` with one budget and write the results (see the
+    module docstring).
+
+    Args:
+        out_dir: result folder.
+        data_root: folder with ``shd_train.h5``/``shd_test.h5``; default: the offline
+            spoken digits with ``per_class`` utterances per class (data seed 0).
+        per_class: training utterances per class of the offline set.
+        runs_dir: folder of the run folders (default ``out_dir/runs``).
+        preset: base preset of every run (``"quick"`` or ``"paper"``).
+        tasks, models, bin_sizes, extra_seeds, seeds_bin: the grid (:func:`shd_grid`).
+        overrides: :class:`~elm_snn.tasks.RunConfig` values for every run (budget...).
+        workers: runs trained in parallel (one process, one thread each).
+        reuse: reuse finished runs, resume interrupted ones.
+        command: the command line recorded in ``run_info.json``.
+        log: progress callable (default: stderr).
+
+    Returns:
+        One row per run (``metrics.json`` plus ``task``), in grid order.
+    """
+    from elm_snn._io import atomic_write_text
+    from elm_snn.tasks import get_task, resolve_config
+    from elm_snn.train.compare import run_points, summary_markdown
+    from elm_snn.train.reproduce import _git_commit, _machine
+    from elm_snn.viz import plot_metric_vs_bin_size
+
+    bad = [t for t in tasks if t not in ("shd", "shd-adding")]
+    if bad or not tasks:
+        raise ValueError(f"tasks: expected a non-empty subset of ['shd', 'shd-adding'], got {bad}")
+    if not models or not bin_sizes:
+        raise ValueError("models, bin_sizes: each needs at least one value")
+    data: dict[str, Any]
+    if data_root is None:
+        from elm_snn.tasks.shd import synthetic_spoken_digits
+
+        root = synthetic_spoken_digits(int(per_class))
+        data = {"synthetic": True, "synthetic_size": int(per_class)}
+    else:
+        from elm_snn.tasks.shd import check_shd_folder
+
+        root = check_shd_folder(data_root)
+        data = {"synthetic": False, "data_root": os.fspath(root)}
+    grid = shd_grid(
+        tasks, models, bin_sizes, extra_seeds, seeds_bin, SHD_GRID_DEFAULTS["seed_models"]
+    )
+    named = []
+    for task, model, b, seed in grid:  # validate the whole grid before the first run starts
+        cfg = resolve_config(
+            task, model, preset, bin_size_ms=b, seed=seed, **{**(overrides or {}), **data}
+        )
+        named.append((f"{task}/{model}-bin{b:g}ms-seed{seed}", cfg))
+    out = Path(out_dir)
+    results = run_points(
+        named,
+        Path(runs_dir) if runs_dir is not None else out / "runs",
+        reuse=reuse,
+        workers=workers,
+        log=log,
+        metric="test_accuracy",
+    )
+    rows = [
+        _row(task, r, cfg) for (task, *_), (_, cfg), r in zip(grid, named, results, strict=True)
+    ]
+    speaker_cols = sorted(
+        {k for r in rows for k in r if k.startswith("test_accuracy_speaker")},
+        key=lambda k: int(k.rsplit("speaker", 1)[1]),
+    )
+    cols = list(SHD_CSV_COLUMNS) + speaker_cols
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in cols})
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "results.csv", buf.getvalue())
+
+    manifest = Path(root) / "spoken_digits.json"
+    stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
+    info = {
+        "command": command,
+        "git_commit": _git_commit(),
+        "machine": _machine(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "data_root": os.fspath(root),
+        "data_stats": {
+            split: {k: v for k, v in s.items() if k != "per_speaker"}
+            for split, s in (stats or {}).items()
+        },
+        "preset": preset,
+        "overrides": overrides or {},
+        "grid": [list(p) for p in grid],
+        "cpu_seconds_total": round(sum(float(r.get("cpu_seconds") or 0.0) for r in rows), 1),
+        "wall_seconds_total": round(sum(float(r.get("wall_seconds") or 0.0) for r in rows), 1),
+    }
+    lines = [
+        f"# SHD and SHD-Adding: Fig. 5 ({preset} preset)",
+        "",
+        f"- command: `{command}`",
+        f"- git commit: `{info['git_commit']}`",
+        f"- machine: {info['machine']}",
+        f"- finished: {info['date_utc']}",
+        f"- data: `{info['data_root']}`"
+        + (f" (offline spoken digits, {per_class} per class, seed 0)" if data["synthetic"] else ""),
+        f"- CPU time of all runs: {info['cpu_seconds_total'] / 60:.1f} min (wall "
+        f"{info['wall_seconds_total'] / 60:.1f} min, summed over runs)",
+        f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",
+        "",
+    ]
+    for task in tasks:
+        task_rows = [r for r in rows if r["task"] == task]
+        if not task_rows:
+            continue
+        chance = get_task(task).chance
+        png = f"{task}_accuracy_vs_bin_size.png"
+        plot_metric_vs_bin_size(
+            task_rows,
+            out / png,
+            metric="test_accuracy",
+            chance=chance,
+            title=f"{task}: test accuracy ({preset} preset)",
+        )
+        readouts = ", ".join(
+            f"{m} {r}"
+            for m, r in dict.fromkeys((x["model"], x.get("readout")) for x in task_rows)
+            if r
+        )
+        lines += [
+            f"## {task}",
+            "",
+            summary_markdown(task_rows, "test_accuracy", chance).rstrip("\n"),
+            "",
+            f"Readouts: {readouts}." if readouts else "",
+            "",
+            paper_comparison_markdown(task_rows, task).rstrip("\n"),
+            "",
+            f"![{task}: test accuracy against bin size]({png})",
+            "",
+        ]
+    atomic_write_text(out / "results.md", "\n".join(lines).rstrip("\n") + "\n")
+    atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
+    return rows
