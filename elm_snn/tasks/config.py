@@ -77,10 +77,10 @@ __all__ = [
 ]
 
 from elm_snn.tasks.lra_presets import LRA_MODEL_OVERRIDES, LRA_MODELS, LRA_PRESETS, LRA_TASKS
+from elm_snn.tasks.registry import NEURONIO_MODELS, SHD_MODELS, TASKS, task_spec
 
-TASK_NAMES = ("shd", "shd-adding", "neuronio") + LRA_TASKS
-SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn")
-NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm")
+#: the built-in task names (the registry, :data:`elm_snn.tasks.registry.TASKS`, is the source)
+TASK_NAMES = tuple(TASKS)
 PRESETS = ("paper", "quick")
 #: ``"data"``: spike logit and voltage output start at the training data's log-odds / mean
 #: (NeuronIO; :meth:`elm_snn.tasks.neuronio.NeuronIOTask.initialise_model`); ``"none"``: the
@@ -91,12 +91,8 @@ DIFFICULTIES = ("easy", "medium", "hard")
 
 
 def models_for_task(task: str) -> tuple[str, ...]:
-    """Model names available for ``task``."""
-    if task == "neuronio":
-        return NEURONIO_MODELS
-    if task in LRA_TASKS:
-        return LRA_MODELS
-    return SHD_MODELS
+    """Model names available for ``task`` (``ValueError`` for an unknown task)."""
+    return task_spec(task).models
 
 
 #: Lightning's precision settings (``Trainer(precision=...)``).
@@ -119,18 +115,18 @@ _PRECISIONS = (
 _DIGIT_MS = 1000.0
 
 
-def _check_digit_bins(bin_size_ms: float) -> None:
-    """Require a bin size that divides the 1000 ms digit (the message suggests --bin-size
-    values that do)."""
-    ratio = _DIGIT_MS / bin_size_ms
+def _check_digit_bins(bin_size_ms: float, digit_ms: float = _DIGIT_MS) -> None:
+    """Require a bin size that divides the ``digit_ms`` digit (the message suggests
+    --bin-size values that do)."""
+    ratio = digit_ms / bin_size_ms
     if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1:
         return
-    nice = [k / 2 for k in range(1, 2001) if (2 * _DIGIT_MS) % k == 0]  # multiples of 0.5 ms
+    nice = [k / 2 for k in range(1, 2001) if (2 * digit_ms) % k == 0]  # multiples of 0.5 ms
     below = [b for b in nice if b < bin_size_ms]
     above = [b for b in nice if b > bin_size_ms]
     hint = " or ".join(f"--bin-size {b:g}" for b in (below[-1:] + above[:1]))
     raise ValueError(
-        f"bin_size_ms: {bin_size_ms:g} ms does not divide the {_DIGIT_MS:g} ms digit duration "
+        f"bin_size_ms: {bin_size_ms:g} ms does not divide the {digit_ms:g} ms digit duration "
         f"({ratio:.4g} bins; a partial last bin is not allowed); use a bin size that does, "
         f"e.g. {hint}"
     )
@@ -251,9 +247,8 @@ class RunConfig:
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
-        if self.task not in TASK_NAMES:
-            raise ValueError(f"task: expected one of {TASK_NAMES}, got {self.task!r}")
-        models = models_for_task(self.task)
+        spec = task_spec(self.task)
+        models = spec.models
         if self.model not in models:
             raise ValueError(
                 f"model: expected one of {models} for task {self.task!r}, got {self.model!r}"
@@ -274,24 +269,19 @@ class RunConfig:
         if not (isinstance(self.bin_size_ms, (int, float)) and self.bin_size_ms > 0):
             raise ValueError(f"bin_size_ms: expected a number > 0 (ms), got {self.bin_size_ms!r}")
         self.bin_size_ms = float(self.bin_size_ms)
-        if self.task in ("shd", "shd-adding"):
-            _check_digit_bins(self.bin_size_ms)
+        if spec.digit_duration_ms is not None:
+            _check_digit_bins(self.bin_size_ms, spec.digit_duration_ms)
         if str(self.precision) not in _PRECISIONS:
             raise ValueError(
                 f"precision: expected one of {', '.join(_PRECISIONS)} (--precision), got "
                 f"{self.precision!r}"
             )
-        if self.task == "neuronio" and self.bin_size_ms != 1.0:
+        if spec.fixed_bin_size_ms is not None and self.bin_size_ms != spec.fixed_bin_size_ms:
             raise ValueError(
-                f"bin_size_ms: NeuronIO is sampled at 1 ms, got {self.bin_size_ms} "
-                f"(leave --bin-size out for neuronio)"
-            )
-        if self.task in LRA_TASKS and self.bin_size_ms != 1.0:
-            raise ValueError(
-                f"bin_size_ms: LRA tasks take one token per 1 ms step, got {self.bin_size_ms} "
+                f"bin_size_ms: {spec.fixed_bin_reason}, got {self.bin_size_ms} "
                 f"(leave --bin-size out for {self.task})"
             )
-        if self.synthetic and self.task in ("text", "retrieval", "image"):
+        if self.synthetic and not spec.synthetic:
             raise ValueError(
                 f"synthetic: {self.task!r} has no offline generator (only listops, pathfinder "
                 f"and pathfinder-x have one); pass the real data with --data-root DIR"
@@ -528,8 +518,7 @@ def resolve_config(task: str, model: str, preset: str = "paper", **overrides: An
         >>> cfg.lr, cfg.num_memory, cfg.tau_m_init
         (0.005, 100, (1.0, 150.0))
     """
-    if task not in TASK_NAMES:
-        raise ValueError(f"task: expected one of {TASK_NAMES}, got {task!r}")
+    task_spec(task)  # ValueError naming the tasks
     if preset not in PRESETS:
         raise ValueError(f"preset: expected one of {PRESETS}, got {preset!r}")
     names = {f.name for f in dataclasses.fields(RunConfig)}
