@@ -145,7 +145,8 @@ def check_layer_input(
     Requires a real floating-point tensor of ``rank`` dimensions whose last dimension is
     ``num_features``, of the layer's parameter ``dtype``, with finite entries (the
     finiteness check is skipped while ``torch.compile`` traces, where it would break the
-    graph, and on accelerators unless debug checks are on: see :func:`check_finite`). ``axes`` names the expected layout for messages, e.g. ``"(T, B, num_inputs)"``.
+    graph, and on accelerators unless debug checks are on: see :func:`check_finite`).
+    ``axes`` names the expected layout for messages, e.g. ``"(T, B, num_inputs)"``.
     """
     check_float_tensor(name, x)
     if x.dim() != rank:
