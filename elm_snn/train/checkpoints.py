@@ -15,6 +15,13 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from elm_snn._io import atomic_path
 from elm_snn.tasks.config import RunConfig
 
+__all__ = [
+    "CheckpointMismatchError",
+    "CheckpointError",
+    "load_checkpoint",
+    "SafeCheckpointIO",
+]
+
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint was made for another task/model/architecture than the one requested."""

@@ -20,6 +20,11 @@ from elm_snn._io import atomic_path
 from elm_snn.tasks.base import NonFiniteLossError
 from elm_snn.train.checkpoints import _readable
 
+__all__ = [
+    "TrainingInterrupted",
+    "save_interrupted",
+]
+
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on SIGINT (Ctrl-C) or SIGTERM; the run can be resumed.

@@ -16,6 +16,12 @@ from elm_snn.tasks import RunConfig, get_task
 from elm_snn.tasks.base import TaskData
 from elm_snn.train.checkpoints import CheckpointError, _first_line, _read_checkpoint_meta
 
+__all__ = [
+    "EpochSampler",
+    "ELMSNNDataModule",
+    "ELMSNNModule",
+]
+
 _STEP_SEED_MULT = 1_000_003
 
 

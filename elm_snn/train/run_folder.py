@@ -17,6 +17,12 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from elm_snn._io import atomic_path, atomic_write_text
 from elm_snn.tasks.config import RunConfig
 
+__all__ = [
+    "RunFolderError",
+    "default_run_dir",
+    "RUN_FILES",
+]
+
 
 class RunFolderError(FileExistsError):
     """``out_dir`` holds a finished or unfinished run and neither ``overwrite`` nor ``resume``

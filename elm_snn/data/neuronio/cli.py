@@ -8,6 +8,11 @@ import sys
 from elm_snn.data.neuronio.convert import convert_neuronio_folder
 from elm_snn.data.neuronio.layout import NeuronIOFormatError
 
+__all__ = [
+    "add_arguments",
+    "run_from_args",
+]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``elm-snn data neuronio-convert``."""

@@ -15,6 +15,11 @@ from elm_snn.data.neuronio.layout import (
     NeuronIOFormatError,
 )
 
+__all__ = [
+    "write_neuronio_compact",
+    "read_neuronio_compact",
+]
+
 
 def _smallest_uint(max_value: int) -> type:
     for dt in (np.uint16, np.uint32):

@@ -17,6 +17,12 @@ from elm_snn.data.neuronio.layout import (
 from elm_snn.data.neuronio.unpickle import load_neuronio_pickle
 from elm_snn.data.neuronio.writer import _duration_ms_from_params, _validate_simulation
 
+__all__ = [
+    "NeuronIOSample",
+    "NeuronIOFile",
+    "read_neuronio_pickle",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class NeuronIOSample:

@@ -10,6 +10,13 @@ from pathlib import Path
 from elm_snn.data.neuronio.compact import read_neuronio_compact, write_neuronio_compact
 from elm_snn.data.neuronio.container import NeuronIOFile, NeuronIOSample, read_neuronio_pickle
 
+__all__ = [
+    "read_neuronio_file",
+    "find_neuronio_files",
+    "iter_neuronio_simulations",
+    "convert_neuronio_folder",
+]
+
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 

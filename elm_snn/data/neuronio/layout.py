@@ -11,6 +11,19 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "NEURONIO_NUM_SEGMENTS",
+    "NEURONIO_NUM_INPUTS",
+    "NEURONIO_SIM_DURATION_MS",
+    "NEURONIO_SIMS_PER_FILE",
+    "COMPACT_FORMAT_NAME",
+    "COMPACT_FORMAT_VERSION",
+    "NeuronIOFormatError",
+    "NeuronIOSimulation",
+    "output_spike_bins",
+    "synapse_types",
+]
+
 NEURONIO_NUM_SEGMENTS = 639
 """Dendritic segments of the L5PC model of NeuronIO."""
 NEURONIO_NUM_INPUTS = 2 * NEURONIO_NUM_SEGMENTS

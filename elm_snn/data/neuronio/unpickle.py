@@ -13,6 +13,10 @@ import numpy as np
 
 from elm_snn.data.neuronio.layout import NeuronIOFormatError
 
+__all__ = [
+    "load_neuronio_pickle",
+]
+
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     """(module, name) -> object for every global a NeuronIO pickle may reference."""

@@ -17,6 +17,10 @@ from elm_snn.data.neuronio.layout import (
     output_spike_bins,
 )
 
+__all__ = [
+    "write_neuronio_pickle",
+]
+
 _PLAIN_SCALARS = (str, bytes, int, float, bool, complex, type(None), np.generic)
 
 
