@@ -3,7 +3,6 @@ the process-pool workers (public through :mod:`elm_snn.synth.neuronio_sim`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -19,6 +18,7 @@ from elm_snn.synth._neuronio_config import (
     SPIKE_THRESHOLD_MV,
     NeuronIOSimConfig,
     SimResult,
+    _config_from_dict,
 )
 from elm_snn.synth._neuronio_inputs import draw_input_spikes, input_segment_map
 
@@ -189,11 +189,3 @@ def _worker_init(config_dict: dict[str, Any]) -> None:
 def _worker_run(job: tuple[dict[str, Any], int, int]) -> tuple[int, SimResult]:
     config_dict, seed, sim_index = job
     return sim_index, simulate(_config_from_dict(config_dict), seed, sim_index)
-
-
-def _config_from_dict(d: dict[str, Any]) -> NeuronIOSimConfig:
-    names = {f.name for f in dataclasses.fields(NeuronIOSimConfig)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown NeuronIOSimConfig fields: {sorted(unknown)}")
-    return NeuronIOSimConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

@@ -198,3 +198,11 @@ class SimResult:
     output_spike_times_ms: np.ndarray
     soma_voltage_mv: np.ndarray
     cpu_s: float
+
+
+def _config_from_dict(d: dict[str, Any]) -> NeuronIOSimConfig:
+    names = {f.name for f in dataclasses.fields(NeuronIOSimConfig)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown NeuronIOSimConfig fields: {sorted(unknown)}")
+    return NeuronIOSimConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

@@ -90,6 +90,7 @@ from elm_snn.synth._neuronio_config import (
     SPIKE_THRESHOLD_MV,
     NeuronIOSimConfig,
     SimResult,
+    _config_from_dict,  # noqa: F401 - the config's JSON round trip, kept at its old path
 )
 from elm_snn.synth._neuronio_inputs import draw_input_spikes, input_segment_map
 
