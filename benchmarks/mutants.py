@@ -46,7 +46,7 @@ class Mutant:
 MUTANTS = (
     Mutant(
         "lr-zero",
-        "elm_snn/train/engine.py",
+        "elm_snn/train/modules.py",
         "lr=cfg.lr",
         "lr=0.0",
         ("tests/train/test_learning.py",),
@@ -54,7 +54,7 @@ MUTANTS = (
     ),
     Mutant(
         "detached-loss",
-        "elm_snn/train/engine.py",
+        "elm_snn/train/modules.py",
         '        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, '
         "batch_size=n)\n        return loss\n",
         '        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, '
@@ -64,7 +64,7 @@ MUTANTS = (
     ),
     Mutant(
         "frozen-model",
-        "elm_snn/train/engine.py",
+        "elm_snn/train/modules.py",
         "params = [p for p in self.model.parameters() if p.requires_grad]",
         "params = [torch.nn.Parameter(torch.zeros(1))]",
         ("tests/train/test_learning.py",),
@@ -93,6 +93,14 @@ MUTANTS = (
         "    keep = b < n_bins - 1\n",
         ("tests/data/test_transforms.py",),
         "off by one in binning: the events of the last bin are dropped",
+    ),
+    Mutant(
+        "compose-drops-fast-path",
+        "elm_snn/data/transforms.py",
+        '    steps = getattr(transform, "transforms", None)\n',
+        "    steps = None\n",
+        ("tests/data/test_tonic_interop.py",),
+        "a BinToFrames inside tonic's Compose is no longer found: SHD-Adding re-bins events",
     ),
     Mutant(
         "adding-target",

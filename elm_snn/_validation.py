@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ __all__ = [
     "check_shape",
     "check_state_tensor",
     "check_time_steps",
+    "debug_checks_enabled",
+    "set_debug_checks",
 ]
 
 
@@ -33,14 +36,44 @@ def check_float_tensor(name: str, value: object) -> torch.Tensor:
     return value
 
 
+#: environment switch for the finiteness checks on accelerator tensors (see :func:`check_finite`)
+DEBUG_CHECKS_ENV = "ELM_SNN_DEBUG_CHECKS"
+_debug_checks: bool | None = None
+
+
+def set_debug_checks(enabled: bool | None) -> None:
+    """Turn the finiteness checks of inputs on accelerators on (``True``) or off (``False``);
+    ``None`` goes back to the environment variable ``ELM_SNN_DEBUG_CHECKS`` (``1`` = on)."""
+    global _debug_checks
+    if enabled is not None and not isinstance(enabled, bool):
+        raise TypeError(f"enabled: expected True, False or None, got {type(enabled).__name__}")
+    _debug_checks = enabled
+
+
+def debug_checks_enabled() -> bool:
+    """Whether :func:`check_finite` also checks tensors on accelerators (a host sync)."""
+    if _debug_checks is not None:
+        return _debug_checks
+    return os.environ.get(DEBUG_CHECKS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def check_finite(name: str, value: torch.Tensor) -> None:
     """Require every entry of ``value`` to be finite (no NaN or inf).
+
+    Reading the answer back is a host sync for a tensor on an accelerator; layers call this
+    on every input, i.e. on every step of a cell, so there it is a **debug check**, off
+    unless :func:`set_debug_checks` or ``ELM_SNN_DEBUG_CHECKS=1`` turns it on. CPU tensors
+    are always checked (their data are already on the host; nothing waits on a device).
 
     The fast path is one reduction: NaN and inf propagate through a sum, so a finite sum
     proves every entry finite. Only a non-finite sum (a bad entry, or a float overflow of
     huge but finite values) pays for the element-wise check.
     """
-    if value.numel() == 0 or bool(torch.isfinite(value.sum())):
+    if value.numel() == 0:
+        return
+    if value.device.type != "cpu" and not debug_checks_enabled():
+        return
+    if bool(torch.isfinite(value.sum())):
         return
     if not bool(torch.isfinite(value).all()):
         n_nan = int(torch.isnan(value).sum())
@@ -112,7 +145,8 @@ def check_layer_input(
     Requires a real floating-point tensor of ``rank`` dimensions whose last dimension is
     ``num_features``, of the layer's parameter ``dtype``, with finite entries (the
     finiteness check is skipped while ``torch.compile`` traces, where it would break the
-    graph). ``axes`` names the expected layout for messages, e.g. ``"(T, B, num_inputs)"``.
+    graph, and on accelerators unless debug checks are on: see :func:`check_finite`).
+    ``axes`` names the expected layout for messages, e.g. ``"(T, B, num_inputs)"``.
     """
     check_float_tensor(name, x)
     if x.dim() != rank:

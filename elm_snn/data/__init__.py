@@ -31,6 +31,9 @@ _EXPORTS: dict[str, str] = {
     # binning
     "BinToFrames": "transforms",
     "BinningStats": "transforms",
+    "FrameBinning": "transforms",
+    "apply_event_transform": "transforms",
+    "split_frame_binning": "transforms",
     "bin_events": "transforms",
     "duration_for_bins": "transforms",
     "events_from_arrays": "transforms",

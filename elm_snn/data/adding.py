@@ -33,7 +33,13 @@ import numpy as np
 
 from elm_snn.data.cache import DigitFrameCache
 from elm_snn.data.shd import SHD
-from elm_snn.data.transforms import BinningStats, BinToFrames, bin_events, num_bins
+from elm_snn.data.transforms import (
+    BinningStats,
+    apply_event_transform,
+    bin_events,
+    num_bins,
+    split_frame_binning,
+)
 
 __all__ = ["SHDAdding", "split_train_validation", "split_by_speaker", "ADDING_NUM_CLASSES"]
 
@@ -112,7 +118,10 @@ class SHDAdding:
             and ``transform`` gets it, as with Tonic datasets; a
             :class:`~elm_snn.data.BinToFrames` with ``duration_ms == 2 * digit_duration_ms``
             whose bin size divides ``digit_duration_ms`` is served from the binned-digit cache
-            (same frames, much faster) and its ``stats`` are updated. With ``bin_size_ms``
+            (same frames, much faster) and its ``stats`` are updated, also when it is the
+            first step of a ``tonic.transforms.Compose`` (the later steps then get the
+            frames; see :func:`~elm_snn.data.transforms.split_frame_binning`). An empty
+            pair is binned to zeros even inside a ``Compose``. With ``bin_size_ms``
             the sample is already a float32 frame and ``transform`` gets the frame.
         target_transform: applied to the integer target (0..18).
         bin_size_ms: if given, return float32 frames ``(2 * T, 700)``,
@@ -249,19 +258,25 @@ class SHDAdding:
         return self.digits[self.pairs[:, 0]] + self.digits[self.pairs[:, 1]]
 
     # ------------------------------------------------------------------ frames
-    def _fast_binning(self) -> tuple[float, bool, BinToFrames | None] | None:
+    def _fast_binning(self) -> tuple[float, bool, Any, Callable | None] | None:
+        """``(bin_ms, binary, binner, rest)`` when items can be served from the digit cache:
+        with ``bin_size_ms`` (``binner`` and ``rest`` None), or when the transform starts
+        with a compatible frame binning (a ``BinToFrames``, alone or first in a ``Compose``;
+        ``rest`` = the steps after it)."""
         if self.bin_size_ms is not None:
-            return self.bin_size_ms, self.binary, None
-        t = self.transform
+            return self.bin_size_ms, self.binary, None, None
+        split = split_frame_binning(self.transform) if self.cache_mode is not None else None
+        if split is None:
+            return None
+        binner, rest = split
+        spec = binner.binning
         if (
-            isinstance(t, BinToFrames)
-            and self.cache_mode is not None
-            and t.num_channels == self.num_channels
-            and abs(t.duration_ms - 2 * self.digit_duration_ms) < 1e-9 * t.duration_ms
+            spec.num_channels == self.num_channels
+            and abs(spec.duration_ms - 2 * self.digit_duration_ms) < 1e-9 * spec.duration_ms
         ):
-            ratio = self.digit_duration_ms / t.bin_size_ms
+            ratio = self.digit_duration_ms / spec.bin_size_ms
             if abs(ratio - round(ratio)) <= 1e-9 * max(ratio, 1.0):
-                return t.bin_size_ms, t.binary, t
+                return spec.bin_size_ms, spec.binary, binner, rest
         return None
 
     def digit_cache(self) -> DigitFrameCache:
@@ -297,9 +312,8 @@ class SHDAdding:
         """Time bins per sample (``2 * digit_duration_ms / bin``) when frames are produced."""
         fast = self._fast_binning()
         if fast is None:
-            if isinstance(self.transform, BinToFrames):
-                return self.transform.num_bins
-            return None
+            split = split_frame_binning(self.transform)
+            return None if split is None else split[0].binning.num_bins
         return 2 * num_bins(self.digit_duration_ms, fast[0])
 
     # ------------------------------------------------------------------ items
@@ -336,9 +350,9 @@ class SHDAdding:
         if fast is None:
             sample: Any = self.events(i)
             if self.transform is not None:
-                sample = self.transform(sample)
+                sample = apply_event_transform(self.transform, sample)
         else:
-            bin_ms, binary, tf = fast
+            bin_ms, binary, binner, rest = fast
             t_digit = num_bins(self.digit_duration_ms, bin_ms)
             out = np.zeros((2 * t_digit, self.num_channels), dtype=np.float32)
             if self.cache_mode is not None:
@@ -358,9 +372,9 @@ class SHDAdding:
                     n_in += ev.size
                     n_drop += d
             self.stats.record(n_in, n_drop)
-            if tf is not None:
-                tf.stats.record(n_in, n_drop)
-                sample = out
+            if binner is not None:
+                binner.record(n_in, n_drop)
+                sample = out if rest is None else rest(out)
             else:
                 sample = out if self.transform is None else self.transform(out)
         if self.target_transform is not None:

@@ -13,6 +13,13 @@ fingerprint of the file (size, modification time and a SHA-256 of its content, w
 files up to 8 MiB, else of its first 4 MiB and last 1 MiB), so a changed file never hits an
 old cache. Counts are cached; ``binary`` is applied when densifying, so the counts and binary
 variants share one cache.
+
+Why not Tonic's ``MemoryCachedDataset`` / ``DiskCachedDataset``: they store the transformed
+output of each *dataset index*, densely, and cannot tell a changed file or transform from an
+old one. SHD-Adding items are pairs that change every epoch, so a per-index cache would
+serve stale pairs; here each *digit* is cached once, sparsely, keyed by the file's content.
+Tonic's caches do fit around :class:`~elm_snn.data.SHD` with a ``BinToFrames`` transform
+(one fixed sample per index), and work there unchanged.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """Collate functions: lists of ``(frames (T, C), label)`` -> time-major batches ``(T, B, C)``.
 
 Time-major is the layout of snnTorch/Norse step loops and of elm-snn's layers.
+
+Padding goes through Tonic's own collation (``tonic.collation.PadTensors`` with
+``batch_first=False``); equal-length frames are stacked directly (``PadTensors`` would copy
+every sample once more to pad it by nothing). What elm-snn adds: input checks naming the
+item, a fixed ``T`` when asked (``num_bins``), and empty samples: ``tonic.transforms.Compose``
+returns an empty sample as its raw (empty) event array, which becomes all-zero frames here.
 """
 
 from __future__ import annotations
@@ -11,6 +17,10 @@ from typing import Any
 import numpy as np
 
 __all__ = ["collate_frames", "pad_collate_time_major"]
+
+
+def _is_empty_events(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype.names is not None and x.size == 0
 
 
 def _as_frames(i: int, x: Any):
@@ -35,55 +45,94 @@ def _as_frames(i: int, x: Any):
     return t.to(torch.float32)
 
 
-def _split(batch: Sequence[Any]) -> tuple[list, Any]:
+def _split(
+    batch: Sequence[Any], num_bins: int | None, num_channels: int | None
+) -> tuple[list, list[int]]:
+    """Frames (float32 tensors, empty samples as zeros) and int labels of ``batch``."""
     import torch
 
     if len(batch) == 0:
         raise ValueError("batch: expected at least one (frames, label) pair, got an empty batch")
-    frames, labels = [], []
+    frames: list[Any] = []
+    labels: list[int] = []
+    empty: list[int] = []
     for i, item in enumerate(batch):
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise TypeError(
                 f"batch[{i}]: expected a (frames, label) pair, got {type(item).__name__}"
             )
-        frames.append(_as_frames(i, item[0]))
+        if _is_empty_events(item[0]):
+            empty.append(i)
+            frames.append(None)
+        else:
+            frames.append(_as_frames(i, item[0]))
         labels.append(int(item[1]))
-    c = {f.shape[1] for f in frames}
-    if len(c) != 1:
-        raise ValueError(f"batch: all frames must have the same channel count, got {sorted(c)}")
-    return frames, torch.tensor(labels, dtype=torch.long)
+    given = [f for f in frames if f is not None]
+    channels = sorted({f.shape[1] for f in given})
+    if num_channels is not None and channels not in ([], [int(num_channels)]):
+        raise ValueError(f"batch: expected frames of num_channels={num_channels}, got C={channels}")
+    if len(channels) > 1:
+        raise ValueError(f"batch: all frames must have the same channel count, got {channels}")
+    lengths = sorted({f.shape[0] for f in given})
+    if num_bins is not None and lengths not in ([], [int(num_bins)]):
+        raise ValueError(f"batch: expected frames of num_bins={num_bins} steps, got T={lengths}")
+    if empty:
+        t = num_bins if num_bins is not None else (lengths[-1] if lengths else None)
+        c = num_channels if num_channels is not None else (channels[0] if channels else None)
+        if t is None or c is None:
+            raise ValueError(
+                f"batch[{empty[0]}][0]: an empty event sample (tonic's Compose returns empty "
+                f"samples unbinned) needs num_bins and num_channels to become zero frames; pass "
+                f"them, e.g. functools.partial(collate_frames, num_bins=T, num_channels=C)"
+            )
+        zeros = torch.zeros((int(t), int(c)), dtype=torch.float32)
+        for i in empty:
+            frames[i] = zeros
+    return frames, labels
 
 
-def collate_frames(batch: Sequence[Any]):
+def collate_frames(
+    batch: Sequence[Any], *, num_bins: int | None = None, num_channels: int | None = None
+):
     """Stack equal-length frames time-major.
 
     Args:
         batch: ``B`` pairs ``(frames, label)``, frames ``(T, C)`` (numpy or torch), label int.
+            A frame may also be an empty event array (what ``tonic.transforms.Compose``
+            returns for an empty sample): it becomes zeros of the batch's ``(T, C)``.
+        num_bins: if given, every frame must have this ``T`` (also the ``T`` of empty samples).
+        num_channels: if given, every frame must have this ``C`` (also the ``C`` of empty
+            samples). Bind both with ``functools.partial`` for a DataLoader ``collate_fn``.
 
     Returns:
         ``(x, y)``: float32 tensor ``(T, B, C)`` and int64 labels ``(B,)``.
 
     Raises:
         ValueError: frames of different lengths (use :func:`pad_collate_time_major`) or
-            channel counts.
+            channel counts, or an empty sample whose shape cannot be known.
     """
     import torch
 
-    frames, labels = _split(batch)
+    frames, labels = _split(batch, num_bins, num_channels)
     lengths = {f.shape[0] for f in frames}
     if len(lengths) != 1:
         raise ValueError(
             f"batch: frames have different lengths {sorted(lengths)}; collate_frames needs equal "
             f"T (BinToFrames gives every sample the same T), or use pad_collate_time_major"
         )
-    return torch.stack(frames, dim=1), labels
+    return torch.stack(frames, dim=1), torch.tensor(labels, dtype=torch.long)
 
 
-def pad_collate_time_major(batch: Sequence[Any]):
-    """Zero-pad frames at the end to the longest ``T`` and stack time-major.
+def pad_collate_time_major(
+    batch: Sequence[Any], *, num_bins: int | None = None, num_channels: int | None = None
+):
+    """Zero-pad frames at the end to the longest ``T`` and stack time-major
+    (``tonic.collation.PadTensors(batch_first=False)`` after the checks of
+    :func:`collate_frames`).
 
     Args:
-        batch: ``B`` pairs ``(frames, label)``, frames ``(T_i, C)``.
+        batch: ``B`` pairs ``(frames, label)``, frames ``(T_i, C)`` or empty event arrays.
+        num_bins, num_channels: as in :func:`collate_frames`.
 
     Returns:
         ``(x, y)``: float32 ``(max T_i, B, C)`` (zeros after each sample's end) and int64
@@ -91,10 +140,8 @@ def pad_collate_time_major(batch: Sequence[Any]):
         padded; when they differ, note that a read-out at the last step sees the padding.
     """
     import torch
+    from tonic.collation import PadTensors
 
-    frames, labels = _split(batch)
-    t_max = max(f.shape[0] for f in frames)
-    out = torch.zeros((t_max, len(frames), frames[0].shape[1]), dtype=torch.float32)
-    for b, f in enumerate(frames):
-        out[: f.shape[0], b] = f
-    return out, labels
+    frames, labels = _split(batch, num_bins, num_channels)
+    x, y = PadTensors(batch_first=False)(list(zip(frames, labels, strict=True)))
+    return x, y.to(torch.long)

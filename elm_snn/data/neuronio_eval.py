@@ -206,6 +206,79 @@ class NeuronIOEvaluation:
     predictions: dict[str, np.ndarray] | None = None
 
 
+def _prediction_arrays(
+    spikes: Any, spike_prob: Any, soma_mv: Any, soma_pred_mv: Any
+) -> list[np.ndarray]:
+    """The four (S, T) inputs as float64 numpy arrays, checked: 2-D, finite, equal shapes."""
+    arrs = []
+    for name, a in (
+        ("spikes", spikes),
+        ("spike_prob", spike_prob),
+        ("soma_mv", soma_mv),
+        ("soma_pred_mv", soma_pred_mv),
+    ):
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+        a = np.asarray(a, dtype=np.float64)
+        if a.ndim != 2:
+            raise ValueError(f"{name}: expected shape (S, T), got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name}: expected finite values, got NaN/inf")
+        arrs.append(a)
+    if not all(a.shape == arrs[0].shape for a in arrs):
+        raise ValueError(
+            f"spikes/spike_prob/soma_mv/soma_pred_mv: expected equal shapes, got "
+            f"{[a.shape for a in arrs]}"
+        )
+    return arrs
+
+
+def _rescale_per_group(true_rel: np.ndarray, pred_rel: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The official protocol's voltage rescaling: per group, map the prediction's mean and
+    std onto the target's (a constant prediction goes to the target mean, with a warning)."""
+    pred_rel = pred_rel.copy()
+    for gid in np.unique(g):
+        m = g == gid
+        m_dst, s_dst = true_rel[m].mean(), true_rel[m].std()
+        m_src, s_src = pred_rel[m].mean(), pred_rel[m].std()
+        if s_src == 0:
+            warnings.warn(
+                f"official protocol: the voltage prediction of group {int(gid)} is constant, "
+                "its z-score is undefined; it is mapped to the target mean",
+                stacklevel=3,
+            )
+            pred_rel[m] = m_dst
+        else:
+            pred_rel[m] = (pred_rel[m] - m_src) / s_src * s_dst + m_dst
+    return pred_rel
+
+
+def _scored_metrics(
+    y: np.ndarray, p: np.ndarray, v_true: np.ndarray, v_pred: np.ndarray, fp_rates: Sequence[float]
+) -> dict[str, float]:
+    """Spike and soma metrics of the evaluated bins; the spike metrics are NaN (with a
+    warning) when the bins hold no spike or only spikes."""
+    n_pos = int(y.sum())
+    if 0 < n_pos < y.size:
+        return spike_and_soma_metrics(y, p, v_true, v_pred, fp_rates=fp_rates)
+    warnings.warn(
+        f"the evaluated bins hold {n_pos} spikes among {y.size}: spike AUC and TP "
+        "rates are undefined (NaN)",
+        stacklevel=3,
+    )
+    from elm_snn.metrics import explained_variance_percent, mae, rmse
+
+    metrics = {"AUC": float("nan")}
+    for r in fp_rates:
+        metrics[f"AUC @ {float(r):.4f} FP"] = float("nan")
+    for r in fp_rates:
+        metrics[f"TP @ {float(r):.4f} FP"] = float("nan")
+    metrics["soma_RMSE"] = rmse(v_true, v_pred)
+    metrics["soma_MAE"] = mae(v_true, v_pred)
+    metrics["soma_explained_variance_percent"] = explained_variance_percent(v_true, v_pred)
+    return metrics
+
+
 def neuronio_metrics_from_predictions(
     spikes: np.ndarray,
     spike_prob: np.ndarray,
@@ -235,27 +308,7 @@ def neuronio_metrics_from_predictions(
     """
     if protocol not in ("official", "plain"):
         raise ValueError(f"protocol: expected 'official' or 'plain', got {protocol!r}")
-    arrs = []
-    for name, a in (
-        ("spikes", spikes),
-        ("spike_prob", spike_prob),
-        ("soma_mv", soma_mv),
-        ("soma_pred_mv", soma_pred_mv),
-    ):
-        if isinstance(a, torch.Tensor):
-            a = a.detach().cpu().numpy()
-        a = np.asarray(a, dtype=np.float64)
-        if a.ndim != 2:
-            raise ValueError(f"{name}: expected shape (S, T), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}: expected finite values, got NaN/inf")
-        arrs.append(a)
-    y_spk, p_spk, v_true, v_pred = arrs
-    if not all(a.shape == y_spk.shape for a in arrs):
-        raise ValueError(
-            f"spikes/spike_prob/soma_mv/soma_pred_mv: expected equal shapes, got "
-            f"{[a.shape for a in arrs]}"
-        )
+    y_spk, p_spk, v_true, v_pred = _prediction_arrays(spikes, spike_prob, soma_mv, soma_pred_mv)
     S, T = y_spk.shape
     if not 0 <= int(ignore_start_ms) < T:
         raise ValueError(f"ignore_start_ms: expected 0 <= value < T = {T}, got {ignore_start_ms}")
@@ -266,20 +319,7 @@ def neuronio_metrics_from_predictions(
     pred_rel = v_pred - SOMA_BIAS_MV
     lo, hi = (int(spike_count_range[0]), int(spike_count_range[1]))
     if protocol == "official":
-        pred_rel = pred_rel.copy()
-        for gid in np.unique(g):
-            m = g == gid
-            m_dst, s_dst = true_rel[m].mean(), true_rel[m].std()
-            m_src, s_src = pred_rel[m].mean(), pred_rel[m].std()
-            if s_src == 0:
-                warnings.warn(
-                    f"official protocol: the voltage prediction of group {int(gid)} is constant, "
-                    "its z-score is undefined; it is mapped to the target mean",
-                    stacklevel=2,
-                )
-                pred_rel[m] = m_dst
-            else:
-                pred_rel[m] = (pred_rel[m] - m_src) / s_src * s_dst + m_dst
+        pred_rel = _rescale_per_group(true_rel, pred_rel, g)
         counts = y_spk.sum(axis=1)
         kept = (counts >= lo) & (counts <= hi)
     else:
@@ -290,28 +330,7 @@ def neuronio_metrics_from_predictions(
         )
     sl = np.s_[kept, int(ignore_start_ms) :]
     n_pos = int(y_spk[sl].sum())
-    if 0 < n_pos < y_spk[sl].size:
-        metrics = spike_and_soma_metrics(
-            y_spk[sl], p_spk[sl], true_rel[sl], pred_rel[sl], fp_rates=fp_rates
-        )
-    else:
-        warnings.warn(
-            f"the evaluated bins hold {n_pos} spikes among {y_spk[sl].size}: spike AUC and TP "
-            "rates are undefined (NaN)",
-            stacklevel=2,
-        )
-        from elm_snn.metrics import explained_variance_percent, mae, rmse
-
-        metrics = {"AUC": float("nan")}
-        for r in fp_rates:
-            metrics[f"AUC @ {float(r):.4f} FP"] = float("nan")
-        for r in fp_rates:
-            metrics[f"TP @ {float(r):.4f} FP"] = float("nan")
-        metrics["soma_RMSE"] = rmse(true_rel[sl], pred_rel[sl])
-        metrics["soma_MAE"] = mae(true_rel[sl], pred_rel[sl])
-        metrics["soma_explained_variance_percent"] = explained_variance_percent(
-            true_rel[sl], pred_rel[sl]
-        )
+    metrics = _scored_metrics(y_spk[sl], p_spk[sl], true_rel[sl], pred_rel[sl], fp_rates)
     preds = None
     if return_predictions:
         preds = {

@@ -25,7 +25,7 @@ from elm_snn.data.shd_format import (
     _open_checked,
     validate_shd_file,
 )
-from elm_snn.data.transforms import events_from_arrays
+from elm_snn.data.transforms import apply_event_transform, events_from_arrays
 
 __all__ = ["SHD", "find_shd_file", "shd_file_name"]
 
@@ -190,7 +190,8 @@ class SHD(tonic.datasets.SHD):
         events = self.events(index)
         target: Any = int(self.labels[index])
         if self.transform is not None:
-            events = self.transform(events)
+            # a Compose starting with BinToFrames bins empty samples too (tonic's would not)
+            events = apply_event_transform(self.transform, events)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return events, target

@@ -23,13 +23,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
 __all__ = [
     "BinToFrames",
     "BinningStats",
+    "FrameBinning",
+    "apply_event_transform",
+    "split_frame_binning",
     "bin_events",
     "bin_indices",
     "duration_for_bins",
@@ -296,7 +300,77 @@ class BinningStats:
         self.samples = self.spikes_in = self.spikes_dropped = self.samples_with_drops = 0
 
 
+_ON_DROPPED = ("count", "warn", "error")
+
+
 @dataclasses.dataclass(frozen=True)
+class FrameBinning:
+    """What a :class:`BinToFrames` does, as a frozen, hashable value (no counters in it).
+
+    Args:
+        bin_size_ms: bin width (ms).
+        duration_ms: frame length (ms), an integer multiple of ``bin_size_ms``.
+        binary: 1 where a bin has at least one spike instead of the spike count.
+        num_channels: input channels ``C``.
+        on_dropped: ``"count"``, ``"warn"`` or ``"error"`` for events at ``t >= duration_ms``.
+    """
+
+    bin_size_ms: float
+    duration_ms: float
+    binary: bool = False
+    num_channels: int = 700
+    on_dropped: Literal["count", "warn", "error"] = "count"
+
+    def __post_init__(self) -> None:
+        num_bins(self.duration_ms, self.bin_size_ms)
+        if not isinstance(self.binary, (bool, np.bool_)):
+            raise TypeError(f"binary: expected a bool, got {type(self.binary).__name__}")
+        if isinstance(self.num_channels, bool) or not isinstance(
+            self.num_channels, (int, np.integer)
+        ):
+            raise TypeError(
+                f"num_channels: expected an int, got {type(self.num_channels).__name__}"
+            )
+        if self.num_channels < 1:
+            raise ValueError(f"num_channels: expected >= 1, got {self.num_channels}")
+        if self.on_dropped not in _ON_DROPPED:
+            raise ValueError(
+                f"on_dropped: expected 'count', 'warn' or 'error', got {self.on_dropped!r}"
+            )
+
+    @property
+    def num_bins(self) -> int:
+        """Number of time bins ``T``."""
+        return num_bins(self.duration_ms, self.bin_size_ms)
+
+    def check_dropped(self, n_in: int, n_dropped: int) -> None:
+        """Apply the ``on_dropped`` policy to a sample of ``n_in`` events, ``n_dropped`` late."""
+        if not n_dropped or self.on_dropped == "count":
+            return
+        msg = f"{n_dropped} of {n_in} events at t >= duration_ms={self.duration_ms} ms"
+        if self.on_dropped == "error":
+            raise ValueError(f"events: {msg} (on_dropped='error')")
+        warnings.warn(f"BinToFrames: dropped {msg}", RuntimeWarning, stacklevel=3)
+
+    def bin(self, events: np.ndarray) -> tuple[np.ndarray, int]:
+        """Validate and bin ``events``: ``(frames (T, C) float32, n_dropped)``.
+
+        Raises ``ValueError`` before binning when ``on_dropped="error"`` and an event is late.
+        """
+        validate_events(events, self.num_channels)
+        if self.on_dropped == "error" and events.size:
+            late = int(np.count_nonzero(events["t"] >= float(self.duration_ms) * 1000.0))
+            self.check_dropped(events.size, late)
+        return bin_events(
+            events,
+            self.bin_size_ms,
+            self.duration_ms,
+            self.binary,
+            self.num_channels,
+            validate=False,
+        )
+
+
 class BinToFrames:
     """Tonic-style transform: events -> float32 frames ``(T, num_channels)``.
 
@@ -304,6 +378,12 @@ class BinToFrames:
     integer multiple of the bin size; see :func:`duration_for_bins` for 6 ms bins and the
     module docstring for the rule). Events at ``t >= duration_ms`` are dropped and counted in
     :attr:`stats`; ``on_dropped="warn"`` also warns, ``"error"`` raises instead.
+
+    The settings are a frozen :class:`FrameBinning` (:attr:`binning`; the fields are
+    read-only attributes here too, and two transforms with equal settings compare equal);
+    :attr:`stats` is a plain mutable counter beside it. An empty event array gives all-zero
+    frames. Inside ``tonic.transforms.Compose`` (which returns an empty sample unbinned),
+    datasets of elm-snn still bin the sample: see :func:`apply_event_transform`.
 
     Args:
         bin_size_ms: bin width (ms), also the ``dt`` of the model that consumes the frames.
@@ -318,60 +398,115 @@ class BinToFrames:
         >>> to_frames.stats.spikes_dropped   # events after 1 s
     """
 
-    bin_size_ms: float
-    duration_ms: float
-    binary: bool = False
-    num_channels: int = 700
-    on_dropped: Literal["count", "warn", "error"] = "count"
-    stats: BinningStats = dataclasses.field(default_factory=BinningStats, compare=False, repr=False)
+    def __init__(
+        self,
+        bin_size_ms: float,
+        duration_ms: float,
+        binary: bool = False,
+        num_channels: int = 700,
+        on_dropped: Literal["count", "warn", "error"] = "count",
+    ) -> None:
+        self._binning = FrameBinning(bin_size_ms, duration_ms, binary, num_channels, on_dropped)
+        #: running totals of the samples binned by this object (per process)
+        self.stats = BinningStats()
 
-    def __post_init__(self) -> None:
-        num_bins(self.duration_ms, self.bin_size_ms)
-        if not isinstance(self.binary, (bool, np.bool_)):
-            raise TypeError(f"binary: expected a bool, got {type(self.binary).__name__}")
-        if isinstance(self.num_channels, bool) or not isinstance(
-            self.num_channels, (int, np.integer)
-        ):
-            raise TypeError(
-                f"num_channels: expected an int, got {type(self.num_channels).__name__}"
-            )
-        if self.num_channels < 1:
-            raise ValueError(f"num_channels: expected >= 1, got {self.num_channels}")
-        if self.on_dropped not in ("count", "warn", "error"):
-            raise ValueError(
-                f"on_dropped: expected 'count', 'warn' or 'error', got {self.on_dropped!r}"
-            )
+    @property
+    def binning(self) -> FrameBinning:
+        """The (frozen) settings."""
+        return self._binning
+
+    bin_size_ms = property(lambda self: self._binning.bin_size_ms, doc="Bin width (ms).")
+    duration_ms = property(lambda self: self._binning.duration_ms, doc="Frame length (ms).")
+    binary = property(lambda self: self._binning.binary, doc="0/1 frames instead of counts.")
+    num_channels = property(lambda self: self._binning.num_channels, doc="Channels ``C``.")
+    on_dropped = property(lambda self: self._binning.on_dropped, doc="Late-event policy.")
 
     @property
     def num_bins(self) -> int:
         """Number of time bins ``T``."""
-        return num_bins(self.duration_ms, self.bin_size_ms)
+        return self._binning.num_bins
+
+    def record(self, n_in: int, n_dropped: int) -> None:
+        """Count a sample binned elsewhere (e.g. from a cache) and apply ``on_dropped``."""
+        self.stats.record(n_in, n_dropped)
+        self._binning.check_dropped(n_in, n_dropped)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         """Bin ``events`` (Tonic structured array, t in us) into float32 ``(T, C)`` frames."""
-        validate_events(events, self.num_channels)
-        if self.on_dropped == "error" and events.size:
-            limit_us = float(self.duration_ms) * 1000.0
-            late = int(np.count_nonzero(events["t"] >= limit_us))
-            if late:
-                raise ValueError(
-                    f"events: {late} of {events.size} events at t >= duration_ms="
-                    f"{self.duration_ms} ms (on_dropped='error')"
-                )
-        frames, n_dropped = bin_events(
-            events,
-            self.bin_size_ms,
-            self.duration_ms,
-            self.binary,
-            self.num_channels,
-            validate=False,
-        )
-        self.stats.record(events.size, n_dropped)
-        if n_dropped and self.on_dropped == "warn":
-            warnings.warn(
-                f"BinToFrames: dropped {n_dropped} of {events.size} events at t >= "
-                f"{self.duration_ms} ms",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        frames, n_dropped = self._binning.bin(events)
+        self.record(events.size, n_dropped)
         return frames
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BinToFrames):
+            return NotImplemented
+        return self._binning == other._binning
+
+    def __hash__(self) -> int:
+        return hash(self._binning)
+
+    def __repr__(self) -> str:
+        b = self._binning
+        return (
+            f"BinToFrames(bin_size_ms={b.bin_size_ms!r}, duration_ms={b.duration_ms!r}, "
+            f"binary={b.binary!r}, num_channels={b.num_channels!r}, on_dropped={b.on_dropped!r})"
+        )
+
+
+class _Steps:
+    """Apply callables in order (what is left of a ``Compose`` after its binning step)."""
+
+    def __init__(self, steps: list[Callable]) -> None:
+        self.steps = steps
+
+    def __call__(self, x: Any) -> Any:
+        for step in self.steps:
+            x = step(x)
+        return x
+
+    def __repr__(self) -> str:
+        return f"_Steps({self.steps!r})"
+
+
+def split_frame_binning(transform: object) -> tuple[Any, Callable | None] | None:
+    """Find the event binning a transform starts with, whatever its type.
+
+    A *frame binner* is any object with a :class:`FrameBinning` attribute ``binning``, a
+    ``record(n_in, n_dropped)`` method and ``__call__(events) -> frames`` (such as
+    :class:`BinToFrames`). A composition (``tonic.transforms.Compose``, torchvision's, or
+    any object with a ``transforms`` list) whose first step is a frame binner (or such a
+    composition) counts too.
+
+    Returns:
+        ``(binner, rest)``: the binner and a callable applying the remaining steps to its
+        frames (``None`` when there are none); ``None`` when ``transform`` does not start by
+        binning events.
+    """
+    if isinstance(getattr(transform, "binning", None), FrameBinning) and callable(
+        getattr(transform, "record", None)
+    ):
+        return transform, None
+    steps = getattr(transform, "transforms", None)
+    if isinstance(steps, (list, tuple)) and steps:
+        head = split_frame_binning(steps[0])
+        if head is not None:
+            binner, head_rest = head
+            rest = ([head_rest] if head_rest is not None else []) + list(steps[1:])
+            return binner, (_Steps(rest) if rest else None)
+    return None
+
+
+def apply_event_transform(transform: Callable, events: np.ndarray) -> Any:
+    """``transform(events)``, except that a transform starting with a frame binning (see
+    :func:`split_frame_binning`) bins even an empty sample.
+
+    ``tonic.transforms.Compose`` stops at an empty sample and returns the raw, empty event
+    array, which no frame collation can stack; binned first, it is an all-zero ``(T, C)``
+    frame like any other sample.
+    """
+    split = split_frame_binning(transform)
+    if split is None:
+        return transform(events)
+    binner, rest = split
+    frames = binner(events)
+    return frames if rest is None else rest(frames)

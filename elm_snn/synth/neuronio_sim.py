@@ -40,19 +40,22 @@ workers or on which other simulations run in the same process.
 The generator writes NeuronIO pickle files (up to 128 simulations each, names containing
 ``sim__``) through :func:`elm_snn.data.neuronio.write_neuronio_pickle`, plus a JSON manifest
 that lets a later call with the same parameters reuse the files instead of simulating again.
+
+Code layout: constants and :class:`NeuronIOSimConfig` live in ``_neuronio_config``, the input
+spike trains in ``_neuronio_inputs``, the NEURON cell and :func:`simulate` in
+``_neuronio_cell``; this module re-exports them and holds the file generator and its CLI.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
 import hashlib
 import json
-import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,487 +79,20 @@ __all__ = [
     "run_from_args",
 ]
 
-#: Number of excitatory / inhibitory input channels (as in NeuronIO).
-N_EXC = 639
-N_INH = 639
-#: Fixed integration time step (ms); part of the dataset definition.
-DT_MS = 0.1
-#: Temperature (degC) at which the built-in ``hh`` kinetics run (its reference temperature).
-CELSIUS = 6.3
-#: Somatic spike detection threshold (mV, upward crossing).
-SPIKE_THRESHOLD_MV = -20.0
-#: Bumped whenever the model changes in a way that changes the generated data.
-MODEL_VERSION = 1
-#: File name of the manifest written into the output folder.
-MANIFEST_NAME = "neuronio_sim_manifest.json"
-
-
-@dataclass(frozen=True)
-class NeuronIOSimConfig:
-    """Everything that defines the simulated data set, apart from the seed and the count.
-
-    Times in ms, rates in Hz, conductances (synaptic weights) in uS, voltages in mV.
-
-    Attributes:
-        duration_ms: simulated time per simulation; a positive whole number of ms.
-        ex_rate_hz_range: (low, high) of the per-simulation mean excitatory rate per input,
-            drawn uniformly.
-        inh_rate_hz_range: same for the inhibitory inputs.
-        rate_cv: coefficient of variation of the per-input rate factors (gamma distributed,
-            mean 1) across inputs within a simulation.
-        modulation_sigma: standard deviation of the log of the shared slow rate modulation.
-        modulation_timescale_ms: standard deviation of the Gaussian kernel that smooths the
-            modulating noise.
-        modulation_ex_inh_corr: correlation of the excitatory and inhibitory modulations.
-        ampa_weight_us / nmda_weight_us / gaba_weight_us: peak conductance per input spike.
-        ampa_tau_ms / nmda_tau_ms / gaba_tau_ms: (rise, decay) time constants.
-        ampa_e_mv / nmda_e_mv / gaba_e_mv: reversal potentials.
-        mg_mm: extracellular Mg2+ concentration for the NMDA block.
-        v_rest_mv: resting potential of the whole cell (dendritic leak reversal; the soma's
-            ``hh`` leak reversal is solved so the cell rests there).
-        ra_ohm_cm, cm_uf_cm2, dend_g_pas_s_cm2: axial resistance, membrane capacitance,
-            dendritic leak conductance.
-        soma_gnabar_s_cm2, axon_gnabar_s_cm2, gkbar_s_cm2, hh_gl_s_cm2: ``hh`` densities
-            (axon_gnabar applies to the axon initial segment).
-    """
-
-    duration_ms: float = 6000.0
-    ex_rate_hz_range: tuple[float, float] = (0.6, 1.0)
-    inh_rate_hz_range: tuple[float, float] = (2.0, 4.0)
-    rate_cv: float = 0.7
-    modulation_sigma: float = 0.5
-    modulation_timescale_ms: float = 150.0
-    modulation_ex_inh_corr: float = 0.7
-    ampa_weight_us: float = 0.0008
-    nmda_weight_us: float = 0.0008
-    gaba_weight_us: float = 0.001
-    ampa_tau_ms: tuple[float, float] = (0.3, 3.0)
-    nmda_tau_ms: tuple[float, float] = (2.0, 70.0)
-    gaba_tau_ms: tuple[float, float] = (0.2, 8.0)
-    ampa_e_mv: float = 0.0
-    nmda_e_mv: float = 0.0
-    gaba_e_mv: float = -80.0
-    mg_mm: float = 1.0
-    v_rest_mv: float = -72.0
-    ra_ohm_cm: float = 100.0
-    cm_uf_cm2: float = 1.0
-    dend_g_pas_s_cm2: float = 4e-5
-    soma_gnabar_s_cm2: float = 0.3
-    axon_gnabar_s_cm2: float = 1.5
-    gkbar_s_cm2: float = 0.036
-    hh_gl_s_cm2: float = 0.0003
-
-    def __post_init__(self) -> None:
-        def positive(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-
-        def finite(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
-
-        def pair(name: str, strictly_increasing: bool) -> None:
-            value = getattr(self, name)
-            if not isinstance(value, (tuple, list)) or len(value) != 2:
-                raise TypeError(f"{name} must be a (low, high) pair, got {value!r}")
-            lo, hi = value
-            for v in (lo, hi):
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise ValueError(f"{name} must hold finite numbers, got {value!r}")
-            if lo < 0 or (lo >= hi if strictly_increasing else lo > hi):
-                rel = "low < high" if strictly_increasing else "low <= high"
-                raise ValueError(f"{name} must satisfy 0 <= {rel}, got {value!r}")
-            object.__setattr__(self, name, (float(lo), float(hi)))
-
-        positive("duration_ms")
-        if abs(self.duration_ms - round(self.duration_ms)) > 1e-9:
-            raise ValueError(f"duration_ms must be a whole number of ms, got {self.duration_ms}")
-        pair("ex_rate_hz_range", strictly_increasing=False)
-        pair("inh_rate_hz_range", strictly_increasing=False)
-        for name in ("ampa_tau_ms", "nmda_tau_ms", "gaba_tau_ms"):
-            pair(name, strictly_increasing=True)
-            if getattr(self, name)[0] <= 0:
-                raise ValueError(f"{name} rise time must be > 0, got {getattr(self, name)!r}")
-        finite("modulation_sigma")
-        if self.modulation_sigma < 0:
-            raise ValueError(f"modulation_sigma must be >= 0, got {self.modulation_sigma}")
-        finite("modulation_ex_inh_corr")
-        if not -1.0 <= self.modulation_ex_inh_corr <= 1.0:
-            raise ValueError(
-                f"modulation_ex_inh_corr must lie in [-1, 1], got {self.modulation_ex_inh_corr}"
-            )
-        finite("rate_cv")
-        if self.rate_cv < 0:
-            raise ValueError(f"rate_cv must be >= 0, got {self.rate_cv}")
-        for name in (
-            "modulation_timescale_ms",
-            "mg_mm",
-            "ra_ohm_cm",
-            "cm_uf_cm2",
-            "dend_g_pas_s_cm2",
-            "hh_gl_s_cm2",
-        ):
-            positive(name)
-        for name in (
-            "ampa_weight_us",
-            "nmda_weight_us",
-            "gaba_weight_us",
-            "soma_gnabar_s_cm2",
-            "axon_gnabar_s_cm2",
-            "gkbar_s_cm2",
-        ):
-            finite(name)
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("ampa_e_mv", "nmda_e_mv", "gaba_e_mv", "v_rest_mv"):
-            finite(name)
-
-    @property
-    def n_ms(self) -> int:
-        """Number of 1 ms bins per simulation."""
-        return int(round(self.duration_ms))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as JSON-friendly builtins (tuples become lists)."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else v
-        return out
-
-    def model_dict(self) -> dict[str, Any]:
-        """The fields that define the NEURON model itself (everything except input statistics
-        and duration); a change here needs a new cell."""
-        skip = {
-            "duration_ms",
-            "ex_rate_hz_range",
-            "inh_rate_hz_range",
-            "rate_cv",
-            "modulation_sigma",
-            "modulation_timescale_ms",
-            "modulation_ex_inh_corr",
-        }
-        return {k: v for k, v in self.to_dict().items() if k not in skip}
-
-
-@dataclass(frozen=True)
-class SimResult:
-    """One simulated trial.
-
-    Attributes:
-        ex_spike_times: length-639 list; entry ``i`` holds the int64 spike times (ms, sorted,
-            unique, in ``[0, n_ms)``) of excitatory input ``i``.
-        inh_spike_times: the same for the 639 inhibitory inputs.
-        output_spike_times_ms: float64 array of somatic spike times (ms, upward crossings of
-            -20 mV).
-        soma_voltage_mv: float64 array of shape (n_ms,): soma voltage at t = 0, 1, ... ms.
-        cpu_s: CPU seconds spent on this simulation (input drawing + NEURON run).
-    """
-
-    ex_spike_times: list[np.ndarray]
-    inh_spike_times: list[np.ndarray]
-    output_spike_times_ms: np.ndarray
-    soma_voltage_mv: np.ndarray
-    cpu_s: float
-
-
-# ----------------------------------------------------------------------------------------
-# Inputs (pure numpy, no NEURON)
-
-
-def input_segment_map(n_inputs: int = N_EXC) -> np.ndarray:
-    """Map input channels to dendritic segments of the fixed morphology.
-
-    Each of the ``S`` dendritic segments of :func:`elm_snn.synth._morphology.segment_table`
-    receives at least one channel; the remaining ``n_inputs - S`` are apportioned in
-    proportion to segment length by largest-remainder rounding (ties go to the earlier
-    segment). Channels are assigned to segments in segment order, so channel numbers grow
-    from basal over trunk and obliques to the tuft.
-
-    Args:
-        n_inputs: number of input channels (>= the number of dendritic segments).
-
-    Returns:
-        int64 array of shape (n_inputs,): the segment index of each channel
-        (non-decreasing).
-    """
-    from elm_snn.synth._morphology import segment_table
-
-    table = segment_table()
-    n_seg = len(table)
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)):
-        raise TypeError(f"n_inputs must be an int, got {type(n_inputs).__name__}")
-    if n_inputs < n_seg:
-        raise ValueError(f"n_inputs must be >= the {n_seg} dendritic segments, got {n_inputs}")
-    lengths = np.array([s.length_um for s in table])
-    extra = n_inputs - n_seg
-    quota = extra * lengths / lengths.sum()
-    counts = np.floor(quota).astype(np.int64)
-    remainder = quota - counts
-    order = np.argsort(-remainder, kind="stable")
-    counts[order[: extra - int(counts.sum())]] += 1
-    counts += 1
-    assert int(counts.sum()) == n_inputs
-    return np.repeat(np.arange(n_seg, dtype=np.int64), counts)
-
-
-def _smoothed_noise(rng: np.random.Generator, n: int, sigma_ms: float) -> np.ndarray:
-    """Unit-variance Gaussian noise smoothed by a Gaussian kernel of std ``sigma_ms`` (1 ms
-    bins); shape (2, n)."""
-    half = int(math.ceil(4 * sigma_ms))
-    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_ms) ** 2)
-    kernel /= math.sqrt(float(np.sum(kernel**2)))  # unit variance of the filtered noise
-    white = rng.standard_normal((2, n + 2 * half))
-    return np.stack([np.convolve(w, kernel, mode="valid") for w in white])
-
-
-def draw_input_spikes(
-    config: NeuronIOSimConfig, seed: int, sim_index: int
-) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, float]]:
-    """Draw the input spike trains of one simulation.
-
-    Per ms bin ``t`` input ``i`` spikes with probability ``1 - exp(-r_i(t) * 1 ms)`` (at most
-    one spike per ms, the real data's resolution), where
-    ``r_i(t) = mean_rate * f_i * exp(sigma z(t) - sigma^2 / 2)``: ``mean_rate`` drawn per
-    simulation from the configured range, ``f_i`` gamma distributed with mean 1 and CV
-    ``rate_cv``, ``z`` unit-variance smoothed noise (shared by all inputs of one type,
-    correlated between the types).
-
-    Args:
-        config: data set definition.
-        seed: global seed (int >= 0).
-        sim_index: index of the simulation (int >= 0).
-
-    Returns:
-        (ex, inh, info): two lists of 639 int64 arrays of spike times (ms, sorted), and a dict
-        with the drawn ``ex_mean_rate_hz`` and ``inh_mean_rate_hz``.
-    """
-    for name, value in (("seed", seed), ("sim_index", sim_index)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(sim_index),)))
-    n = config.n_ms
-    ex_mean = rng.uniform(*config.ex_rate_hz_range)
-    inh_mean = rng.uniform(*config.inh_rate_hz_range)
-
-    def factors(size: int) -> np.ndarray:
-        if config.rate_cv == 0:
-            return np.ones(size)
-        shape = 1.0 / config.rate_cv**2
-        return rng.gamma(shape, 1.0 / shape, size)
-
-    f_ex = factors(N_EXC)
-    f_inh = factors(N_INH)
-    z = _smoothed_noise(rng, n, config.modulation_timescale_ms)
-    rho = config.modulation_ex_inh_corr
-    z_ex = z[0]
-    z_inh = rho * z[0] + math.sqrt(max(0.0, 1.0 - rho * rho)) * z[1]
-    s = config.modulation_sigma
-    m_ex = np.exp(s * z_ex - 0.5 * s * s)
-    m_inh = np.exp(s * z_inh - 0.5 * s * s)
-
-    def trains(mean: float, f: np.ndarray, m: np.ndarray) -> list[np.ndarray]:
-        lam = (mean * 1e-3) * f[:, None] * m[None, :]  # expected spikes per 1 ms bin
-        spikes = rng.random(lam.shape) < -np.expm1(-lam)
-        rows, cols = np.nonzero(spikes)
-        splits = np.searchsorted(rows, np.arange(1, f.size))
-        return [c.astype(np.int64) for c in np.split(cols, splits)]
-
-    ex = trains(ex_mean, f_ex, m_ex)
-    inh = trains(inh_mean, f_inh, m_inh)
-    return ex, inh, {"ex_mean_rate_hz": float(ex_mean), "inh_mean_rate_hz": float(inh_mean)}
-
-
-# ----------------------------------------------------------------------------------------
-# The NEURON model (one per process)
-
-
-class _Model:
-    """The cell, its synapses and recorders in this process's NEURON."""
-
-    def __init__(self, config: NeuronIOSimConfig) -> None:
-        from neuron import h
-
-        from elm_snn.synth._morphology import build_cell, segment_table
-        from elm_snn.synth._nrnmech import load_mechanisms
-
-        load_mechanisms()
-        h.load_file("stdrun.hoc")
-        self.h = h
-        self.model_key = json.dumps(config.model_dict(), sort_keys=True)
-        c = config
-        self.sections = build_cell(
-            h,
-            {
-                "ra_ohm_cm": c.ra_ohm_cm,
-                "cm_uf_cm2": c.cm_uf_cm2,
-                "dend_g_pas_s_cm2": c.dend_g_pas_s_cm2,
-                "e_pas_mv": c.v_rest_mv,
-                "soma_gnabar_s_cm2": c.soma_gnabar_s_cm2,
-                "axon_gnabar_s_cm2": c.axon_gnabar_s_cm2,
-                "gkbar_s_cm2": c.gkbar_s_cm2,
-                "hh_gl_s_cm2": c.hh_gl_s_cm2,
-                "hh_el_mv": -54.3,  # replaced below so that the cell rests at v_rest_mv
-            },
-        )
-        self.v_rest = c.v_rest_mv
-        self._set_rest()
-        table = segment_table()
-        mapping = input_segment_map(N_EXC)
-        self.ampa: dict[int, Any] = {}
-        self.nmda: dict[int, Any] = {}
-        self.gaba: dict[int, Any] = {}
-        for k in np.unique(mapping).tolist():
-            seg = self.sections[table[k].section](table[k].x)
-            ampa = h.Exp2Syn(seg)
-            ampa.tau1, ampa.tau2 = c.ampa_tau_ms
-            ampa.e = c.ampa_e_mv
-            nmda = h.ElmSnnNMDA(seg)
-            nmda.tau1, nmda.tau2 = c.nmda_tau_ms
-            nmda.e = c.nmda_e_mv
-            nmda.mg = c.mg_mm
-            gaba = h.Exp2Syn(seg)
-            gaba.tau1, gaba.tau2 = c.gaba_tau_ms
-            gaba.e = c.gaba_e_mv
-            self.ampa[k], self.nmda[k], self.gaba[k] = ampa, nmda, gaba
-
-        def netcon(target: Any, weight: float) -> Any:
-            nc = h.NetCon(None, target)
-            nc.weight[0] = weight
-            nc.delay = 0.0
-            return nc
-
-        seg_of = mapping.tolist()
-        self.nc_ampa = [netcon(self.ampa[k], c.ampa_weight_us) for k in seg_of]
-        self.nc_nmda = [netcon(self.nmda[k], c.nmda_weight_us) for k in seg_of]
-        self.nc_gaba = [netcon(self.gaba[k], c.gaba_weight_us) for k in seg_of]
-        soma = self.sections["soma"]
-        self.v_rec = h.Vector()
-        self.v_rec.record(soma(0.5)._ref_v, 1.0)
-        self.spike_rec = h.Vector()
-        self.detector = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
-        self.detector.threshold = SPIKE_THRESHOLD_MV
-        self.detector.record(self.spike_rec)
-
-    def _set_rest(self) -> None:
-        """Solve the ``hh`` leak reversal per segment so that v = v_rest is a steady state."""
-        h = self.h
-        h.celsius = CELSIUS
-        h.finitialize(self.v_rest)
-        h.fcurrent()
-        for sec in self.sections.values():
-            if not hasattr(sec(0.5), "hh"):
-                continue
-            for seg in sec:
-                seg.hh.el = seg.v + (seg.ina + seg.ik) / seg.hh.gl
-
-    def run(
-        self, ex: Sequence[np.ndarray], inh: Sequence[np.ndarray], n_ms: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Simulate ``n_ms`` ms with the given input spike times; return (v at 1 ms, spikes)."""
-        h = self.h
-        h.celsius = CELSIUS
-        h.secondorder = 2
-        h.dt = DT_MS
-        h.steps_per_ms = 1.0 / DT_MS
-        h.tstop = float(n_ms)
-        h.finitialize(self.v_rest)
-        for i, times in enumerate(ex):
-            a, m = self.nc_ampa[i], self.nc_nmda[i]
-            for t in times.tolist():
-                a.event(float(t))
-                m.event(float(t))
-        for i, times in enumerate(inh):
-            g = self.nc_gaba[i]
-            for t in times.tolist():
-                g.event(float(t))
-        h.continuerun(float(n_ms))
-        v = self.v_rec.as_numpy()
-        if v.size < n_ms:
-            raise RuntimeError(f"NEURON recorded {v.size} voltage samples, expected {n_ms}")
-        return np.array(v[:n_ms], dtype=np.float64), np.array(self.spike_rec, dtype=np.float64)
-
-
-_MODEL: _Model | None = None
-
-
-def _get_model(config: NeuronIOSimConfig) -> _Model:
-    global _MODEL
-    key = json.dumps(config.model_dict(), sort_keys=True)
-    if _MODEL is not None and _MODEL.model_key == key:
-        return _MODEL
-    if _MODEL is not None:
-        _MODEL = None  # drop every reference so NEURON deletes the old cell
-        from neuron import h
-
-        left = sum(1 for _ in h.allsec())
-        if left:
-            raise RuntimeError(
-                f"{left} NEURON sections are still alive in this process; cannot build a cell "
-                "with different parameters next to them"
-            )
-    _MODEL = _Model(config)
-    return _MODEL
-
-
-def simulate(config: NeuronIOSimConfig, seed: int, sim_index: int) -> SimResult:
-    """Run simulation ``sim_index`` of the data set ``(config, seed)`` in this process.
-
-    The first call compiles/loads the NMDA mechanism and builds the cell (about a second);
-    later calls with the same model parameters reuse the cell.
-
-    Args:
-        config: data set definition.
-        seed: global seed (int >= 0).
-        sim_index: simulation index (int >= 0); inputs come from
-            ``SeedSequence(seed, spawn_key=(sim_index,))``.
-
-    Returns:
-        :class:`SimResult` (times in ms, voltage in mV sampled every ms).
-    """
-    if not isinstance(config, NeuronIOSimConfig):
-        raise TypeError(f"config must be a NeuronIOSimConfig, got {type(config).__name__}")
-    cpu0 = time.process_time()
-    ex, inh, _ = draw_input_spikes(config, seed, sim_index)
-    model = _get_model(config)
-    v, spikes = model.run(ex, inh, config.n_ms)
-    return SimResult(
-        ex_spike_times=ex,
-        inh_spike_times=inh,
-        output_spike_times_ms=spikes,
-        soma_voltage_mv=v,
-        cpu_s=time.process_time() - cpu0,
-    )
-
-
-def _worker_init(config_dict: dict[str, Any]) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _get_model(_config_from_dict(config_dict))
-
-
-def _worker_run(job: tuple[dict[str, Any], int, int]) -> tuple[int, SimResult]:
-    config_dict, seed, sim_index = job
-    return sim_index, simulate(_config_from_dict(config_dict), seed, sim_index)
-
-
-def _config_from_dict(d: dict[str, Any]) -> NeuronIOSimConfig:
-    names = {f.name for f in dataclasses.fields(NeuronIOSimConfig)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown NeuronIOSimConfig fields: {sorted(unknown)}")
-    return NeuronIOSimConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
-# ----------------------------------------------------------------------------------------
-# NeuronIO Params and file generation
+from elm_snn.synth._neuronio_cell import _worker_init, _worker_run, simulate
+from elm_snn.synth._neuronio_config import (
+    CELSIUS,
+    DT_MS,
+    MANIFEST_NAME,
+    MODEL_VERSION,
+    N_EXC,
+    N_INH,
+    SPIKE_THRESHOLD_MV,
+    NeuronIOSimConfig,
+    SimResult,
+    _config_from_dict,  # noqa: F401 - the config's JSON round trip, kept at its old path
+)
+from elm_snn.synth._neuronio_inputs import draw_input_spikes, input_segment_map
 
 
 def neuronio_params(config: NeuronIOSimConfig, seed: int) -> dict[str, Any]:
@@ -742,12 +278,46 @@ def generate_neuronio_sim(
     out.mkdir(parents=True, exist_ok=True)
     say = progress if progress is not None else (lambda _msg: None)
 
-    from elm_snn._io import atomic_write_text
-    from elm_snn.data.neuronio import write_neuronio_pickle
     from elm_snn.synth._nrnmech import compile_mechanisms
 
     definition = _definition(config, seed, sims_per_file)
     def_hash = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+    listed = _files_of_this_definition(out, def_hash, overwrite)
+    plan = _plan_files(n_sims, sims_per_file, def_hash)
+    kept = _reusable_files(out, listed, plan)
+    manifest = _Manifest(out / MANIFEST_NAME, def_hash, definition, n_sims, plan)
+    todo = [p for p in plan if p["name"] not in kept]
+    for p in plan:
+        if p["name"] in kept:
+            say(f"reused {p['name']} ({p['n_sims']} simulations)")
+    manifest.write(kept)
+    if todo:
+        compile_mechanisms()  # once, here, so workers only load the library
+        params = neuronio_params(config, seed)
+        with _simulation_results(config, seed, todo, workers) as results_iter:
+            for p in todo:
+                t0 = time.perf_counter()
+                results: list[SimResult] = []
+                for expected in range(p["first_sim"], p["first_sim"] + p["n_sims"]):
+                    sim_index, result = next(results_iter)
+                    if sim_index != expected:  # pragma: no cover - imap keeps order
+                        raise RuntimeError(f"simulation {sim_index} arrived, {expected} expected")
+                    results.append(result)
+                kept[p["name"]] = _write_file(out, p, results, params)
+                manifest.write(kept)
+                rate = kept[p["name"]]["output_spikes"] / (len(results) * config.n_ms / 1000.0)
+                say(
+                    f"wrote {p['name']} ({p['n_sims']} simulations, "
+                    f"{time.perf_counter() - t0:.1f} s, output rate {rate:.2f} Hz)"
+                )
+    return [out / p["name"] for p in plan]
+
+
+def _files_of_this_definition(out: Path, def_hash: str, overwrite: bool) -> dict[str, Any]:
+    """Manifest entries (by file name) of ``out`` that belong to definition ``def_hash``.
+
+    Refuses ``sim__`` files the manifest does not list, and data of another definition
+    unless ``overwrite`` (then those listed files and the manifest are removed)."""
     manifest_path = out / MANIFEST_NAME
     old = _read_manifest(manifest_path)
     listed = {e["name"]: e for e in old["files"]} if old is not None else {}
@@ -761,8 +331,7 @@ def generate_neuronio_sim(
             f"out_dir: {out} holds NeuronIO files not written by this generator "
             f"({foreign[:3]}{'...' if len(foreign) > 3 else ''}); use an empty folder"
         )
-    same = old is not None and old.get("definition_hash") == def_hash
-    if old is not None and not same:
+    if old is not None and old.get("definition_hash") != def_hash:
         if not overwrite:
             raise ValueError(
                 f"out_dir: {out} holds simulated data of a different definition (other config, "
@@ -773,12 +342,24 @@ def generate_neuronio_sim(
             (out / name).unlink(missing_ok=True)
         manifest_path.unlink()
         listed = {}
+    return listed
 
+
+def _plan_files(n_sims: int, sims_per_file: int, def_hash: str) -> list[dict[str, Any]]:
+    """``[{"name", "first_sim", "n_sims"}, ...]``: the files of the data set, in order."""
     plan = []
     for first in range(0, n_sims, sims_per_file):
         count = min(sims_per_file, n_sims - first)
         name = f"sim__neuronio_sim__{def_hash[:10]}__{first:06d}-{first + count - 1:06d}.p"
         plan.append({"name": name, "first_sim": first, "n_sims": count})
+    return plan
+
+
+def _reusable_files(
+    out: Path, listed: dict[str, Any], plan: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The listed files still planned and intact (size and SHA-256 as recorded); every
+    other listed file is removed."""
     planned = {p["name"] for p in plan}
     kept: dict[str, dict[str, Any]] = {}
     for name, entry in listed.items():
@@ -792,74 +373,77 @@ def generate_neuronio_sim(
             kept[name] = entry
         else:
             path.unlink(missing_ok=True)
+    return kept
 
-    def write_manifest(entries: dict[str, dict[str, Any]]) -> None:
+
+@dataclass
+class _Manifest:
+    """The manifest of one generation run, rewritten (atomically) after every file."""
+
+    path: Path
+    def_hash: str
+    definition: dict[str, Any]
+    n_sims: int
+    plan: list[dict[str, Any]]
+
+    def write(self, entries: dict[str, dict[str, Any]]) -> None:
+        from elm_snn._io import atomic_write_text
+
         manifest = {
             "format": "elm-snn/neuronio-sim-manifest",
             "format_version": 1,
-            "definition_hash": def_hash,
-            "definition": definition,
-            "n_sims": n_sims,
-            "files": [entries[p["name"]] for p in plan if p["name"] in entries],
+            "definition_hash": self.def_hash,
+            "definition": self.definition,
+            "n_sims": self.n_sims,
+            "files": [entries[p["name"]] for p in self.plan if p["name"] in entries],
         }
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(self.path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
-    todo = [p for p in plan if p["name"] not in kept]
-    for p in plan:
-        if p["name"] in kept:
-            say(f"reused {p['name']} ({p['n_sims']} simulations)")
-    write_manifest(kept)
-    if todo:
-        compile_mechanisms()  # once, here, so workers only load the library
-        params = neuronio_params(config, seed)
-        jobs = [
-            (config.to_dict(), seed, k)
-            for p in todo
-            for k in range(p["first_sim"], p["first_sim"] + p["n_sims"])
-        ]
-        pool = None
-        if workers > 1:
-            import multiprocessing
 
-            ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(
-                processes=min(workers, len(jobs)),
-                initializer=_worker_init,
-                initargs=(config.to_dict(),),
-            )
-            results_iter = pool.imap(_worker_run, jobs, chunksize=1)
-        else:
-            results_iter = (_worker_run(job) for job in jobs)
-        try:
-            for p in todo:
-                t0 = time.perf_counter()
-                results: list[SimResult] = []
-                for expected in range(p["first_sim"], p["first_sim"] + p["n_sims"]):
-                    sim_index, result = next(results_iter)
-                    if sim_index != expected:  # pragma: no cover - imap keeps order
-                        raise RuntimeError(f"simulation {sim_index} arrived, {expected} expected")
-                    results.append(result)
-                path = out / p["name"]
-                write_neuronio_pickle(path, [_to_neuronio(r) for r in results], params)
-                n_spikes = int(sum(r.output_spike_times_ms.size for r in results))
-                kept[p["name"]] = {
-                    **p,
-                    "bytes": path.stat().st_size,
-                    "sha256": _sha256_file(path),
-                    "cpu_s": float(sum(r.cpu_s for r in results)),
-                    "output_spikes": n_spikes,
-                }
-                write_manifest(kept)
-                rate = n_spikes / (len(results) * config.n_ms / 1000.0)
-                say(
-                    f"wrote {p['name']} ({p['n_sims']} simulations, "
-                    f"{time.perf_counter() - t0:.1f} s, output rate {rate:.2f} Hz)"
-                )
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-    return [out / p["name"] for p in plan]
+@contextlib.contextmanager
+def _simulation_results(
+    config: NeuronIOSimConfig, seed: int, todo: list[dict[str, Any]], workers: int
+) -> Iterator[Iterator[tuple[int, SimResult]]]:
+    """``(sim_index, SimResult)`` of every simulation of the files ``todo``, in order: in this
+    process, or in a ``spawn`` pool of ``workers`` processes (terminated on exit)."""
+    jobs = [
+        (config.to_dict(), seed, k)
+        for p in todo
+        for k in range(p["first_sim"], p["first_sim"] + p["n_sims"])
+    ]
+    if workers <= 1:
+        yield (_worker_run(job) for job in jobs)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(
+        processes=min(workers, len(jobs)),
+        initializer=_worker_init,
+        initargs=(config.to_dict(),),
+    )
+    try:
+        yield pool.imap(_worker_run, jobs, chunksize=1)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _write_file(
+    out: Path, planned: dict[str, Any], results: list[SimResult], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Write one NeuronIO pickle file; return its manifest entry."""
+    from elm_snn.data.neuronio import write_neuronio_pickle
+
+    path = out / planned["name"]
+    write_neuronio_pickle(path, [_to_neuronio(r) for r in results], params)
+    return {
+        **planned,
+        "bytes": path.stat().st_size,
+        "sha256": _sha256_file(path),
+        "cpu_s": float(sum(r.cpu_s for r in results)),
+        "output_spikes": int(sum(r.output_spike_times_ms.size for r in results)),
+    }
 
 
 # ----------------------------------------------------------------------------------------

@@ -24,15 +24,19 @@ from elm_snn.tasks.config import (
     RunConfig,
     resolve_config,
 )
-from elm_snn.tasks.models import SequenceModel, build_model, count_parameters
+from elm_snn.tasks.models import MODEL_BUILDERS, SequenceModel, build_model, count_parameters
+from elm_snn.tasks.registry import TASKS, TaskSpec, register_task, task_spec
 
 __all__ = [
     "LRA_MODELS",
+    "MODEL_BUILDERS",
     "LRA_TASKS",
     "NEURONIO_MODELS",
     "PRESETS",
     "SHD_MODELS",
     "TASK_NAMES",
+    "TASKS",
+    "TaskSpec",
     "NonFiniteLossError",
     "RunConfig",
     "SequenceModel",
@@ -41,28 +45,18 @@ __all__ = [
     "build_model",
     "count_parameters",
     "get_task",
+    "register_task",
     "resolve_config",
+    "task_spec",
 ]
 
 
 def get_task(name: str) -> Task:
     """The task object of ``name`` (``"shd"``, ``"shd-adding"``, ``"neuronio"`` or an LRA task:
     ``"listops"``, ``"text"``, ``"retrieval"``, ``"image"``, ``"pathfinder"``,
-    ``"pathfinder-x"``)."""
-    if name == "shd":
-        from elm_snn.tasks.shd import SHDTask
+    ``"pathfinder-x"``; see :data:`elm_snn.tasks.registry.TASKS`).
 
-        return SHDTask()
-    if name == "shd-adding":
-        from elm_snn.tasks.shd import SHDAddingTask
-
-        return SHDAddingTask()
-    if name == "neuronio":
-        from elm_snn.tasks.neuronio import NeuronIOTask
-
-        return NeuronIOTask()
-    if name in LRA_TASKS:
-        from elm_snn.tasks.lra import LRATask
-
-        return LRATask(name)
-    raise ValueError(f"task: expected one of {TASK_NAMES}, got {name!r}")
+    Raises:
+        ValueError: an unknown name (the message lists the registered tasks).
+    """
+    return task_spec(name).build()

@@ -77,10 +77,10 @@ __all__ = [
 ]
 
 from elm_snn.tasks.lra_presets import LRA_MODEL_OVERRIDES, LRA_MODELS, LRA_PRESETS, LRA_TASKS
+from elm_snn.tasks.registry import NEURONIO_MODELS, SHD_MODELS, TASKS, task_spec
 
-TASK_NAMES = ("shd", "shd-adding", "neuronio") + LRA_TASKS
-SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn")
-NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm")
+#: the built-in task names (the registry, :data:`elm_snn.tasks.registry.TASKS`, is the source)
+TASK_NAMES = tuple(TASKS)
 PRESETS = ("paper", "quick")
 #: ``"data"``: spike logit and voltage output start at the training data's log-odds / mean
 #: (NeuronIO; :meth:`elm_snn.tasks.neuronio.NeuronIOTask.initialise_model`); ``"none"``: the
@@ -91,12 +91,8 @@ DIFFICULTIES = ("easy", "medium", "hard")
 
 
 def models_for_task(task: str) -> tuple[str, ...]:
-    """Model names available for ``task``."""
-    if task == "neuronio":
-        return NEURONIO_MODELS
-    if task in LRA_TASKS:
-        return LRA_MODELS
-    return SHD_MODELS
+    """Model names available for ``task`` (``ValueError`` for an unknown task)."""
+    return task_spec(task).models
 
 
 #: Lightning's precision settings (``Trainer(precision=...)``).
@@ -119,18 +115,18 @@ _PRECISIONS = (
 _DIGIT_MS = 1000.0
 
 
-def _check_digit_bins(bin_size_ms: float) -> None:
-    """Require a bin size that divides the 1000 ms digit (the message suggests --bin-size
-    values that do)."""
-    ratio = _DIGIT_MS / bin_size_ms
+def _check_digit_bins(bin_size_ms: float, digit_ms: float = _DIGIT_MS) -> None:
+    """Require a bin size that divides the ``digit_ms`` digit (the message suggests
+    --bin-size values that do)."""
+    ratio = digit_ms / bin_size_ms
     if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1:
         return
-    nice = [k / 2 for k in range(1, 2001) if (2 * _DIGIT_MS) % k == 0]  # multiples of 0.5 ms
+    nice = [k / 2 for k in range(1, 2001) if (2 * digit_ms) % k == 0]  # multiples of 0.5 ms
     below = [b for b in nice if b < bin_size_ms]
     above = [b for b in nice if b > bin_size_ms]
     hint = " or ".join(f"--bin-size {b:g}" for b in (below[-1:] + above[:1]))
     raise ValueError(
-        f"bin_size_ms: {bin_size_ms:g} ms does not divide the {_DIGIT_MS:g} ms digit duration "
+        f"bin_size_ms: {bin_size_ms:g} ms does not divide the {digit_ms:g} ms digit duration "
         f"({ratio:.4g} bins; a partial last bin is not allowed); use a bin size that does, "
         f"e.g. {hint}"
     )
@@ -145,9 +141,27 @@ READOUTS = ("last", "mean", "sum", "max")
 VALIDATION_SPLITS = ("sample", "speaker")
 
 
+def _elm_layer_default(name: str) -> Any:
+    """The ELM layer's own default of argument ``name``: its constructor is the one home of
+    the layer's defaults, and run settings that no preset chooses read them from there."""
+    import inspect
+
+    from elm_snn.neurons.elm import ELMCore
+
+    default = inspect.signature(ELMCore.__init__).parameters[name].default
+    if default is inspect.Parameter.empty:  # pragma: no cover - a signature change
+        raise TypeError(f"ELMCore: argument {name!r} has no default")
+    return default
+
+
 @dataclasses.dataclass
 class RunConfig:
     """Everything that defines a run. Times in ms.
+
+    The field defaults are the one home of the paper's SHD / SHD-Adding settings: the
+    ``"paper"`` preset of those tasks reads them from here, the other presets list what
+    they change. Settings no preset chooses and that belong to the ELM layer (``tau_s``,
+    ``memory_update``, ``mlp_*``) read the layer's own defaults.
 
     Attributes (main ones; the rest are model sizes named as in the model classes):
         task: ``"shd"``, ``"shd-adding"`` or ``"neuronio"``.
@@ -206,18 +220,20 @@ class RunConfig:
     gradient_clip_val: float | None = None
     early_stopping_patience: int | None = None
     input_dropout: float = 0.5
-    # ELM / Branch-ELM
+    # ELM / Branch-ELM. Bounds 0..1000 ms as in the paper's SHD setting: the layer's own
+    # default tau_m_min is 1 ms (the NeuronIO presets use that); the fields without a paper
+    # value (mlp_*, tau_s, memory_update) take the layer's defaults
     num_memory: int = 100
-    mlp_hidden_size: int | None = None
-    mlp_num_layers: int = 1
+    mlp_hidden_size: int | None = _elm_layer_default("mlp_hidden_size")
+    mlp_num_layers: int = _elm_layer_default("mlp_num_layers")
     lambda_value: float = 5.0
     tau_m_min: float = 0.0
     tau_m_max: float = 1000.0
     tau_m_init: tuple[float, float] = (1.0, 150.0)
     tau_m_init_spacing: str = "linear"
     learn_tau_m: bool = True
-    tau_s: float = 5.0
-    memory_update: str = "paper"
+    tau_s: float = _elm_layer_default("tau_s")
+    memory_update: str = _elm_layer_default("memory_update")
     num_branches: int = 100
     synapses_per_branch: int = 15
     routing: str = "random"
@@ -251,9 +267,8 @@ class RunConfig:
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
-        if self.task not in TASK_NAMES:
-            raise ValueError(f"task: expected one of {TASK_NAMES}, got {self.task!r}")
-        models = models_for_task(self.task)
+        spec = task_spec(self.task)
+        models = spec.models
         if self.model not in models:
             raise ValueError(
                 f"model: expected one of {models} for task {self.task!r}, got {self.model!r}"
@@ -274,24 +289,19 @@ class RunConfig:
         if not (isinstance(self.bin_size_ms, (int, float)) and self.bin_size_ms > 0):
             raise ValueError(f"bin_size_ms: expected a number > 0 (ms), got {self.bin_size_ms!r}")
         self.bin_size_ms = float(self.bin_size_ms)
-        if self.task in ("shd", "shd-adding"):
-            _check_digit_bins(self.bin_size_ms)
+        if spec.digit_duration_ms is not None:
+            _check_digit_bins(self.bin_size_ms, spec.digit_duration_ms)
         if str(self.precision) not in _PRECISIONS:
             raise ValueError(
                 f"precision: expected one of {', '.join(_PRECISIONS)} (--precision), got "
                 f"{self.precision!r}"
             )
-        if self.task == "neuronio" and self.bin_size_ms != 1.0:
+        if spec.fixed_bin_size_ms is not None and self.bin_size_ms != spec.fixed_bin_size_ms:
             raise ValueError(
-                f"bin_size_ms: NeuronIO is sampled at 1 ms, got {self.bin_size_ms} "
-                f"(leave --bin-size out for neuronio)"
-            )
-        if self.task in LRA_TASKS and self.bin_size_ms != 1.0:
-            raise ValueError(
-                f"bin_size_ms: LRA tasks take one token per 1 ms step, got {self.bin_size_ms} "
+                f"bin_size_ms: {spec.fixed_bin_reason}, got {self.bin_size_ms} "
                 f"(leave --bin-size out for {self.task})"
             )
-        if self.synthetic and self.task in ("text", "retrieval", "image"):
+        if self.synthetic and not spec.synthetic:
             raise ValueError(
                 f"synthetic: {self.task!r} has no offline generator (only listops, pathfinder "
                 f"and pathfinder-x have one); pass the real data with --data-root DIR"
@@ -392,36 +402,42 @@ class RunConfig:
 
 
 # ---------------------------------------------------------------------------- presets
-_SHD_PAPER: dict[str, Any] = dict(
-    bin_size_ms=2.0,
-    max_epochs=70,
-    batch_size=8,
-    optimizer="adamax",
-    lr=5e-3,
-    lr_schedule="cosine",
-    input_dropout=0.5,
-    num_memory=100,
-    lambda_value=5.0,
-    tau_m_min=0.0,
-    tau_m_max=1000.0,
-    tau_m_init=(1.0, 150.0),
-    tau_m_init_spacing="linear",
-    learn_tau_m=True,
-    num_branches=100,
-    synapses_per_branch=15,
-    routing="random",
-    lstm_hidden=250,
-    recurrent_dropout=0.3,
-    snn_num_neurons=500,
-    snn_synapses_per_neuron=100,
-    snn_l1=0.01,
-    synthetic_size=40,
-    # the paper: cross-entropy "on the last float output" of every model (the E/I SNN's
-    # output being its 20 ms low-pass of the output spikes); validation a random share of
-    # the training samples
-    readout="last",
-    validation_split="sample",
-)
+# SHD / SHD-Adding, the paper: RunConfig's own defaults (their one home). Among them: the
+# paper's cross-entropy "on the last float output" of every model (the E/I SNN's output
+# being its 20 ms low-pass of the output spikes) and validation on a random share of the
+# training samples.
+_SHD_PAPER: dict[str, Any] = {
+    f.name: f.default
+    for f in dataclasses.fields(RunConfig)
+    if f.name
+    in (
+        "bin_size_ms",
+        "max_epochs",
+        "batch_size",
+        "optimizer",
+        "lr",
+        "lr_schedule",
+        "input_dropout",
+        "num_memory",
+        "lambda_value",
+        "tau_m_min",
+        "tau_m_max",
+        "tau_m_init",
+        "tau_m_init_spacing",
+        "learn_tau_m",
+        "num_branches",
+        "synapses_per_branch",
+        "routing",
+        "lstm_hidden",
+        "recurrent_dropout",
+        "snn_num_neurons",
+        "snn_synapses_per_neuron",
+        "snn_l1",
+        "synthetic_size",
+        "readout",
+        "validation_split",
+    )
+}
 _SHD_QUICK: dict[str, Any] = dict(
     _SHD_PAPER,
     bin_size_ms=50.0,
@@ -528,8 +544,7 @@ def resolve_config(task: str, model: str, preset: str = "paper", **overrides: An
         >>> cfg.lr, cfg.num_memory, cfg.tau_m_init
         (0.005, 100, (1.0, 150.0))
     """
-    if task not in TASK_NAMES:
-        raise ValueError(f"task: expected one of {TASK_NAMES}, got {task!r}")
+    task_spec(task)  # ValueError naming the tasks
     if preset not in PRESETS:
         raise ValueError(f"preset: expected one of {PRESETS}, got {preset!r}")
     names = {f.name for f in dataclasses.fields(RunConfig)}

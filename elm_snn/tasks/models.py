@@ -8,12 +8,21 @@ burn-in for NeuronIO).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
 from elm_snn.tasks.config import RunConfig, models_for_task
 
-__all__ = ["SequenceModel", "build_model", "count_parameters", "output_offset"]
+__all__ = [
+    "MODEL_BUILDERS",
+    "SequenceModel",
+    "build_model",
+    "count_parameters",
+    "output_offset",
+    "register_model",
+]
 
 
 class SequenceModel(nn.Module):
@@ -92,8 +101,116 @@ def _elm_options(cfg: RunConfig) -> dict:
     )
 
 
+#: ``backbone_builder(cfg, num_inputs, num_outputs, num_steps) -> nn.Module``
+BackboneBuilder = Callable[[RunConfig, int, int, int], nn.Module]
+
+#: model name -> backbone builder; a task offers the names listed in its
+#: :class:`~elm_snn.tasks.registry.TaskSpec`. Add a model with one decorated builder.
+MODEL_BUILDERS: dict[str, BackboneBuilder] = {}
+
+
+def register_model(name: str) -> Callable[[BackboneBuilder], BackboneBuilder]:
+    """Decorator adding a backbone builder to :data:`MODEL_BUILDERS` under ``name``."""
+
+    def add(builder: BackboneBuilder) -> BackboneBuilder:
+        if name in MODEL_BUILDERS:
+            raise ValueError(f"model: {name!r} is already registered")
+        MODEL_BUILDERS[name] = builder
+        return builder
+
+    return add
+
+
+@register_model("elm")
+def _elm(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.neurons import ELM
+
+    return ELM(num_inputs, cfg.num_memory, num_outputs, **_elm_options(cfg))
+
+
+@register_model("branch-elm")
+def _branch_elm(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.neurons import BranchELM
+
+    return BranchELM(
+        num_inputs,
+        cfg.num_memory,
+        num_outputs,
+        num_branches=cfg.num_branches,
+        synapses_per_branch=cfg.synapses_per_branch,
+        routing=cfg.routing,
+        **_elm_options(cfg),
+    )
+
+
+@register_model("lstm")
+def _lstm(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.networks.lstm import LSTM
+
+    return LSTM(
+        num_inputs,
+        cfg.lstm_hidden,
+        num_outputs,
+        recurrent_dropout=cfg.recurrent_dropout,
+        dt=cfg.bin_size_ms,
+    )
+
+
+@register_model("chrono-lstm")
+def _chrono_lstm(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.networks.lstm import ChronoLSTM
+
+    return ChronoLSTM(
+        num_inputs,
+        cfg.lstm_hidden,
+        num_outputs,
+        t_max_ms=max(num_steps, 3) * cfg.bin_size_ms,
+        dt=cfg.bin_size_ms,
+        recurrent_dropout=cfg.recurrent_dropout,
+        seed=cfg.seed,
+    )
+
+
+@register_model("snn")
+def _eisnn(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.networks.eisnn import EISNN
+
+    return EISNN(
+        num_inputs,
+        num_outputs,
+        num_neurons=cfg.snn_num_neurons,
+        synapses_per_neuron=cfg.snn_synapses_per_neuron,
+        l1_weight=cfg.snn_l1,
+        dt=cfg.bin_size_ms,
+        seed=cfg.seed,
+    )
+
+
+def _check_two_outputs(num_outputs: int) -> None:
+    if num_outputs != 2:
+        raise ValueError(
+            f"num_outputs: LIF/ALIF give 2 outputs (logit, voltage), got {num_outputs}"
+        )
+
+
+@register_model("lif")
+def _lif(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.neurons.lif import LIF
+
+    _check_two_outputs(num_outputs)
+    return LIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
+
+
+@register_model("alif")
+def _alif(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.neurons.lif import ALIF
+
+    _check_two_outputs(num_outputs)
+    return ALIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
+
+
 def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> SequenceModel:
-    """Build the model ``cfg.model`` for ``cfg.task``.
+    """Build the model ``cfg.model`` for ``cfg.task`` (see :data:`MODEL_BUILDERS`).
 
     Args:
         cfg: the run configuration (sizes, ``bin_size_ms`` used as ``dt``).
@@ -105,71 +222,21 @@ def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: in
         :class:`SequenceModel` mapping ``(T, B, num_inputs)`` to ``(T, B, num_outputs)``.
         Random parts (weights, Branch-ELM routing, SNN synapses) are drawn from torch's
         global RNG or from ``cfg.seed``; seed torch first for reproducible models.
-    """
-    from elm_snn.neurons import ELM, BranchELM
 
+    Raises:
+        ValueError: a model the task does not offer, or one without a builder (the
+            message lists the choices).
+    """
     name = cfg.model
     allowed = models_for_task(cfg.task)
     if name not in allowed:
         raise ValueError(f"model: expected one of {allowed} for task {cfg.task!r}, got {name!r}")
-    dt = cfg.bin_size_ms
-    backbone: nn.Module
-    if name == "elm":
-        backbone = ELM(num_inputs, cfg.num_memory, num_outputs, **_elm_options(cfg))
-    elif name == "branch-elm":
-        backbone = BranchELM(
-            num_inputs,
-            cfg.num_memory,
-            num_outputs,
-            num_branches=cfg.num_branches,
-            synapses_per_branch=cfg.synapses_per_branch,
-            routing=cfg.routing,
-            **_elm_options(cfg),
+    builder = MODEL_BUILDERS.get(name)
+    if builder is None:
+        raise ValueError(
+            f"model: no builder registered for {name!r}; registered: {tuple(MODEL_BUILDERS)}"
         )
-    elif name in ("lstm", "chrono-lstm"):
-        from elm_snn.networks.lstm import LSTM, ChronoLSTM
-
-        if name == "lstm":
-            backbone = LSTM(
-                num_inputs,
-                cfg.lstm_hidden,
-                num_outputs,
-                recurrent_dropout=cfg.recurrent_dropout,
-                dt=dt,
-            )
-        else:
-            backbone = ChronoLSTM(
-                num_inputs,
-                cfg.lstm_hidden,
-                num_outputs,
-                t_max_ms=max(num_steps, 3) * dt,
-                dt=dt,
-                recurrent_dropout=cfg.recurrent_dropout,
-                seed=cfg.seed,
-            )
-    elif name == "snn":
-        from elm_snn.networks.eisnn import EISNN
-
-        backbone = EISNN(
-            num_inputs,
-            num_outputs,
-            num_neurons=cfg.snn_num_neurons,
-            synapses_per_neuron=cfg.snn_synapses_per_neuron,
-            l1_weight=cfg.snn_l1,
-            dt=dt,
-            seed=cfg.seed,
-        )
-    elif name in ("lif", "alif"):
-        from elm_snn.neurons.lif import ALIF, LIF
-
-        cls = LIF if name == "lif" else ALIF
-        backbone = cls(num_inputs, 1, dt=dt, threshold=cfg.lif_threshold)
-        if num_outputs != 2:
-            raise ValueError(
-                f"num_outputs: LIF/ALIF give 2 outputs (logit, voltage), got {num_outputs}"
-            )
-    else:  # pragma: no cover - guarded above
-        raise ValueError(f"model: unknown {name!r}")
+    backbone = builder(cfg, num_inputs, num_outputs, num_steps)
     return SequenceModel(backbone, cfg.input_dropout, name=name)
 
 

@@ -33,6 +33,11 @@ and is exact too; the interrupted epoch's partial work is redone, never half-cou
 Validation and test run in ``eval()`` mode: dropout is off (the official SHD notebook
 leaves its input dropout on; we don't).
 
+The pieces live beside this module and are re-exported here: checkpoints
+(:mod:`elm_snn.train.checkpoints`), signals and ``interrupted.ckpt``
+(:mod:`elm_snn.train.interrupts`), run folder and logs (:mod:`elm_snn.train.run_folder`),
+the Lightning sampler/data module/module (:mod:`elm_snn.train.modules`).
+
 Multi-GPU / multi-node: ``cfg.devices``, ``cfg.num_nodes``, ``cfg.strategy`` go to
 Lightning's ``Trainer`` (e.g. ``strategy="ddp"``). Each process gets a disjoint shard of every
 epoch's permutation (padded to equal length like ``DistributedSampler``); validation/test
@@ -44,33 +49,47 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
-import pickle
-import re
-import shutil
 import signal
-import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
-from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.core.saving import save_hparams_to_yaml
-from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from torch.utils.data import DataLoader, Dataset, Sampler
 
-from elm_snn._io import atomic_path, atomic_write_text
+from elm_snn._io import atomic_write_text
 from elm_snn.tasks import RunConfig, count_parameters, get_task
-from elm_snn.tasks.base import NonFiniteLossError, TaskData
+from elm_snn.tasks.base import NonFiniteLossError
+from elm_snn.train.checkpoints import (
+    CheckpointError,
+    CheckpointMismatchError,
+    SafeCheckpointIO,
+    _check_compatible,
+    _read_checkpoint_meta,
+    load_checkpoint,
+)
+from elm_snn.train.interrupts import (
+    TrainingInterrupted,
+    _InterruptCheckpoint,
+    _interrupted,
+    _Stop,
+    _stop_on_signals,
+    save_interrupted,
+)
+from elm_snn.train.modules import ELMSNNDataModule, ELMSNNModule, EpochSampler
+from elm_snn.train.run_folder import (
+    RUN_FILES,
+    RunFolderError,
+    _AtomicCSVLogger,
+    _check_run_folder,
+    _merge_logs,
+    _plot_training,
+    default_run_dir,
+)
 
 __all__ = [
     "ELMSNNModule",
@@ -85,636 +104,10 @@ __all__ = [
     "evaluate",
     "default_run_dir",
     "NonFiniteLossError",
+    "RUN_FILES",
+    "SafeCheckpointIO",
+    "save_interrupted",
 ]
-
-_STEP_SEED_MULT = 1_000_003
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint was made for another task/model/architecture than the one requested."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is truncated, corrupt, not a checkpoint, or holds objects that could run
-    code when unpickled (refused before anything runs)."""
-
-
-class RunFolderError(FileExistsError):
-    """``out_dir`` holds a finished or unfinished run and neither ``overwrite`` nor ``resume``
-    was given (nothing in the folder is touched)."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on SIGINT (Ctrl-C) or SIGTERM; the run can be resumed.
-
-    Attributes:
-        signal_name: ``"SIGINT"`` or ``"SIGTERM"``.
-        exit_status: ``128 + signal number`` (130 for SIGINT, 143 for SIGTERM), what a shell
-            reports for a process killed by that signal.
-        out_dir: the run folder.
-        checkpoint: the checkpoint to resume from (``interrupted.ckpt``), or ``None`` when
-            the first epoch had not finished (``--resume`` then starts the run over).
-    """
-
-    def __init__(self, signum: int, out_dir: Path, checkpoint: Path | None, message: str) -> None:
-        super().__init__(message)
-        self.signal_name = signal.Signals(signum).name
-        self.exit_status = 128 + int(signum)
-        self.out_dir = out_dir
-        self.checkpoint = checkpoint
-
-
-class _Stop(BaseException):
-    """Raised inside ``trainer.fit`` by our signal handler (not a KeyboardInterrupt, which
-    Lightning turns into ``sys.exit(1)``)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-# ----------------------------------------------------------------------------- checkpoints
-def _first_line(exc: BaseException, limit: int = 160) -> str:
-    """The first sentence of an exception's message (torch's run on for paragraphs)."""
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    line = line.split(". ")[0].rstrip(".")
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _refused_global(exc: BaseException) -> str:
-    """Name of the global that torch's weights-only unpickler refused, if it says."""
-    match = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported class (\S+)", str(exc))
-    if match:
-        return f"it references {(match.group(1) or match.group(2)).rstrip('.')!r}"
-    return _first_line(exc)
-
-
-def _readable(path: Path) -> bool:
-    try:
-        _load_checked(path)
-    except (OSError, CheckpointError):
-        return False
-    return True
-
-
-def _previous_good(path: Path) -> str:
-    """Message fragment naming the newest other readable checkpoint next to ``path``."""
-    folder = path.parent
-    others = [p for p in folder.glob("*.ckpt") if p.resolve() != path.resolve() and p.is_file()]
-    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    for other in others:
-        if _readable(other):
-            return (
-                f"; the previous good checkpoint is {str(other)!r} (resume from it with "
-                f"--resume-from {other})"
-            )
-    return "; there is no other readable checkpoint in that folder"
-
-
-def _load_checked(path: Path) -> dict[str, Any]:
-    if path.stat().st_size == 0:
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is empty (0 bytes): not a readable checkpoint"
-        )
-    try:
-        # weights_only: tensors and plain containers only; a pickled global that is not on
-        # torch's safe list (os.system, any class) is refused before it is looked up
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        if any(k in text for k in ("Unsupported global", "allowed global", "Unsupported class")):
-            raise CheckpointError(
-                f"checkpoint: {str(path)!r} refused: it holds Python objects that could run code "
-                f"when loaded ({_refused_global(exc)}); nothing from it was run (elm-snn loads "
-                f"only tensors and plain values from checkpoints)"
-            ) from None
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is not a readable checkpoint (truncated, corrupt or "
-            f"another format: {_first_line(exc)})"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError) as exc:
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is not a readable checkpoint (truncated, corrupt or "
-            f"another format: {type(exc).__name__}: {_first_line(exc)})"
-        ) from None
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is not a readable checkpoint (holds a "
-            f"{type(ckpt).__name__}, expected a dict)"
-        )
-    return ckpt
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint safely: ``torch.load(weights_only=True)`` on the CPU.
-
-    Nothing in the file can run code: a pickle that references any callable or class
-    outside torch's allow-list of tensor types is refused before anything is called.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        CheckpointError: empty, truncated or corrupt file, or one whose pickle would run code;
-            the message names the newest other readable checkpoint in the same folder.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint: {str(p)!r} does not exist")
-    try:
-        return _load_checked(p)
-    except CheckpointError as exc:
-        raise CheckpointError(str(exc) + _previous_good(p)) from None
-
-
-class SafeCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint I/O of elm-snn: atomic saves, weights-only loads.
-
-    Saves go to a temporary file in the checkpoint's own folder, are fsynced and renamed
-    over the target (:func:`elm_snn._io.atomic_path`), so a full disk or a kill leaves the
-    previous file intact; the file gets the umask's mode. Loads always go through
-    :func:`load_checkpoint` (``weights_only=True``), whatever Lightning asks for.
-    """
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
-    ) -> None:
-        if storage_options is not None:
-            raise TypeError("storage_options: not supported by elm-snn's checkpoint writer")
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
-
-    def load_checkpoint(
-        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
-    ) -> dict[str, Any]:
-        return load_checkpoint(path)
-
-
-# ----------------------------------------------------------------------------- data
-class EpochSampler(Sampler[int]):
-    """Indices of one process for one epoch, a pure function of ``(seed, epoch, rank)``.
-
-    Shuffled epochs use ``torch.randperm`` with a generator seeded from ``(seed, epoch)``;
-    the permutation is cut to ``num_samples``, padded (by wrapping) to a multiple of
-    ``num_replicas`` and dealt out as ``indices[rank::num_replicas]``. ``set_epoch`` (called
-    by Lightning before every epoch) also calls ``dataset.set_epoch`` when
-    ``forward_epoch`` is set (SHD-Adding pairs, NeuronIO windows).
-
-    Args:
-        dataset: map-style dataset.
-        shuffle: permute every epoch (training) or keep the order (evaluation).
-        seed: seed of the permutations.
-        num_replicas, rank: data-parallel world size and this process's rank.
-        num_samples: items per epoch (default: all).
-        forward_epoch: forward ``set_epoch`` to the dataset.
-    """
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        *,
-        shuffle: bool,
-        seed: int = 0,
-        num_replicas: int = 1,
-        rank: int = 0,
-        num_samples: int | None = None,
-        forward_epoch: bool = False,
-    ) -> None:
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank: expected 0 <= rank < num_replicas={num_replicas}, got {rank}")
-        self.dataset = dataset
-        self.shuffle = bool(shuffle)
-        self.seed = int(seed)
-        self.num_replicas = int(num_replicas)
-        self.rank = int(rank)
-        n = len(dataset)  # type: ignore[arg-type]
-        self.num_samples = n if num_samples is None else min(int(num_samples), n)
-        self.forward_epoch = bool(forward_epoch)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch (and forward it to the dataset if ``forward_epoch``)."""
-        self.epoch = int(epoch)
-        if self.forward_epoch and hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(self.epoch)
-
-    def _indices(self) -> list[int]:
-        n = len(self.dataset)  # type: ignore[arg-type]
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * _STEP_SEED_MULT + self.epoch)
-            idx = torch.randperm(n, generator=g)[: self.num_samples].tolist()
-        else:
-            idx = list(range(self.num_samples))
-        total = math.ceil(len(idx) / self.num_replicas) * self.num_replicas
-        idx = idx + idx[: total - len(idx)]
-        return idx[self.rank :: self.num_replicas]
-
-    def __iter__(self):
-        return iter(self._indices())
-
-    def __len__(self) -> int:
-        return math.ceil(self.num_samples / self.num_replicas)
-
-
-class ELMSNNDataModule(L.LightningDataModule):
-    """Dataloaders of a task's splits with :class:`EpochSampler` (see module docstring).
-
-    Args:
-        cfg: the run configuration.
-        data: datasets from ``task.build_data`` (built once, before the trainer starts).
-    """
-
-    def __init__(self, cfg: RunConfig, data: TaskData) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.data = data
-
-    def _world(self) -> tuple[int, int]:
-        trainer = getattr(self, "trainer", None)
-        if trainer is None:
-            return 1, 0
-        return int(trainer.world_size), int(trainer.global_rank)
-
-    def _loader(self, ds: Dataset, train: bool, collate: Any) -> DataLoader:
-        world, rank = self._world()
-        sampler = EpochSampler(
-            ds,
-            shuffle=train,
-            seed=self.cfg.seed,
-            num_replicas=world,
-            rank=rank,
-            num_samples=self.cfg.train_samples_per_epoch if train else None,
-            forward_epoch=train,
-        )
-        return DataLoader(
-            ds,
-            batch_size=self.cfg.batch_size if train else self.cfg.eval_batch_size,
-            sampler=sampler,
-            collate_fn=collate,
-            num_workers=self.cfg.num_workers,
-            persistent_workers=False,
-            drop_last=False,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.data.train, True, self.data.collate)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.data.validation, False, self.data.collate)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.data.test, False, self.data.test_collate or self.data.collate)
-
-
-# ----------------------------------------------------------------------------- model
-class ELMSNNModule(L.LightningModule):
-    """LightningModule wrapping a task's model, loss and metrics.
-
-    Args:
-        config: ``RunConfig.to_dict()`` (stored in checkpoints as hyperparameters).
-        num_inputs, num_outputs, num_steps: data dimensions (see :class:`TaskData`).
-
-    Attributes:
-        model: the :class:`~elm_snn.tasks.SequenceModel`.
-        last_metrics: metrics of the latest validation/test epoch (prefixed names).
-    """
-
-    def __init__(
-        self, config: dict[str, Any], num_inputs: int, num_outputs: int, num_steps: int
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.cfg = RunConfig.from_dict(dict(config))
-        self.task = get_task(self.cfg.task)
-        self.model = self.task.build_model(self.cfg, num_inputs, num_outputs, num_steps)
-        self._records: dict[str, list[torch.Tensor]] = {}
-        self.last_metrics: dict[str, float] = {}
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike) -> ELMSNNModule:
-        """The module saved in a checkpoint of :func:`train`, loaded safely (on the CPU).
-
-        Unlike ``load_from_checkpoint`` this never unpickles anything but tensors and plain
-        values (:func:`load_checkpoint`): the module is built from the stored
-        hyperparameters and its weights are loaded into it.
-
-        Raises:
-            FileNotFoundError / CheckpointError: see :func:`load_checkpoint`.
-        """
-        p = Path(path)
-        ckpt, hp = _read_checkpoint_meta(p)
-        try:
-            module = cls(hp["config"], hp["num_inputs"], hp["num_outputs"], hp["num_steps"])
-            module.load_state_dict(ckpt["state_dict"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(
-                f"checkpoint: {str(p)!r} does not hold an elm-snn model's weights "
-                f"({type(exc).__name__}: {_first_line(exc)})"
-            ) from None
-        return module
-
-    @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Lightning's loader, restricted to weights-only loads (``weights_only=False`` is
-        refused); :meth:`from_checkpoint` is the simpler entry point."""
-        if kwargs.get("weights_only") is False:
-            raise ValueError(
-                "weights_only: elm-snn checkpoints are loaded weights-only (nothing in a "
-                "checkpoint may run code), got False; use ELMSNNModule.from_checkpoint(path)"
-            )
-        kwargs["weights_only"] = True
-        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(T, B, I)`` -> ``(T, B, O)`` model outputs."""
-        return self.model(x)
-
-    # -- training
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # dropout randomness as a function of (seed, step, rank) only: resumable exactly
-        seed = (self.cfg.seed * _STEP_SEED_MULT + self.global_step) * 1009 + self.global_rank
-        torch.manual_seed(seed % (2**63 - 1))
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        loss, n = self.task.training_loss(self.model, batch, self.cfg)
-        self.task.check_loss(
-            loss, f"epoch {self.current_epoch}, step {self.global_step} (batch {batch_idx})"
-        )
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
-        return loss
-
-    # -- evaluation
-    def _collect(self, batch: Any, split: str) -> None:
-        rec = self.task.eval_records(self.model, batch, self.cfg, split)
-        for k, v in rec.items():
-            self._records.setdefault(k, []).append(v.detach())
-
-    def _finish(self, split: str) -> dict[str, float]:
-        records = {}
-        for k, parts in self._records.items():
-            t = torch.cat(parts, dim=0)
-            if self.trainer is not None and self.trainer.world_size > 1:
-                t = self.all_gather(t).flatten(0, 1)
-            records[k] = t.cpu()
-        self._records = {}
-        if not records:
-            return {}
-        metrics = self.task.compute_metrics(records, self.cfg, split)
-        prefix = "val_" if split == "validation" else "test_"
-        out = {prefix + k: float(v) for k, v in metrics.items()}
-        for k, v in out.items():
-            self.log(k, v, prog_bar=k == self.task.monitor, sync_dist=False)
-        self.last_metrics.update(out)
-        return out
-
-    def on_validation_epoch_start(self) -> None:
-        self._records = {}
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._collect(batch, "validation")
-
-    def on_validation_epoch_end(self) -> None:
-        self._finish("validation")
-
-    def on_test_epoch_start(self) -> None:
-        self._records = {}
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._collect(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        self._finish("test")
-
-    # -- optimisation
-    def configure_optimizers(self) -> Any:
-        cfg = self.cfg
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if cfg.optimizer == "adamax":
-            opt = torch.optim.Adamax(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        elif cfg.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        else:
-            opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.lr_schedule == "constant":
-            return opt
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
-# ----------------------------------------------------------------------------- callbacks
-class _InterruptCheckpoint(Callback):
-    """Write ``interrupted.ckpt`` when training stops on an exception or a signal.
-
-    It holds the state at the *start* of the interrupted epoch (a copy of ``last.ckpt``, the
-    end of the previous epoch), not a mid-epoch state: resuming from it re-runs the whole
-    interrupted epoch (training and validation), which reproduces the uninterrupted run
-    exactly (see the module docstring). Interrupted in the first epoch, nothing is written
-    (``--resume`` starts the run over).
-    """
-
-    def __init__(self, path: Path, last: Path) -> None:
-        self.path = path
-        self.last = last
-
-    def on_exception(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, exc: BaseException
-    ) -> None:
-        if isinstance(exc, NonFiniteLossError) or not trainer.is_global_zero:
-            return  # NaN weights are not worth keeping
-        if trainer.state.fn != "fit":
-            return
-        save_interrupted(self.last, self.path)
-
-
-def save_interrupted(last: Path, target: Path) -> Path | None:
-    """Copy ``last`` to ``target`` atomically (``None`` when ``last`` is missing or unreadable)."""
-    if not last.is_file() or not _readable(last):
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()  # a stale one from an earlier interruption would mislead
-        return None
-    try:
-        with atomic_path(target) as tmp:
-            shutil.copyfile(last, tmp)
-    except OSError as save_error:  # pragma: no cover - best effort on the way out
-        warnings.warn(f"could not save {target}: {save_error}", stacklevel=2)
-        return None
-    return target
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into :class:`_Stop` while training runs (main thread only).
-
-    A second signal while the first is being handled (saving ``interrupted.ckpt``) gets the
-    default behaviour at once: a second Ctrl-C or ``kill`` ends the process."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    fired: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if fired:  # already stopping: the user insists
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        fired.append(signum)
-        raise _Stop(signum)
-
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-
-
-# ----------------------------------------------------------------------------- logs
-class _AtomicExperimentWriter(ExperimentWriter):
-    """Lightning's CSV/YAML log writer, but every save rewrites the file atomically (a kill
-    or a full disk never leaves a half-written row)."""
-
-    def log_hparams(self, params: dict[str, Any]) -> None:
-        self.hparams.update(params)
-        with atomic_path(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)) as tmp:
-            save_hparams_to_yaml(tmp, self.hparams)
-
-    def save(self) -> None:
-        if not self.metrics:
-            return
-        import csv
-        import io
-
-        self._record_new_keys()
-        path = Path(self.metrics_file_path)
-        rows = list(csv.DictReader(io.StringIO(path.read_text()))) if path.is_file() else []
-        # sorted column names, as Lightning's writer: the same header however the run was cut
-        fields = sorted(set(self.metrics_keys).union(*rows))
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows + self.metrics)
-        atomic_write_text(path, buf.getvalue())
-        self.metrics = []
-
-
-class _AtomicCSVLogger(CSVLogger):
-    """:class:`CSVLogger` with :class:`_AtomicExperimentWriter`."""
-
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> _AtomicExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AtomicExperimentWriter(log_dir=self.log_dir)
-        return self._experiment
-
-
-# ----------------------------------------------------------------------------- run folders
-def default_run_dir(cfg: RunConfig, root: str | os.PathLike = "runs") -> Path:
-    """``runs/<task>-<model>-bin<B>ms-<preset>-seed<S>`` under ``root``."""
-    return Path(root) / (
-        f"{cfg.task}-{cfg.model}-bin{cfg.bin_size_ms:g}ms-{cfg.preset}-seed{cfg.seed}"
-    )
-
-
-def _check_compatible(saved: dict[str, Any], cfg: RunConfig, where: str) -> None:
-    diffs = []
-    for name in RunConfig.ARCHITECTURE_FIELDS:
-        a, b = saved.get(name), cfg.to_dict().get(name)
-        if a != b:
-            diffs.append(f"{name}: checkpoint {a!r} vs requested {b!r}")
-    if diffs:
-        raise CheckpointMismatchError(
-            f"{where} was made for another model/configuration: " + "; ".join(diffs)
-        )
-
-
-def _read_checkpoint_meta(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(checkpoint, hyperparameters)`` of a checkpoint written by :func:`train`."""
-    ckpt = load_checkpoint(path)
-    hp = ckpt.get("hyper_parameters")
-    if not isinstance(hp, dict) or not isinstance(hp.get("config"), dict):
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} was not written by elm-snn's training engine "
-            f"(no 'config' hyperparameters)"
-        )
-    return ckpt, hp
-
-
-#: What a run folder holds; ``--overwrite`` removes exactly these (nothing else in the folder).
-RUN_FILES = ("config.json", "metrics.json", "checkpoints", "logs", "plots")
-
-
-def _launched_as_rank_zero() -> bool:
-    """False in the processes that a multi-process launcher (Lightning's ``ddp``, SLURM,
-    torchrun) starts for ranks other than 0: they re-run the same command while rank 0 is
-    already writing the run folder, and must neither refuse nor clear it."""
-    for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"):
-        value = os.environ.get(key, "0")
-        if value.strip() not in ("", "0"):
-            return False
-    return True
-
-
-def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to start a new run over a finished or unfinished one (see :func:`train`)."""
-    if resume or not out.exists() or not _launched_as_rank_zero():
-        return
-    if not out.is_dir():
-        raise RunFolderError(f"out: {str(out)!r} exists and is not a folder")
-    present = [name for name in RUN_FILES if (out / name).exists()]
-    if not present:
-        return
-    if overwrite:
-        for name in present:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
-        return
-    if (out / "metrics.json").is_file():
-        raise RunFolderError(
-            f"out: {str(out)!r} holds a finished run (metrics.json); pass --overwrite to replace "
-            f"it, --resume to continue it, or choose another --out"
-        )
-    raise RunFolderError(
-        f"out: {str(out)!r} holds an unfinished run (no metrics.json yet); continue it with "
-        f"--resume, start it over with --overwrite, or choose another --out"
-    )
-
-
-def _merge_logs(earlier: str, csv_path: Path, keep_all: bool = False) -> None:
-    """Prepend the rows of the interrupted part (epochs before the resumed one; all rows
-    with ``keep_all``) to the log that Lightning's CSVLogger rewrote."""
-    import csv
-    import io
-
-    new_rows = list(csv.DictReader(io.StringIO(csv_path.read_text()))) if csv_path.is_file() else []
-    old_rows = list(csv.DictReader(io.StringIO(earlier)))
-    first_new = min((int(r["epoch"]) for r in new_rows if r.get("epoch")), default=None)
-    if first_new is not None and not keep_all:
-        old_rows = [r for r in old_rows if r.get("epoch") and int(r["epoch"]) < first_new]
-    # sorted, as Lightning's writer: a resumed run's log has the uninterrupted run's header
-    fields = sorted(set().union(*old_rows, *new_rows))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(old_rows + new_rows)
-    atomic_write_text(csv_path, buf.getvalue())
-
-
-def _plot_training(csv_path: Path, out_png: Path, monitor: str) -> None:
-    try:
-        from elm_snn.viz import plot_training_curves
-
-        plot_training_curves(csv_path, out_png, monitor=monitor)
-    except Exception as exc:  # plots must never fail a finished run
-        warnings.warn(f"training plot not written: {exc}", stacklevel=2)
 
 
 def _quiet_known_warnings() -> None:
@@ -759,21 +152,6 @@ def _weights_only(method: Any) -> dict[str, bool]:
     import inspect
 
     return {"weights_only": True} if "weights_only" in inspect.signature(method).parameters else {}
-
-
-def _interrupted(signum: int, out: Path) -> TrainingInterrupted:
-    """The :class:`TrainingInterrupted` of a run stopped by ``signum``, after saving
-    ``interrupted.ckpt`` (the start of the interrupted epoch, when one had finished)."""
-    ckpt_dir = out / "checkpoints"
-    saved = save_interrupted(ckpt_dir / "last.ckpt", ckpt_dir / "interrupted.ckpt")
-    if saved is not None:
-        how = f"resume with --resume (or --resume-from {saved})"
-    else:
-        how = "no epoch had finished: --resume starts the run over"
-    name = signal.Signals(signum).name
-    return TrainingInterrupted(
-        signum, out, saved, f"training interrupted by {name} in {str(out)!r}; {how}"
-    )
 
 
 def train(
@@ -829,27 +207,20 @@ def train(
             raise _interrupted(exc.signum, out) from None
 
 
-def _train(
+def _checkpoint_to_resume(
     cfg: RunConfig,
-    out_dir: str | os.PathLike | None,
-    *,
+    out: Path,
     resume: bool,
     resume_from: str | os.PathLike | None,
     overwrite: bool,
-    callbacks: Sequence[Callback],
-    trainer_overrides: dict[str, Any] | None,
-) -> dict[str, Any]:
-    if not isinstance(cfg, RunConfig):
-        raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
-    ckpt_dir = out / "checkpoints"
+) -> Path | None:
+    """The checkpoint a resumed run continues from (``None``: start from scratch, also for a
+    run interrupted in its first epoch), after the folder and compatibility checks."""
     ckpt_path: Path | None = None
     if resume_from is not None:
         ckpt_path = Path(resume_from)
     elif resume:
-        ckpt_path = ckpt_dir / "last.ckpt"
+        ckpt_path = out / "checkpoints" / "last.ckpt"
         if not ckpt_path.is_file():
             if not (out / "config.json").is_file():
                 raise FileNotFoundError(
@@ -872,6 +243,10 @@ def _train(
     if ckpt_path is not None:
         _, hp = _read_checkpoint_meta(ckpt_path)
         _check_compatible(hp["config"], cfg, f"checkpoint {str(ckpt_path)!r}")
+    return ckpt_path
+
+
+def _make_run_folder(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -881,23 +256,18 @@ def _train(
     if not os.access(out, os.W_OK | os.X_OK):
         raise PermissionError(f"out: cannot write into {str(out)!r} (permission denied)")
 
-    task = get_task(cfg.task)
-    data_root = task.prepare_data(cfg)
-    data = task.build_data(cfg, data_root)
-    if not ckpt_path:
-        atomic_write_text(out / "config.json", cfg.to_json() + "\n")
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = ELMSNNModule(cfg.to_dict(), data.num_inputs, data.num_outputs, data.num_steps)
-    model_init = task.initialise_model(module.model, data, cfg)
-    datamodule = ELMSNNDataModule(cfg, data)
 
-    monitor, mode = task.monitor, task.monitor_mode
+def _run_callbacks(
+    cfg: RunConfig, task: Any, ckpt_dir: Path, extra: Sequence[Callback]
+) -> tuple[ModelCheckpoint, list[Callback]]:
+    """``(best_checkpoint_callback, all_callbacks)``: best and last checkpoints, the
+    interrupt checkpoint, early stopping when asked, then ``extra``."""
     best_cb = ModelCheckpoint(
         dirpath=ckpt_dir,
         filename="best-epoch{epoch:03d}",
         auto_insert_metric_name=False,
-        monitor=monitor,
-        mode=mode,
+        monitor=task.monitor,
+        mode=task.monitor_mode,
         save_top_k=1,
         every_n_epochs=1,
     )
@@ -909,18 +279,68 @@ def _train(
         save_top_k=1,
         every_n_epochs=1,
     )
-    interrupted = ckpt_dir / "interrupted.ckpt"
     cbs: list[Callback] = [
         best_cb,
         last_cb,
-        _InterruptCheckpoint(interrupted, ckpt_dir / "last.ckpt"),
+        _InterruptCheckpoint(ckpt_dir / "interrupted.ckpt", ckpt_dir / "last.ckpt"),
     ]
     if cfg.early_stopping_patience is not None:
-        cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.early_stopping_patience))
-    cbs.extend(callbacks)
+        cbs.append(
+            EarlyStopping(
+                monitor=task.monitor, mode=task.monitor_mode, patience=cfg.early_stopping_patience
+            )
+        )
+    cbs.extend(extra)
+    return best_cb, cbs
+
+
+def _progress(
+    trainer: L.Trainer, ckpt_dir: Path, best_cb: ModelCheckpoint, best: str | None, monitor: str
+) -> tuple[int, int, Any]:
+    """``(epochs, global_steps, best_score)`` of the finished fit, read from the checkpoint
+    files (with ddp_spawn this process never ran the loops)."""
+    epochs, steps = int(trainer.current_epoch), int(trainer.global_step)
+    last_file = ckpt_dir / "last.ckpt"
+    if last_file.is_file():
+        last_ckpt = load_checkpoint(last_file)
+        epochs, steps = int(last_ckpt["epoch"]) + 1, int(last_ckpt["global_step"])
+    best_score = best_cb.best_model_score
+    if best_score is None and best:
+        for state in load_checkpoint(best)["callbacks"].values():
+            if isinstance(state, dict) and state.get("monitor") == monitor:
+                best_score = state.get("best_model_score")
+    return epochs, steps, best_score
+
+
+def _add_run_totals(result: dict[str, Any], previous: Path, resumed: bool) -> None:
+    """``wall_seconds_total`` / ``cpu_seconds_total``: a resumed run reports the time of all
+    its parts (read from the ``metrics.json`` of the earlier part, if any)."""
+    if resumed and previous.is_file():
+        try:
+            earlier = json.loads(previous.read_text())
+            for key in ("wall_seconds", "cpu_seconds"):
+                before = earlier.get(f"{key}_total")
+                if before is not None:
+                    result[f"{key}_total"] = round(before + result[key], 3)
+        except (ValueError, OSError):
+            pass
+    result.setdefault("wall_seconds_total", result["wall_seconds"])
+    result.setdefault("cpu_seconds_total", result["cpu_seconds"])
+
+
+def _fit_and_test(
+    trainer: L.Trainer,
+    module: ELMSNNModule,
+    datamodule: ELMSNNDataModule,
+    ckpt_path: Path | None,
+    best_cb: ModelCheckpoint,
+    out: Path,
+    earlier_log: str | None,
+    monitor: str,
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Fit (from ``ckpt_path`` if resuming), then test the best checkpoint:
+    ``(best_checkpoint_path, test_results)``. A signal becomes :class:`TrainingInterrupted`."""
     csv_path = out / "logs" / "metrics.csv"
-    earlier_log = csv_path.read_text() if ckpt_path is not None and csv_path.is_file() else None
-    trainer = _make_trainer(cfg, out, cbs, fit=True, **(trainer_overrides or {}))
     try:
         with warnings.catch_warnings():
             _quiet_known_warnings()
@@ -952,18 +372,48 @@ def _train(
     ):
         # spawn strategies start a fresh logger for the test run, which rewrites the file
         _merge_logs(fit_log, csv_path, keep_all=True)
+    return best, test_results
+
+
+def _train(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike | None,
+    *,
+    resume: bool,
+    resume_from: str | os.PathLike | None,
+    overwrite: bool,
+    callbacks: Sequence[Callback],
+    trainer_overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
+    ckpt_dir = out / "checkpoints"
+    ckpt_path = _checkpoint_to_resume(cfg, out, resume, resume_from, overwrite)
+    _make_run_folder(out)
+
+    task = get_task(cfg.task)
+    data_root = task.prepare_data(cfg)
+    data = task.build_data(cfg, data_root)
+    if not ckpt_path:
+        atomic_write_text(out / "config.json", cfg.to_json() + "\n")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = ELMSNNModule(cfg.to_dict(), data.num_inputs, data.num_outputs, data.num_steps)
+    model_init = task.initialise_model(module.model, data, cfg)
+    datamodule = ELMSNNDataModule(cfg, data)
+
+    monitor = task.monitor
+    best_cb, cbs = _run_callbacks(cfg, task, ckpt_dir, callbacks)
+    csv_path = out / "logs" / "metrics.csv"
+    earlier_log = csv_path.read_text() if ckpt_path is not None and csv_path.is_file() else None
+    trainer = _make_trainer(cfg, out, cbs, fit=True, **(trainer_overrides or {}))
+    best, test_results = _fit_and_test(
+        trainer, module, datamodule, ckpt_path, best_cb, out, earlier_log, monitor
+    )
     test_metrics = {k: float(v) for k, v in (test_results[0] if test_results else {}).items()}
-    # read progress from the files: with ddp_spawn this process never ran the loops
-    epochs, steps = int(trainer.current_epoch), int(trainer.global_step)
-    last_file = ckpt_dir / "last.ckpt"
-    if last_file.is_file():
-        last_ckpt = load_checkpoint(last_file)
-        epochs, steps = int(last_ckpt["epoch"]) + 1, int(last_ckpt["global_step"])
-    best_score = best_cb.best_model_score
-    if best_score is None and best:
-        for state in load_checkpoint(best)["callbacks"].values():
-            if isinstance(state, dict) and state.get("monitor") == monitor:
-                best_score = state.get("best_model_score")
+    epochs, steps, best_score = _progress(trainer, ckpt_dir, best_cb, best, monitor)
     result: dict[str, Any] = {
         "task": cfg.task,
         "model": cfg.model,
@@ -987,23 +437,13 @@ def _train(
     result["cpu_seconds"] = round(time.process_time() - cpu_start, 3)
     if trainer.is_global_zero:
         prev = out / "metrics.json"
-        if ckpt_path is not None and prev.is_file():
-            try:  # a resumed run reports the wall and CPU time of all its parts
-                earlier = json.loads(prev.read_text())
-                for key in ("wall_seconds", "cpu_seconds"):
-                    before = earlier.get(f"{key}_total")
-                    if before is not None:
-                        result[f"{key}_total"] = round(before + result[key], 3)
-            except (ValueError, OSError):
-                pass
-        result.setdefault("wall_seconds_total", result["wall_seconds"])
-        result.setdefault("cpu_seconds_total", result["cpu_seconds"])
+        _add_run_totals(result, prev, resumed=ckpt_path is not None)
         if earlier_log is not None:
             _merge_logs(earlier_log, csv_path)
         # the run counts as finished once metrics.json exists: it is written last
         atomic_write_text(prev, json.dumps(result, indent=2, sort_keys=True) + "\n")
         with contextlib.suppress(FileNotFoundError):
-            interrupted.unlink()  # the run finished: nothing is left to resume from
+            (ckpt_dir / "interrupted.ckpt").unlink()  # finished: nothing left to resume from
         _plot_training(csv_path, out / "plots" / "training.png", monitor)
     return result
 

@@ -106,7 +106,7 @@ def test_memo_index_bombs_are_refused_before_unpickling(tmp_path, payload):
 def test_memo_scan_agrees_with_pickletools(protocol):
     import pickletools
 
-    from elm_snn.data.neuronio import _max_memo_index
+    from elm_snn.data.neuronio.unpickle import _max_memo_index
 
     shared = [np.arange(7), "x" * 300, b"y" * 300, 2**2000, -1.5, None, (1, 2), {1}, "\u00e9"]
     obj = {"a": shared, "b": shared, "c": list(range(400)), "d": np.float16(3)}

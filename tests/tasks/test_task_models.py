@@ -82,3 +82,72 @@ def test_synthetic_spoken_digits_end_to_end(tmp_path):
     second = train(cfg, tmp_path / "b")  # same data folder, reused
     assert second["data_root"] == first["data_root"]
     assert second["test_accuracy"] == first["test_accuracy"]
+
+
+def test_unknown_task_lists_the_registered_tasks() -> None:
+    from elm_snn.tasks import TASKS, get_task, resolve_config
+
+    with pytest.raises(ValueError, match="task: expected one of") as err:
+        get_task("shd-addition")
+    for name in TASKS:
+        assert repr(name) in str(err.value)
+    with pytest.raises(ValueError, match="'neuronio'"):
+        resolve_config("nope", "elm")
+    assert type(get_task("listops")).__name__ == "LRATask" and get_task("listops").name == "listops"
+
+
+def test_unknown_model_lists_the_choices() -> None:
+    from elm_snn.tasks import MODEL_BUILDERS, build_model, resolve_config
+    from elm_snn.tasks.registry import TASKS
+
+    with pytest.raises(ValueError, match="model: expected one of") as err:
+        resolve_config("neuronio", "snn")
+    for name in TASKS["neuronio"].models:
+        assert repr(name) in str(err.value)
+    cfg = resolve_config("shd", "elm", "quick", synthetic=True)
+    cfg.model = "gru"  # past the config's own check: build_model checks again
+    with pytest.raises(ValueError, match="'chrono-lstm'"):
+        build_model(cfg, 700, 20, 10)
+    for spec in TASKS.values():  # every model a task offers has a builder
+        assert set(spec.models) <= set(MODEL_BUILDERS), spec.name
+
+
+def test_registering_a_model_and_a_task_is_one_entry_each() -> None:
+    import dataclasses
+
+    import torch
+
+    from elm_snn.tasks import (
+        MODEL_BUILDERS,
+        TASKS,
+        TaskSpec,
+        build_model,
+        register_task,
+        resolve_config,
+    )
+    from elm_snn.tasks.models import register_model
+
+    @register_model("test-linear")
+    def _linear(cfg, num_inputs, num_outputs, num_steps):
+        class Linear(torch.nn.Linear):
+            def forward(self, x):
+                return super().forward(x), None
+
+        return Linear(num_inputs, num_outputs)
+
+    spec = TaskSpec(
+        "test-shd", "elm_snn.tasks.shd:SHDTask", ("test-linear",), digit_duration_ms=1000.0
+    )
+    try:
+        register_task(spec)
+        with pytest.raises(ValueError, match="already registered"):
+            register_task(spec)
+        with pytest.raises(ValueError, match="already registered"):
+            register_model("test-linear")(_linear)
+        cfg = dataclasses.replace(resolve_config("shd", "elm", "quick", synthetic=True))
+        cfg.task, cfg.model = "test-shd", "test-linear"
+        model = build_model(cfg, 3, 2, 5)
+        assert model(torch.zeros(5, 1, 3)).shape == (5, 1, 2)
+    finally:
+        TASKS.pop("test-shd", None)
+        MODEL_BUILDERS.pop("test-linear", None)
