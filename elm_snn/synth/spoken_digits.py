@@ -78,7 +78,7 @@ _DEFAULT_VARIANTS = ("m1", "f1", "m2", "f3", "m4", "f4", "m5", "f5", "m6", "m8",
 DEFAULT_PITCH = (35, 65)
 DEFAULT_PITCH_RANGE = (40, 70)
 DEFAULT_RATE_WPM = (86, 110)
-DEFAULT_FORMANT_SCALE = (0.92, 1.08)
+DEFAULT_FORMANT_SCALE = (0.96, 1.04)
 #: Highest formant scale accepted: the cochlea keeps input frequencies up to
 #: ``MAX_FORMANT_SCALE`` times eSpeak's Nyquist frequency.
 MAX_FORMANT_SCALE = 1.25
@@ -152,7 +152,7 @@ def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
     Base pitch is drawn from ``DEFAULT_PITCH`` (35..65), pitch range from
     ``DEFAULT_PITCH_RANGE`` (40..70), rate from ``DEFAULT_RATE_WPM`` (86..110 wpm: about
     0.5-0.9 s per digit, SHD's spread) and the formant scale uniformly from
-    ``DEFAULT_FORMANT_SCALE`` (0.92..1.08). The variants cycle when ``num_speakers``
+    ``DEFAULT_FORMANT_SCALE`` (0.96..1.04). The variants cycle when ``num_speakers``
     exceeds 12; the last two of the default 12 are ordinary voices (``m3``, ``f2``).
 
     Args:
@@ -587,7 +587,7 @@ def generate_spoken_digits(
     num_channels: int = 700,
     rate_jitter: float = 0.06,
     pitch_jitter: int = 5,
-    formant_jitter: float = 0.04,
+    formant_jitter: float = 0.06,
     margin_ms: float = 40.0,
     time_dtype: str = "float16",
     force: bool = False,

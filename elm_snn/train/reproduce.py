@@ -335,6 +335,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=g["seeds_bin"],
         help="shd: bin size of the extra seeds (default 10 ms)",
     )
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        metavar="MODEL:BIN",
+        help="shd: leave out these model / bin-size pairs, e.g. snn:2 (budget)",
+    )
     parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
     parser.add_argument(
         "--train-samples", type=int, default=None, help="training windows / samples per epoch"
@@ -342,6 +349,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
     parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+
+
+def _parse_skip(items: Sequence[str]) -> list[tuple[str, float]]:
+    """``["snn:2", ...]`` -> ``[("snn", 2.0), ...]``; ValueError naming ``--skip``."""
+    out = []
+    for item in items:
+        model, sep, b = str(item).rpartition(":")
+        try:
+            out.append((model, float(b)))
+        except ValueError:
+            sep = ""
+        if not sep or not model:
+            raise ValueError(f"--skip: expected MODEL:BIN_MS such as snn:2, got {item!r}")
+    return out
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -371,6 +392,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 bin_sizes=args.bin_sizes,
                 extra_seeds=args.extra_seeds,
                 seeds_bin=args.seeds_bin,
+                skip=_parse_skip(args.skip),
                 overrides=overrides,
                 workers=args.workers,
                 reuse=not args.no_reuse,
