@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from elm_snn._validation import check_int
+
 __all__ = [
     "ENGLISH_DIGITS",
     "GERMAN_DIGITS",
@@ -137,8 +139,8 @@ def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
     Returns:
         list of :class:`Speaker`.
     """
-    _check_int("num_speakers", num_speakers, minimum=2)
-    _check_int("seed", seed, minimum=0)
+    check_int("num_speakers", num_speakers, minimum=2)
+    check_int("seed", seed, minimum=0)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5BEA]))
     out = []
     for i in range(num_speakers):
@@ -156,14 +158,6 @@ def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
 # --------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_fraction(name: str, value: Any) -> float:
@@ -462,15 +456,15 @@ def generate_spoken_digits(
     """
     from elm_snn.data.shd_format import write_shd_file
 
-    per_class = _check_int("per_class", per_class, minimum=1)
-    seed = _check_int("seed", seed, minimum=0)
-    workers = _check_int("workers", workers, minimum=1)
+    per_class = check_int("per_class", per_class, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    workers = check_int("workers", workers, minimum=1)
     if test_per_class is None:
         test_per_class = max(1, round(per_class / 4))
-    test_per_class = _check_int("test_per_class", test_per_class, minimum=1)
-    num_channels = _check_int("num_channels", num_channels, minimum=1)
+    test_per_class = check_int("test_per_class", test_per_class, minimum=1)
+    num_channels = check_int("num_channels", num_channels, minimum=1)
     rate_jitter = _check_fraction("rate_jitter", rate_jitter)
-    pitch_jitter = _check_int("pitch_jitter", pitch_jitter, minimum=0)
+    pitch_jitter = check_int("pitch_jitter", pitch_jitter, minimum=0)
     if isinstance(margin_ms, bool) or not isinstance(margin_ms, (int, float)):
         raise TypeError(f"margin_ms: expected a number, got {type(margin_ms).__name__}")
     if not (math.isfinite(margin_ms) and margin_ms >= 0):
@@ -487,7 +481,7 @@ def generate_spoken_digits(
                 f"speakers: expected a sequence of Speaker, got {type(speakers).__name__}"
             )
         speakers = list(speakers)
-    test_speakers = _check_int("test_speakers", test_speakers, minimum=1)
+    test_speakers = check_int("test_speakers", test_speakers, minimum=1)
     if test_speakers >= len(speakers):
         raise ValueError(
             f"test_speakers: expected fewer than the {len(speakers)} speakers (at least one "

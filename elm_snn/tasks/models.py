@@ -160,9 +160,9 @@ def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: in
             seed=cfg.seed,
         )
     elif name in ("lif", "alif"):
-        from elm_snn.neurons.lif import ALIF, LIF
+        from elm_snn.neurons.lif import LinearALIF, LinearLIF
 
-        cls = LIF if name == "lif" else ALIF
+        cls = LinearLIF if name == "lif" else LinearALIF
         backbone = cls(num_inputs, 1, dt=dt, threshold=cfg.lif_threshold)
         if num_outputs != 2:
             raise ValueError(
