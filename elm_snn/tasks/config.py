@@ -81,6 +81,9 @@ from elm_snn.tasks.lra_presets import LRA_MODEL_OVERRIDES, LRA_MODELS, LRA_PRESE
 TASK_NAMES = ("shd", "shd-adding", "neuronio") + LRA_TASKS
 SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn")
 NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm")
+# Norse's own LIF / LSNN neurons as extra baselines (elm_snn.networks.norse_baselines)
+SHD_MODELS += ("norse-lif", "norse-lsnn")
+NEURONIO_MODELS += ("norse-lif", "norse-lsnn")
 PRESETS = ("paper", "quick")
 #: ``"data"``: spike logit and voltage output start at the training data's log-odds / mean
 #: (NeuronIO; :meth:`elm_snn.tasks.neuronio.NeuronIOTask.initialise_model`); ``"none"``: the

@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 from elm_snn.tasks.config import RunConfig, models_for_task
 
-__all__ = ["SequenceModel", "build_model", "count_parameters", "output_offset"]
+__all__ = ["NORSE_MODELS", "SequenceModel", "build_model", "count_parameters", "output_offset"]
+
+#: model name -> Norse neuron of :class:`~elm_snn.networks.norse_baselines.NorseSNN`
+NORSE_MODELS = {"norse-lif": "lif", "norse-lsnn": "lsnn"}
 
 
 class SequenceModel(nn.Module):
@@ -168,6 +171,17 @@ def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: in
             raise ValueError(
                 f"num_outputs: LIF/ALIF give 2 outputs (logit, voltage), got {num_outputs}"
             )
+    # --- Norse's own neurons (elm_snn.networks.norse_baselines)
+    elif name in NORSE_MODELS:
+        from elm_snn.networks.norse_baselines import NorseSNN
+
+        backbone = NorseSNN(
+            num_inputs,
+            num_outputs,
+            hidden_size=cfg.lstm_hidden,  # the LSTM baselines' width
+            neuron=NORSE_MODELS[name],
+            dt=dt,
+        )
     else:  # pragma: no cover - guarded above
         raise ValueError(f"model: unknown {name!r}")
     return SequenceModel(backbone, cfg.input_dropout, name=name)
