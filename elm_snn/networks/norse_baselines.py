@@ -40,6 +40,7 @@ from .._validation import (
     check_positive,
     check_time_steps,
 )
+from ..neurons.base import runs_in_parameter_dtype
 
 with warnings.catch_warnings():
     # norse decorates functions with torch.jit.script, which torch 2.x reports as deprecated
@@ -115,9 +116,14 @@ class NorseSNN(nn.Module):
             norse.LI(p=norse.LIParameters(**rates), dt=dt_s),
         )
 
+    def _param_dtype(self) -> torch.dtype:
+        return self.network[1].weight.dtype
+
+    @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
-        """Run the network: ``x`` ``(T, B, I)`` -> ``(y, states)``, ``y`` ``(T, B, O)``."""
-        dtype = self.network[1].weight.dtype
+        """Run the network: ``x`` ``(T, B, I)`` -> ``(y, states)``, ``y`` ``(T, B, O)``
+        (under autocast in the parameters' dtype, as every elm-snn layer)."""
+        dtype = self._param_dtype()
         axes = "(T, B, num_inputs)"
         check_layer_input("x", x, rank=3, num_features=self.num_inputs, dtype=dtype, axes=axes)
         check_time_steps("x", x, 0, axes)
