@@ -50,6 +50,18 @@ __all__ = [
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+class _NotGiven:
+    """Default of a cell's ``state`` argument: tells a snnTorch-style call ``cell(x)`` from
+    a Norse-style call ``cell(x, state)`` (where ``state`` may be ``None``)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+#: the default of a cell's ``state`` (see :meth:`StatefulModule._step_result`)
+NOT_GIVEN: Any = _NotGiven()
+
+
 def detach_state(state: Any) -> Any:
     """Detach every tensor in a (possibly nested) tuple/NamedTuple/list/dict state."""
     return _map_tensors(state, lambda t: t.detach())
@@ -206,6 +218,14 @@ class StatefulModule(snntorch.Leaky):
         if state is None:
             return None
         return self._check_state(state, batch, like)
+
+    def _step_result(self, y: Tensor, state: Any, state_given: bool) -> Any:
+        """What a cell returns: ``(y, state)`` (Norse's call ``cell(x, state)``, or without
+        ``init_hidden``), or only ``y`` for snnTorch's call ``cell(x)`` with
+        ``init_hidden=True``, unless the cell's ``output`` flag asks for the state too."""
+        if self.init_hidden and not state_given and getattr(self, "output", False) is not True:
+            return y
+        return y, state
 
     def _keep(self, final: Any) -> None:
         """Store the final state with ``init_hidden`` (the next call continues from it)."""

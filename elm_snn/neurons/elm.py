@@ -19,7 +19,7 @@ from .._validation import check_bool, check_bounds, check_choice, check_int, che
 from ..functional import elm as F_elm
 from ..functional.elm import ELMParameters, ELMRecord, ELMState
 from ..functional.routing import explicit_routing, neuronio_routing, random_routing
-from .base import StatefulModule, runs_in_parameter_dtype
+from .base import NOT_GIVEN, StatefulModule, runs_in_parameter_dtype
 
 __all__ = ["ELM", "BranchELM", "BranchELMCell", "ELMCell", "ELMCore", "BACKENDS"]
 
@@ -355,17 +355,6 @@ class ELMCore(StatefulModule):
         return ", ".join(parts)
 
 
-class _NoState:
-    """Default of ``ELMCell.forward``'s ``state``: tells a snnTorch-style call ``cell(x)``
-    from a Norse-style call ``cell(x, state)`` (where ``state`` may be ``None``)."""
-
-    def __repr__(self) -> str:
-        return "<not given>"
-
-
-_NOT_GIVEN: Any = _NoState()
-
-
 class ELMCell(ELMCore):
     """One time step of the Expressive Leaky Memory neuron (snnTorch / Norse cell).
 
@@ -405,18 +394,15 @@ class ELMCell(ELMCore):
         self.output = check_bool("output", output)
 
     @runs_in_parameter_dtype
-    def forward(self, x_t: Tensor, state: ELMState | None = _NOT_GIVEN):
+    def forward(self, x_t: Tensor, state: ELMState | None = NOT_GIVEN):
         """Advance one time step; see the class docstring for shapes and return values."""
-        state_given = state is not _NOT_GIVEN
         x_t = self._step_input(x_t, self.num_inputs)
-        start = self._initial_state(state if state_given else None, x_t.shape[0], x_t)
+        start = self._initial_state(None if state is NOT_GIVEN else state, x_t.shape[0], x_t)
         y_t, new_state = F_elm.elm_step(x_t, start, self.functional_parameters())
         if self.spiking:
             y_t = self._spikes(y_t)
         self._keep(new_state)
-        if self.init_hidden and not self.output and not state_given:
-            return y_t
-        return y_t, new_state
+        return self._step_result(y_t, new_state, state_given=state is not NOT_GIVEN)
 
 
 class ELM(ELMCore):
