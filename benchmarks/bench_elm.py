@@ -75,7 +75,7 @@ def _elm_call(model, x):
 
 
 def _elm_call_noflush(model, x):
-    return fused_elm_sequence(x, None, model.elm_parameters(), flush_denormal=False)[0]
+    return fused_elm_sequence(x, None, model.functional_parameters(), flush_denormal=False)[0]
 
 
 def _elm_call_pytorch(model, x):

@@ -11,9 +11,13 @@ from .neurons import (
     ALIF,
     ELM,
     LIF,
+    ALIFNeuron,
     BranchELM,
     BranchELMCell,
     ELMCell,
+    LIFNeuron,
+    LinearALIF,
+    LinearLIF,
     StatefulModule,
     reset,
 )
@@ -22,8 +26,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALIF",
+    "ALIFNeuron",
     "EISNN",
     "LIF",
+    "LIFNeuron",
+    "LinearALIF",
+    "LinearLIF",
     "LSTM",
     "ChronoLSTM",
     "SequenceClassifier",

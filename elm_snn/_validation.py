@@ -6,9 +6,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
+    "check_bool",
     "check_bounds",
     "check_choice",
     "check_finite",
@@ -125,10 +127,24 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
 
 
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """Require a Python ``int`` (not ``bool``) that is at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def check_int(name: str, value: Any, minimum: int | None = 1) -> int:
+    """Require an integer (a Python or NumPy int, not a ``bool``) that is at least
+    ``minimum`` (no bound with ``None``); returns it as a Python ``int``.
+
+    A value of the wrong type raises ``TypeError``, an integer out of range ``ValueError``
+    (the one rule for every integer argument of the package).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Require a ``bool`` (``1`` or ``"yes"`` are refused: they often mean another argument)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
     return value
 
 

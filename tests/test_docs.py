@@ -31,7 +31,16 @@ SKIP_MARK = "<!-- docs-test: skip"
 
 #: Sequence layers whose docstrings must state time-major shapes "(T, B, ...)".
 SEQUENCE_LAYERS = {
-    "elm_snn.neurons": ("ELM", "BranchELM", "LIF", "ALIF"),
+    "elm_snn.neurons": (
+        "ELM",
+        "BranchELM",
+        "LIF",
+        "ALIF",
+        "LIFNeuron",
+        "ALIFNeuron",
+        "LinearLIF",
+        "LinearALIF",
+    ),
     "elm_snn.networks": ("LSTM", "ChronoLSTM", "EISNN"),
 }
 

@@ -30,7 +30,7 @@ Shapes: ``B`` batch, ``I`` inputs, ``S`` synapses, ``K`` branches (``S`` is a mu
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -78,6 +78,10 @@ class ELMState(NamedTuple):
 
     memory: Tensor
     trace: Tensor
+
+    def to(self, *args: Any, **kwargs: Any) -> ELMState:
+        """Both tensors moved/cast with ``Tensor.to(*args, **kwargs)`` (as Norse's states)."""
+        return ELMState(self.memory.to(*args, **kwargs), self.trace.to(*args, **kwargs))
 
 
 class ELMRecord(NamedTuple):

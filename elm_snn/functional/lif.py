@@ -37,7 +37,7 @@ and keeps its state in module buffers. The surrogate spike function is snnTorch'
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -98,6 +98,10 @@ class LIFState(NamedTuple):
 
     v: Tensor
 
+    def to(self, *args: Any, **kwargs: Any) -> LIFState:
+        """The state moved/cast with ``Tensor.to(*args, **kwargs)`` (as Norse's states)."""
+        return LIFState(self.v.to(*args, **kwargs))
+
 
 class ALIFState(NamedTuple):
     """State of an ALIF layer.
@@ -110,6 +114,10 @@ class ALIFState(NamedTuple):
 
     v: Tensor
     a: Tensor
+
+    def to(self, *args: Any, **kwargs: Any) -> ALIFState:
+        """Both tensors moved/cast with ``Tensor.to(*args, **kwargs)`` (as Norse's states)."""
+        return ALIFState(self.v.to(*args, **kwargs), self.a.to(*args, **kwargs))
 
 
 class LIFParameters(NamedTuple):

@@ -1,7 +1,7 @@
 """Assembled baseline models: the paper's E/I spiking network, LSTM, Chrono-LSTM, readouts."""
 
 from .eisnn import EISNN, EISNNRecord, EISNNState, draw_synapses
-from .lstm import LSTM, ChronoLSTM, chrono_bias
+from .lstm import LSTM, ChronoLSTM, LSTMState, chrono_bias
 from .readout import AGGREGATIONS, READOUTS, SequenceClassifier, aggregate, last_step, low_pass
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "EISNN",
     "LSTM",
     "ChronoLSTM",
+    "LSTMState",
     "EISNNRecord",
     "EISNNState",
     "SequenceClassifier",

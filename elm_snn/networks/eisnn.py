@@ -57,11 +57,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_positive, check_state_tensor
+from .._validation import check_choice, check_int, check_positive
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
-from ..functional.lif import default_spike_fn, membrane_decay, spike
-from ..neurons.base import StatefulModule
-from ..neurons.lif import _check_sequence
+from ..functional.lif import LIFParameters, LIFState, default_spike_fn, lif_step, membrane_decay
+from ..neurons.base import StatefulModule, runs_in_parameter_dtype
 
 __all__ = ["EISNN", "EISNNRecord", "EISNNState", "draw_synapses"]
 
@@ -85,6 +84,10 @@ class EISNNState(NamedTuple):
     v_out: Tensor
     z_out: Tensor
     filtered: Tensor
+
+    def to(self, *args: Any, **kwargs: Any) -> EISNNState:
+        """Every tensor moved/cast with ``Tensor.to(*args, **kwargs)`` (as Norse's states)."""
+        return EISNNState(*(t.to(*args, **kwargs) for t in self))
 
 
 class EISNNRecord(NamedTuple):
@@ -271,9 +274,7 @@ class EISNN(StatefulModule):
                 f"{type(spike_grad).__name__}"
             )
         self.spike_grad = spike_grad
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
-        self.seed = seed
+        self.seed = check_int("seed", seed, minimum=None)
         w0 = 0.3 / math.sqrt(self.synapses_per_neuron) if w_init is None else float(w_init)
 
         n_r, n_o = self.num_recurrent, self.num_outputs
@@ -332,30 +333,35 @@ class EISNN(StatefulModule):
         o = like.new_zeros(batch, self.num_outputs)
         return EISNNState(r, r, o, o, o)
 
-    def _check_state(self, state: Any, batch: int, like: Tensor) -> EISNNState:
-        if not isinstance(state, tuple) or len(state) != len(EISNNState._fields):
-            raise TypeError(f"state: expected an EISNNState, got {type(state).__name__}")
-        widths = (
-            self.num_recurrent,
-            self.num_recurrent,
-            self.num_outputs,
-            self.num_outputs,
-            self.num_outputs,
-        )
-        for field, value, width in zip(EISNNState._fields, state, widths, strict=True):
-            check_state_tensor(f"state.{field}", value, (batch, width), like)
-        return EISNNState(*state)
+    _state_type = EISNNState
 
+    def _param_dtype(self) -> torch.dtype:
+        return self.rec.w_raw.dtype
+
+    def _state_widths(self) -> tuple[int, ...]:
+        n_r, n_o = self.num_recurrent, self.num_outputs
+        return (n_r, n_r, n_o, n_o, n_o)
+
+    def _lif_parameters(self, decay: Tensor) -> LIFParameters:
+        """Both layers' neurons: threshold, partial subtractive reset ``reset_amount *
+        threshold`` (the E/I network's LIF step is :func:`~elm_snn.functional.lif.lif_step`)."""
+        return LIFParameters(
+            decay=decay,
+            threshold=self.threshold,
+            reset="subtract",
+            reset_amount=self.reset_amount * self.threshold,
+            detach_reset=self.detach_reset,
+            spike_fn=self.spike_grad,
+        )
+
+    @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: EISNNState | None = None, return_spikes: bool = False):
         """Run the network; see the class docstring for shapes."""
-        dtype = self.rec.w_raw.dtype
-        x = _check_sequence(x, self.num_inputs, dtype, self.batch_first)
+        x = self._sequence_input(x, self.num_inputs)
         steps, batch = x.shape[0], x.shape[1]
-        if self.init_hidden and state is None:
-            state = self._hidden
-            if state is not None and state.v_rec.shape[0] != batch:
-                state = None
-        state = self._zero_state(batch, x) if state is None else self._check_state(state, batch, x)
+        state = self._initial_state(state, batch, x)
+        if state is None:
+            state = self._zero_state(batch, x)
         v_r, z_r, v_o, z_o, f = state
         n_in, n_r = self.num_inputs, self.num_recurrent
 
@@ -400,18 +406,16 @@ class EISNN(StatefulModule):
         else:
             w_rr_t = w_rr.t()
         w_out_t = w_out.t()
+        p_rec, p_out = self._lif_parameters(k_r), self._lif_parameters(k_o)
         spikes_r, spikes_o, outputs = [], [], []
         for t in range(steps):
             if gather:
                 rec_in = (z_r[:, g_idx] * g_w).sum(-1)
             else:
                 rec_in = z_r @ w_rr_t
-            v_r = k_r * v_r + cur_in[t] + rec_in
-            z_r = spike(self.spike_grad, v_r - thr)
-            v_r = v_r - amount * (z_r.detach() if self.detach_reset else z_r)
-            v_o = k_o * v_o + torch.cat([z_r, z_o], dim=1) @ w_out_t
-            z_o = spike(self.spike_grad, v_o - thr)
-            v_o = v_o - amount * (z_o.detach() if self.detach_reset else z_o)
+            z_r, _, (v_r,) = lif_step(cur_in[t] + rec_in, LIFState(v_r), p_rec)
+            out_in = torch.cat([z_r, z_o], dim=1) @ w_out_t
+            z_o, _, (v_o,) = lif_step(out_in, LIFState(v_o), p_out)
             f = alpha * f + z_o
             spikes_r.append(z_r)
             spikes_o.append(z_o)
@@ -423,8 +427,7 @@ class EISNN(StatefulModule):
     def _finish(self, y: Tensor, record: EISNNRecord, final: EISNNState, return_spikes: bool):
         """Keep the spikes for the penalty, store the state, lay out the outputs."""
         self._last_spikes = record
-        if self.init_hidden:
-            self._store_hidden(final)
+        self._keep(final)
         if self.batch_first:
             y = y.transpose(0, 1)
             record = EISNNRecord(record.rec.transpose(0, 1), record.out.transpose(0, 1))

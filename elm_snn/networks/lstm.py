@@ -19,19 +19,33 @@ per step).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_int, check_positive, check_state_tensor
-from ..neurons.base import StatefulModule
-from ..neurons.lif import _check_sequence
+from .._validation import check_int, check_positive
+from ..neurons.base import StatefulModule, runs_in_parameter_dtype
 
-__all__ = ["LSTM", "ChronoLSTM", "chrono_bias"]
+__all__ = ["LSTM", "ChronoLSTM", "LSTMState", "chrono_bias"]
 
-LSTMState = tuple[Tensor, Tensor]
+
+class LSTMState(NamedTuple):
+    """State of :class:`LSTM` (a tuple ``(h, c)``, as ``torch.nn.LSTM``'s, without the
+    layer axis).
+
+    Attributes:
+        h: ``(B, H)`` hidden state.
+        c: ``(B, H)`` cell state.
+    """
+
+    h: Tensor
+    c: Tensor
+
+    def to(self, *args: Any, **kwargs: Any) -> LSTMState:
+        """Both tensors moved/cast with ``Tensor.to(*args, **kwargs)`` (as Norse's states)."""
+        return LSTMState(self.h.to(*args, **kwargs), self.c.to(*args, **kwargs))
 
 
 class LSTM(StatefulModule):
@@ -84,12 +98,13 @@ class LSTM(StatefulModule):
         self.lstm = nn.LSTM(num_inputs, hidden_size)
         self.readout = nn.Linear(hidden_size, num_outputs) if num_outputs is not None else None
 
-    def _check_state(self, state: Any, batch: int, like: Tensor) -> LSTMState:
-        if not isinstance(state, tuple) or len(state) != 2:
-            raise TypeError(f"state: expected a tuple (h, c), got {type(state).__name__}")
-        for name, value in zip(("state.h", "state.c"), state, strict=True):
-            check_state_tensor(name, value, (batch, self.hidden_size), like)
-        return state[0], state[1]
+    _state_type = LSTMState
+
+    def _param_dtype(self) -> torch.dtype:
+        return self.lstm.weight_ih_l0.dtype
+
+    def _state_widths(self) -> tuple[int, int]:
+        return (self.hidden_size, self.hidden_size)
 
     def _run_lstm(self, x: Tensor, hx: tuple[Tensor, Tensor] | None):
         if self.training and self.recurrent_dropout > 0:
@@ -100,24 +115,20 @@ class LSTM(StatefulModule):
             )
         return self.lstm(x, hx)
 
+    @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: LSTMState | None = None):
-        """Run the sequence: ``x`` ``(T, B, I)`` -> ``(y, (h, c))``; see the class docstring."""
-        x = _check_sequence(x, self.num_inputs, self.lstm.weight_ih_l0.dtype, self.batch_first)
-        batch = x.shape[1]
-        if self.init_hidden and state is None:
-            state = self._hidden
-            if state is not None and state[0].shape[0] != batch:
-                state = None
+        """Run the sequence: ``x`` ``(T, B, I)`` -> ``(y, LSTMState(h, c))``; see the class
+        docstring."""
+        x = self._sequence_input(x, self.num_inputs)
+        state = self._initial_state(state, x.shape[1], x)
         hx = None
         if state is not None:
-            h, c = self._check_state(state, batch, x)
-            hx = (h.unsqueeze(0), c.unsqueeze(0))
+            hx = (state.h.unsqueeze(0), state.c.unsqueeze(0))
         y, (h_n, c_n) = self._run_lstm(x, hx)
-        final = (h_n[0], c_n[0])
+        final = LSTMState(h_n[0], c_n[0])
         if self.readout is not None:
             y = self.readout(y)
-        if self.init_hidden:
-            self._store_hidden(final)
+        self._keep(final)
         if self.batch_first:
             y = y.transpose(0, 1)
         return y, final

@@ -1,12 +1,18 @@
-"""Neuron layers users see: ELM / Branch-ELM cells and sequence layers, LIF, ALIF."""
+"""Neuron layers users see: ELM / Branch-ELM cells and sequence layers, and LIF / ALIF
+neurons (weightless, :class:`LIFNeuron` / :class:`ALIFNeuron`) with the NeuronIO fitting
+models built on them (:class:`LinearLIF` / :class:`LinearALIF`)."""
 
-from .base import StatefulModule, detach_state, reset
+from .base import StatefulModule, detach_state, reset, runs_in_parameter_dtype, state_to
 from .elm import ELM, BranchELM, BranchELMCell, ELMCell, ELMCore
-from .lif import ALIF, LIF
+from .lif import ALIF, LIF, ALIFNeuron, LIFNeuron, LinearALIF, LinearLIF
 
 __all__ = [
     "ALIF",
     "LIF",
+    "ALIFNeuron",
+    "LIFNeuron",
+    "LinearALIF",
+    "LinearLIF",
     "ELM",
     "BranchELM",
     "BranchELMCell",
@@ -15,4 +21,6 @@ __all__ = [
     "StatefulModule",
     "detach_state",
     "reset",
+    "runs_in_parameter_dtype",
+    "state_to",
 ]

@@ -15,19 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._validation import (
-    check_bounds,
-    check_choice,
-    check_int,
-    check_layer_input,
-    check_positive,
-    check_state_tensor,
-    check_time_steps,
-)
+from .._validation import check_bool, check_bounds, check_choice, check_int, check_positive
 from ..functional import elm as F_elm
 from ..functional.elm import ELMParameters, ELMRecord, ELMState
 from ..functional.routing import explicit_routing, neuronio_routing, random_routing
-from .base import StatefulModule
+from .base import NOT_GIVEN, StatefulModule, runs_in_parameter_dtype
 
 __all__ = ["ELM", "BranchELM", "BranchELMCell", "ELMCell", "ELMCore", "BACKENDS"]
 
@@ -35,7 +27,7 @@ BACKENDS = ("auto", "reference", "fused")
 ROUTINGS = ("neuronio", "random")
 
 
-class ELMCore(nn.Module):
+class ELMCore(StatefulModule):
     """Parameters and configuration shared by :class:`ELMCell` and :class:`ELM`.
 
     Not used directly; see :class:`ELM` for the meaning of every argument.
@@ -51,7 +43,14 @@ class ELMCore(nn.Module):
     * ``readout``: ``Linear(M, O)``, the paper's ``W_y``.
     * ``synapse_index`` ``(S,)`` int64 / ``synapse_mask`` ``(S,)`` float: routing buffers
       (only with routing).
+
+    The constructor checks and stores the configuration, then builds, in this order (the
+    order of the draws from torch's global RNG, which fixes the initial values): the
+    routing, the synapse and memory parameters, the MLP and the readout.
     """
+
+    _state_type = ELMState
+    _state_axes = ("(B, M)", "(B, S or K)")
 
     def __init__(
         self,
@@ -59,6 +58,7 @@ class ELMCore(nn.Module):
         num_memory: int,
         num_outputs: int,
         *,
+        init_hidden: bool = False,
         num_branches: int | None = None,
         synapses_per_branch: int | None = None,
         routing: str | Tensor | None = None,
@@ -85,14 +85,61 @@ class ELMCore(nn.Module):
         spike_threshold: float = 0.0,
         spike_grad: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(init_hidden=init_hidden)
+        self._init_sizes(num_inputs, num_memory, num_outputs, mlp_hidden_size, mlp_num_layers)
+        self._init_options(
+            mlp_activation,
+            memory_update,
+            trace_mode,
+            tau_m_init_spacing,
+            lambda_value=lambda_value,
+            dt=dt,
+            tau_m_min=tau_m_min,
+            tau_m_max=tau_m_max,
+            learn_tau_m=learn_tau_m,
+            learn_tau_s=learn_tau_s,
+            learn_w_s=learn_w_s,
+        )
+        self._init_branches(num_branches, synapses_per_branch, routing)
+        self._init_routing(routing, routing_mask, routing_seed)
+        self._init_synapses(w_s_init, tau_s)
+        self._init_memory(tau_m_init, tau_m_init_spacing)
+        self._init_mlp_and_readout(bias)
+        self._init_spiking(spiking, spike_threshold, spike_grad)
+
+    # ------------------------------------------------------------------ construction
+    def _init_sizes(
+        self,
+        num_inputs: int,
+        num_memory: int,
+        num_outputs: int,
+        mlp_hidden_size: int | None,
+        mlp_num_layers: int,
+    ) -> None:
         self.num_inputs = check_int("num_inputs", num_inputs)
         self.num_memory = check_int("num_memory", num_memory)
         self.num_outputs = check_int("num_outputs", num_outputs)
         self.mlp_num_layers = check_int("mlp_num_layers", mlp_num_layers, minimum=0)
         self.mlp_hidden_size = check_int(
-            "mlp_hidden_size", mlp_hidden_size if mlp_hidden_size is not None else 2 * num_memory
+            "mlp_hidden_size",
+            mlp_hidden_size if mlp_hidden_size is not None else 2 * self.num_memory,
         )
+
+    def _init_options(
+        self,
+        mlp_activation: str,
+        memory_update: str,
+        trace_mode: str,
+        tau_m_init_spacing: str,
+        *,
+        lambda_value: float,
+        dt: float,
+        tau_m_min: float,
+        tau_m_max: float,
+        learn_tau_m: bool,
+        learn_tau_s: bool,
+        learn_w_s: bool,
+    ) -> None:
         check_choice("mlp_activation", mlp_activation, F_elm.ACTIVATIONS)
         check_choice("memory_update", memory_update, F_elm.MEMORY_UPDATES)
         check_choice("trace_mode", trace_mode, F_elm.TRACE_MODES)
@@ -109,7 +156,15 @@ class ELMCore(nn.Module):
         self.learn_tau_s = bool(learn_tau_s)
         self.learn_w_s = bool(learn_w_s)
 
-        # --- synapses and branches
+    def _init_branches(
+        self,
+        num_branches: int | None,
+        synapses_per_branch: int | None,
+        routing: str | Tensor | None,
+    ) -> None:
+        """Resolve ``K`` and ``S/K``: one branch per input by default; without routing the
+        synapses are the inputs (``K * S/K == I``); with routing both are required."""
+        num_inputs = self.num_inputs
         if num_branches is None and synapses_per_branch is None and routing is None:
             num_branches, synapses_per_branch = num_inputs, 1
         elif routing is None:
@@ -124,73 +179,90 @@ class ELMCore(nn.Module):
                     f"num_branches * synapses_per_branch must equal num_inputs = {num_inputs}, "
                     f"got {num_branches} * {synapses_per_branch}"
                 )
-        else:
-            if num_branches is None or synapses_per_branch is None:
-                raise ValueError(
-                    "num_branches, synapses_per_branch: both are required with routing, got "
-                    f"{num_branches!r} and {synapses_per_branch!r}"
-                )
+        elif num_branches is None or synapses_per_branch is None:
+            raise ValueError(
+                "num_branches, synapses_per_branch: both are required with routing, got "
+                f"{num_branches!r} and {synapses_per_branch!r}"
+            )
         self.num_branches = check_int("num_branches", num_branches)
         self.synapses_per_branch = check_int("synapses_per_branch", synapses_per_branch)
         self.num_synapses = self.num_branches * self.synapses_per_branch
 
-        self.routing: str | None
+    def _init_routing(
+        self, routing: str | Tensor | None, routing_mask: Tensor | None, routing_seed: int | None
+    ) -> None:
+        """Register ``synapse_index``/``synapse_mask`` (only with routing)."""
+        self.routing: str | None = None
         if routing is None:
-            self.routing = None
-        else:
-            if isinstance(routing, str):
-                check_choice("routing", routing, ROUTINGS)
-                if routing == "neuronio":
-                    index, mask = neuronio_routing(
-                        num_inputs, self.num_branches, self.synapses_per_branch
-                    )
-                else:
-                    gen = None
-                    if routing_seed is not None:
-                        gen = torch.Generator().manual_seed(int(routing_seed))
-                    index, mask = random_routing(num_inputs, self.num_synapses, gen)
-                self.routing = routing
-            elif isinstance(routing, Tensor):
-                index, mask = explicit_routing(routing, num_inputs, self.num_synapses, routing_mask)
-                self.routing = "explicit"
-            else:
-                raise TypeError(
-                    f"routing: expected None, 'neuronio', 'random' or an int64 index tensor, "
-                    f"got {type(routing).__name__}"
+            return
+        if isinstance(routing, str):
+            check_choice("routing", routing, ROUTINGS)
+            if routing == "neuronio":
+                index, mask = neuronio_routing(
+                    self.num_inputs, self.num_branches, self.synapses_per_branch
                 )
-            self.register_buffer("synapse_index", index)
-            self.register_buffer("synapse_mask", mask)
+            else:
+                gen = None
+                if routing_seed is not None:
+                    gen = torch.Generator().manual_seed(int(routing_seed))
+                index, mask = random_routing(self.num_inputs, self.num_synapses, gen)
+            self.routing = routing
+        elif isinstance(routing, Tensor):
+            index, mask = explicit_routing(
+                routing, self.num_inputs, self.num_synapses, routing_mask
+            )
+            self.routing = "explicit"
+        else:
+            raise TypeError(
+                f"routing: expected None, 'neuronio', 'random' or an int64 index tensor, "
+                f"got {type(routing).__name__}"
+            )
+        self.register_buffer("synapse_index", index)
+        self.register_buffer("synapse_mask", mask)
 
-        # --- parameters (float32 like torch.nn defaults)
+    def _init_synapses(self, w_s_init: float, tau_s: float) -> None:
+        """``w_s_raw`` ``(S,)`` and ``tau_s`` ``(S,)`` or ``(K,)`` (float32 like torch.nn)."""
         w_s = torch.full((self.num_synapses,), float(w_s_init))
         self._register_tensor("w_s_raw", w_s, self.learn_w_s)
-        trace_size = self.num_synapses if trace_mode == "synapse" else self.num_branches
+        trace_size = self.num_synapses if self.trace_mode == "synapse" else self.num_branches
         self._register_tensor(
             "tau_s", torch.full((trace_size,), check_positive("tau_s", tau_s)), self.learn_tau_s
         )
+
+    def _init_memory(self, tau_m_init: tuple[float, float] | None, spacing: str) -> None:
+        """``tau_m_raw`` ``(M,)``: initial time constants spread over ``tau_m_init``."""
         low, high = tau_m_init if tau_m_init is not None else (self.tau_m_min, self.tau_m_max)
         if not (self.tau_m_min <= low < high <= self.tau_m_max):
             raise ValueError(
                 f"tau_m_init: expected a range inside [tau_m_min, tau_m_max] = "
                 f"[{self.tau_m_min}, {self.tau_m_max}], got {tau_m_init!r}"
             )
-        tau0 = F_elm.tau_m_initial_values(num_memory, low, high, tau_m_init_spacing)
+        tau0 = F_elm.tau_m_initial_values(self.num_memory, low, high, spacing)
         self._register_tensor(
             "tau_m_raw",
             F_elm.inverse_scaled_sigmoid(tau0, self.tau_m_min, self.tau_m_max),
             self.learn_tau_m,
         )
+
+    def _init_mlp_and_readout(self, bias: bool) -> None:
+        """``mlp``: ``mlp_num_layers`` hidden Linear+activation layers, then ``Linear(., M)``;
+        ``readout``: ``Linear(M, O)``."""
         layers: list[nn.Module] = []
-        width = self.num_branches + num_memory
+        width = self.num_branches + self.num_memory
         for _ in range(self.mlp_num_layers):
             layers.append(nn.Linear(width, self.mlp_hidden_size, bias=bias))
-            layers.append(nn.ReLU() if mlp_activation == "relu" else nn.SiLU())
+            layers.append(nn.ReLU() if self.mlp_activation == "relu" else nn.SiLU())
             width = self.mlp_hidden_size
-        layers.append(nn.Linear(width, num_memory, bias=bias))
+        layers.append(nn.Linear(width, self.num_memory, bias=bias))
         self.mlp = nn.Sequential(*layers)
-        self.readout = nn.Linear(num_memory, num_outputs, bias=bias)
+        self.readout = nn.Linear(self.num_memory, self.num_outputs, bias=bias)
 
-        # --- optional spiking output
+    def _init_spiking(
+        self,
+        spiking: bool,
+        spike_threshold: float,
+        spike_grad: Callable[[Tensor], Tensor] | None,
+    ) -> None:
         self.spiking = bool(spiking)
         self.spike_threshold = float(spike_threshold)
         if spiking and spike_grad is None:
@@ -220,8 +292,9 @@ class ELMCore(nn.Module):
         """``(M,)`` memory decay per step."""
         return F_elm.memory_decay(self.tau_m, self.dt)
 
-    def elm_parameters(self) -> ELMParameters:
-        """The :class:`~elm_snn.functional.elm.ELMParameters` for the functional API."""
+    def functional_parameters(self) -> ELMParameters:
+        """The :class:`~elm_snn.functional.elm.ELMParameters` for the functional API
+        (:func:`~elm_snn.functional.elm.elm_step`, ``elm_sequence`` and the kernels)."""
         linears = [m for m in self.mlp if isinstance(m, nn.Linear)]
         return F_elm.derive_parameters(
             w_s_raw=self.w_s_raw,
@@ -241,25 +314,22 @@ class ELMCore(nn.Module):
             trace_mode=self.trace_mode,
         )
 
+    def elm_parameters(self) -> ELMParameters:
+        """Deprecated name of :meth:`functional_parameters`."""
+        warnings.warn(
+            "elm_parameters() is deprecated; use functional_parameters() (the same name on "
+            "every elm-snn layer)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.functional_parameters()
+
     # ------------------------------------------------------------------ checks
     def _param_dtype(self) -> torch.dtype:
         return self.readout.weight.dtype
 
-    def _check_input(self, x: Any, name: str, rank: int, axes: str) -> Tensor:
-        return check_layer_input(
-            name, x, rank=rank, num_features=self.num_inputs, dtype=self._param_dtype(), axes=axes
-        )
-
-    def _check_state(self, state: Any, batch: int, like: Tensor) -> ELMState:
-        if not isinstance(state, tuple) or len(state) != 2:
-            raise TypeError(
-                f"state: expected an ELMState(memory, trace), got {type(state).__name__}"
-            )
-        memory, trace = state
-        width = self.tau_s.shape[0]
-        check_state_tensor("state.memory", memory, (batch, self.num_memory), like, "(B, M)")
-        check_state_tensor("state.trace", trace, (batch, width), like, "(B, S or K)")
-        return ELMState(memory, trace)
+    def _state_widths(self) -> tuple[int, int]:
+        return (self.num_memory, self.tau_s.shape[0])
 
     def _spikes(self, y: Tensor) -> Tensor:
         return self.spike_grad(y - self.spike_threshold)
@@ -285,16 +355,29 @@ class ELMCore(nn.Module):
         return ", ".join(parts)
 
 
-class ELMCell(ELMCore, StatefulModule):
-    """One time step of the Expressive Leaky Memory neuron (snnTorch-style cell).
+class ELMCell(ELMCore):
+    """One time step of the Expressive Leaky Memory neuron (snnTorch / Norse cell).
 
-    ``forward(x_t, state=None) -> (y_t, state)``; with ``init_hidden=True`` the state is
-    kept inside the module and ``forward(x_t) -> y_t``. Arguments as for :class:`ELM`
-    (except ``batch_first`` and ``backend``, which only concern sequences).
+    Arguments as for :class:`ELM` (except ``batch_first`` and ``backend``, which only
+    concern sequences), plus ``output``.
 
     Shapes: ``x_t`` ``(B, num_inputs)``; ``y_t`` ``(B, num_outputs)`` (spikes in {0, 1}
     when ``spiking=True``); ``state`` an :class:`~elm_snn.functional.elm.ELMState` with
     ``memory`` ``(B, num_memory)`` and ``trace`` ``(B, S)`` or ``(B, K)``.
+
+    Calls:
+
+    * ``cell(x_t, state)`` (Norse, ``torch.nn.RNNCell``-like) returns ``(y_t, new_state)``
+      in every mode; ``state=None`` starts from zeros, or with ``init_hidden=True`` from
+      the stored state. This is how ``norse.torch.SequentialState`` and ``Lift`` call it.
+    * ``cell(x_t)`` (snnTorch): ``(y_t, new_state)`` without ``init_hidden``; with
+      ``init_hidden=True`` the state stays inside and only ``y_t`` comes back (so the
+      cell sits in an ``nn.Sequential``), or ``(y_t, new_state)`` with ``output=True``, as
+      snnTorch's ``output`` flag does.
+
+    Args:
+        output: with ``init_hidden=True``, ``cell(x_t)`` also returns the state (snnTorch's
+            ``output``); a bool, default False.
     """
 
     def __init__(
@@ -304,33 +387,25 @@ class ELMCell(ELMCore, StatefulModule):
         num_outputs: int,
         *,
         init_hidden: bool = False,
+        output: bool = False,
         **options: Any,
     ) -> None:
-        ELMCore.__init__(self, num_inputs, num_memory, num_outputs, **options)
-        self.init_hidden = bool(init_hidden)
-        self._hidden = None
+        super().__init__(num_inputs, num_memory, num_outputs, init_hidden=init_hidden, **options)
+        self.output = check_bool("output", output)
 
-    def forward(self, x_t: Tensor, state: ELMState | None = None):
-        """Advance one time step; see the class docstring for shapes."""
-        x_t = self._check_input(x_t, "x_t", 2, "(B, num_inputs)")
-        if self.init_hidden:
-            if state is not None:
-                raise ValueError("state: must not be passed when init_hidden=True")
-            state = self._hidden
-            if state is not None and state.memory.shape[0] != x_t.shape[0]:
-                state = None  # batch size changed: start a fresh sequence
-        if state is not None:
-            state = self._check_state(state, x_t.shape[0], x_t)
-        y_t, new_state = F_elm.elm_step(x_t, state, self.elm_parameters())
+    @runs_in_parameter_dtype
+    def forward(self, x_t: Tensor, state: ELMState | None = NOT_GIVEN):
+        """Advance one time step; see the class docstring for shapes and return values."""
+        x_t = self._step_input(x_t, self.num_inputs)
+        start = self._initial_state(None if state is NOT_GIVEN else state, x_t.shape[0], x_t)
+        y_t, new_state = F_elm.elm_step(x_t, start, self.functional_parameters())
         if self.spiking:
             y_t = self._spikes(y_t)
-        if self.init_hidden:
-            self._store_hidden(new_state)
-            return y_t
-        return y_t, new_state
+        self._keep(new_state)
+        return self._step_result(y_t, new_state, state_given=state is not NOT_GIVEN)
 
 
-class ELM(ELMCore, StatefulModule):
+class ELM(ELMCore):
     """Expressive Leaky Memory neuron over whole sequences.
 
     A single ELM "neuron" has ``num_memory`` leaky memory units updated by an MLP from
@@ -397,12 +472,10 @@ class ELM(ELMCore, StatefulModule):
         backend: str = "auto",
         **options: Any,
     ) -> None:
-        ELMCore.__init__(self, num_inputs, num_memory, num_outputs, **options)
+        super().__init__(num_inputs, num_memory, num_outputs, init_hidden=init_hidden, **options)
         check_choice("backend", backend, BACKENDS)
         self.batch_first = bool(batch_first)
         self.backend = backend
-        self.init_hidden = bool(init_hidden)
-        self._hidden = None
 
     def _fused_kernel(self):
         """Return the fused sequence function if available for this configuration."""
@@ -420,21 +493,12 @@ class ELM(ELMCore, StatefulModule):
             raise RuntimeError(f"backend='fused': {reason}")
         return fn
 
+    @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: ELMState | None = None, return_states: bool = False):
         """Run the sequence; see the class docstring for shapes."""
-        axes = "(B, T, num_inputs)" if self.batch_first else "(T, B, num_inputs)"
-        x = self._check_input(x, "x", 3, axes)
-        check_time_steps("x", x, 1 if self.batch_first else 0, axes)
-        if self.batch_first:
-            x = x.transpose(0, 1)
-        batch = x.shape[1]
-        if self.init_hidden and state is None:
-            state = self._hidden
-            if state is not None and state.memory.shape[0] != batch:
-                state = None
-        if state is not None:
-            state = self._check_state(state, batch, x)
-        params = self.elm_parameters()
+        x = self._sequence_input(x, self.num_inputs)
+        state = self._initial_state(state, x.shape[1], x)
+        params = self.functional_parameters()
         kernel = None if return_states else self._fused_kernel()
         if kernel is not None:
             y, final, record = kernel(x, state, params)
@@ -442,8 +506,7 @@ class ELM(ELMCore, StatefulModule):
             y, final, record = F_elm.elm_sequence(x, state, params, record=return_states)
         if self.spiking:
             y = self._spikes(y)
-        if self.init_hidden:
-            self._store_hidden(final)
+        self._keep(final)
         if self.batch_first:
             y = y.transpose(0, 1)
             if record is not None:

@@ -1,14 +1,24 @@
-"""LIF and ALIF neuron layers (baselines of the paper's Table S4), over whole sequences.
+"""LIF and ALIF neurons: neuron-only layers, and the single-neuron fitting models built on them.
 
-Both layers integrate ``W x_t + b`` with a learnable, bounded membrane time constant and
-evaluate the equations of :mod:`elm_snn.functional.lif`. For fitting single-neuron
-input/output data (NeuronIO) they output, like the ELM layers, two channels per neuron:
-a spike logit (for BCE against the target spikes) and the membrane voltage (for MSE against
-the scaled soma voltage).
+Two contracts, two names:
+
+* :class:`LIFNeuron` / :class:`ALIFNeuron` are **neurons only**, as snnTorch's ``Leaky`` and
+  Norse's ``LIF``: no weights of their own, placed after an ``nn.Linear`` (or any layer),
+  ``(T, B, N)`` input drive -> ``(T, B, N)`` spikes. They carry the bounded, learnable time
+  constants in ms and evaluate :mod:`elm_snn.functional.lif`.
+* :class:`LinearLIF` / :class:`LinearALIF` are the **NeuronIO fitting models** of the paper's
+  Table S4: an ``nn.Linear`` followed by one of those neurons, reading out, like the ELM
+  layers, two channels per neuron: a spike logit (for BCE against the target spikes) and
+  the membrane voltage (for MSE against the scaled soma voltage).
+
+``LIF`` and ``ALIF`` are the old names of ``LinearLIF`` and ``LinearALIF``; they still work
+but warn (``DeprecationWarning``), because in snnTorch and Norse ``LIF`` is a weightless
+neuron.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -16,44 +26,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import (
-    check_bounds,
-    check_choice,
-    check_int,
-    check_layer_input,
-    check_positive,
-    check_state_tensor,
-    check_time_steps,
-)
+from .._validation import check_bounds, check_choice, check_int, check_positive
 from ..functional import lif as F_lif
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
 from ..functional.lif import ALIFParameters, ALIFState, LIFParameters, LIFRecord, LIFState
-from .base import StatefulModule
+from .base import StatefulModule, runs_in_parameter_dtype
 
-__all__ = ["ALIF", "LIF", "OUTPUT_MODES"]
+__all__ = [
+    "ALIF",
+    "LIF",
+    "OUTPUT_MODES",
+    "ALIFNeuron",
+    "LIFNeuron",
+    "LinearALIF",
+    "LinearLIF",
+]
 
 OUTPUT_MODES = ("logit_voltage", "spikes")
-
-
-def _check_sequence(
-    x: Any, num_inputs: int, dtype: torch.dtype, batch_first: bool, name: str = "x"
-) -> Tensor:
-    """Check a sequence input and return it time-major ``(T, B, num_inputs)``."""
-    axes = "(B, T, num_inputs)" if batch_first else "(T, B, num_inputs)"
-    check_layer_input(name, x, rank=3, num_features=num_inputs, dtype=dtype, axes=axes)
-    check_time_steps(name, x, 1 if batch_first else 0, axes)
-    return x.transpose(0, 1) if batch_first else x
-
-
-def _check_state_tensors(state: Any, cls: type, batch: int, width: int, like: Tensor) -> Any:
-    fields = cls._fields
-    if not isinstance(state, tuple) or len(state) != len(fields):
-        raise TypeError(
-            f"state: expected a {cls.__name__}({', '.join(fields)}), got {type(state).__name__}"
-        )
-    for field, value in zip(fields, state, strict=True):
-        check_state_tensor(f"state.{field}", value, (batch, width), like)
-    return cls(*state)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> float:
@@ -63,14 +52,48 @@ def _check_range(name: str, value: float, low: float, high: float) -> float:
     return value
 
 
-class _LIFBase(StatefulModule):
-    """Parameters and plumbing shared by :class:`LIF` and :class:`ALIF`."""
+class LIFNeuron(StatefulModule):
+    """Leaky integrate-and-fire neurons without weights (snnTorch / Norse contract).
 
-    _state_cls: type = LIFState
+    Per step (``dt`` in ms, :mod:`elm_snn.functional.lif`), with ``x_t`` the input drive in
+    voltage units (e.g. the output of an ``nn.Linear``)::
+
+        v_t = kappa v_{t-1} + (1 - kappa) x_t,   kappa = exp(-dt / tau_m)
+        z_t = H(v_t - threshold)             (surrogate gradient ``spike_grad``)
+        reset "zero": v_t <- reset_value after a spike (classic LIF, default);
+              "subtract": v_t <- v_t - reset_amount; "none": no reset
+
+    ``x_t`` is the voltage the membrane relaxes to (the update is the exact solution of
+    ``tau_m dv/dt = -v + x`` for an input held constant over a bin), so the dynamics do not
+    change with ``dt``. ``tau_m = (tau_m_max - tau_m_min) sigmoid(tau_m_raw) + tau_m_min``
+    stays inside its bounds whatever the optimiser does.
+
+    Args:
+        num_neurons: neurons ``N`` (default 1).
+        dt: time step in ms (default 1).
+        tau_m_init: initial membrane time constant in ms (default 20).
+        tau_m_min, tau_m_max: bounds of ``tau_m`` in ms (default 1, 500).
+        learn_tau_m: learn ``tau_m`` (default True; one parameter per neuron).
+        threshold: firing threshold in voltage units (default 1).
+        reset: ``"zero"`` (default), ``"subtract"`` or ``"none"``.
+        reset_value: voltage after a spike with ``reset="zero"`` (default 0).
+        reset_amount: subtracted with ``reset="subtract"`` (default ``threshold``).
+        detach_reset: no gradient through the reset (default True, as snnTorch/Norse).
+        spike_grad: surrogate spike function (default ``snntorch.surrogate.atan()``).
+        batch_first: inputs/outputs ``(B, T, N)``.
+        init_hidden: keep the final state and continue from it on the next call.
+
+    Call: ``forward(x, state=None, return_states=False)`` with ``x`` ``(T, B, N)`` returns
+    ``(spikes, final_state)``, ``spikes`` ``(T, B, N)`` and a
+    :class:`~elm_snn.functional.lif.LIFState` (``v`` ``(B, N)``); with
+    ``return_states=True`` also the :class:`~elm_snn.functional.lif.LIFRecord` (spikes,
+    pre-reset voltage, threshold; each ``(T, B, N)``).
+    """
+
+    _state_type = LIFState
 
     def __init__(
         self,
-        num_inputs: int,
         num_neurons: int = 1,
         *,
         dt: float = 1.0,
@@ -84,15 +107,10 @@ class _LIFBase(StatefulModule):
         reset_amount: float | None = None,
         detach_reset: bool = True,
         spike_grad: Callable[[Tensor], Tensor] | None = None,
-        output: str = "logit_voltage",
-        spike_logit_scale: float = 10.0,
-        learn_spike_logit: bool = False,
-        bias: bool = True,
         batch_first: bool = False,
         init_hidden: bool = False,
     ) -> None:
         super().__init__(init_hidden=init_hidden)
-        self.num_inputs = check_int("num_inputs", num_inputs)
         self.num_neurons = check_int("num_neurons", num_neurons)
         self.dt = check_positive("dt", dt)
         self.tau_m_min, self.tau_m_max = check_bounds(
@@ -100,7 +118,6 @@ class _LIFBase(StatefulModule):
         )
         _check_range("tau_m_init", tau_m_init, self.tau_m_min, self.tau_m_max)
         check_choice("reset", reset, F_lif.RESET_MODES)
-        check_choice("output", output, OUTPUT_MODES)
         self.threshold = float(threshold)
         if self.threshold != self.threshold or abs(self.threshold) == float("inf"):
             raise ValueError(f"threshold: expected a finite number, got {threshold!r}")
@@ -108,7 +125,6 @@ class _LIFBase(StatefulModule):
         self.reset_value = float(reset_value)
         self.reset_amount = float(threshold if reset_amount is None else reset_amount)
         self.detach_reset = bool(detach_reset)
-        self.output = output
         self.batch_first = bool(batch_first)
         if spike_grad is None:
             spike_grad = F_lif.default_spike_fn()
@@ -118,18 +134,10 @@ class _LIFBase(StatefulModule):
                 f"{type(spike_grad).__name__}"
             )
         self.spike_grad = spike_grad
-
-        self.linear = nn.Linear(num_inputs, num_neurons, bias=bias)
         raw = inverse_scaled_sigmoid(
-            torch.full((num_neurons,), float(tau_m_init)), self.tau_m_min, self.tau_m_max
+            torch.full((self.num_neurons,), float(tau_m_init)), self.tau_m_min, self.tau_m_max
         )
         self._register_tensor("tau_m_raw", raw, bool(learn_tau_m))
-        scale = check_positive("spike_logit_scale", spike_logit_scale)
-        self.learn_spike_logit = bool(learn_spike_logit)
-        self._register_tensor(
-            "spike_logit_scale", torch.full((num_neurons,), scale), learn_spike_logit
-        )
-        self._register_tensor("spike_logit_offset", torch.zeros(num_neurons), learn_spike_logit)
 
     @property
     def tau_m(self) -> Tensor:
@@ -141,12 +149,179 @@ class _LIFBase(StatefulModule):
         """``(N,)`` membrane decay per step ``exp(-dt / tau_m)``."""
         return F_lif.membrane_decay(self.tau_m, self.dt)
 
-    def _current(self, x: Tensor) -> Tensor:
-        # zero-order hold: v relaxes towards W x + b with time constant tau_m
-        return (1 - self.decay) * self.linear(x)
+    def functional_parameters(self) -> LIFParameters:
+        """The :class:`~elm_snn.functional.lif.LIFParameters` for the functional API."""
+        return LIFParameters(
+            decay=self.decay,
+            threshold=self.threshold,
+            reset=self.reset,
+            reset_amount=self.reset_amount,
+            reset_value=self.reset_value,
+            detach_reset=self.detach_reset,
+            spike_fn=self.spike_grad,
+        )
+
+    def parameters_for_step(self) -> LIFParameters | ALIFParameters:
+        """Deprecated name of :meth:`functional_parameters`."""
+        warnings.warn(
+            "parameters_for_step() is deprecated; use functional_parameters() (the same "
+            "name on every elm-snn layer)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.functional_parameters()
+
+    def _param_dtype(self) -> torch.dtype:
+        return self.tau_m_raw.dtype
+
+    def _state_widths(self) -> tuple[int, ...]:
+        return (self.num_neurons,) * len(self._state_type._fields)  # type: ignore[union-attr]
 
     def _run(self, current: Tensor, state: Any) -> tuple[LIFRecord, Any]:
-        raise NotImplementedError
+        return F_lif.lif_sequence(current, state, self.functional_parameters())
+
+    def _integrate(self, drive: Tensor, state: Any) -> tuple[LIFRecord, Any]:
+        """Run the neurons on a time-major ``(T, B, N)`` drive (zero-order hold)."""
+        start = self._initial_state(state, drive.shape[1], drive)
+        record, final = self._run((1 - self.decay) * drive, start)
+        self._keep(final)
+        return record, final
+
+    def _result(self, y: Tensor, final: Any, record: LIFRecord, return_states: bool):
+        if self.batch_first:
+            y = y.transpose(0, 1)
+            record = LIFRecord(*(r.transpose(0, 1) for r in record))
+        if return_states:
+            return y, final, record
+        return y, final
+
+    @runs_in_parameter_dtype
+    def forward(self, x: Tensor, state: Any = None, return_states: bool = False):
+        """Run the sequence: ``x`` ``(T, B, N)`` drive -> ``(spikes, final_state)``; see
+        the class docstring."""
+        x = self._sequence_input(x, self.num_neurons)
+        record, final = self._integrate(x, state)
+        return self._result(record.spikes, final, record, return_states)
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_neurons={self.num_neurons}, dt={self.dt}, threshold={self.threshold}, "
+            f"reset={self.reset!r}"
+        )
+
+
+class ALIFNeuron(LIFNeuron):
+    """Adaptive LIF neurons without weights: :class:`LIFNeuron` plus one adaptive threshold.
+
+    Per step, in addition to the LIF equations (:mod:`elm_snn.functional.lif`)::
+
+        theta_t = threshold + beta a_{t-1}          threshold compared with v_t
+        a_t     = rho a_{t-1} + z_t,   rho = exp(-dt / tau_a)
+
+    so each spike raises the threshold by ``beta`` (voltage units), and the raise decays
+    with ``tau_a``. ``tau_a`` is bounded like ``tau_m`` (scaled sigmoid of ``tau_a_raw``);
+    ``beta = softplus(beta_raw)`` stays positive (spike-frequency adaptation, never
+    facilitation) without a dead zone.
+
+    Args (besides those of :class:`LIFNeuron`):
+        tau_a_init: initial adaptation time constant in ms (default 200).
+        tau_a_min, tau_a_max: bounds of ``tau_a`` in ms (default 1, 2000).
+        learn_tau_a: learn ``tau_a`` (default True).
+        adapt_strength_init: initial ``beta`` in voltage units (default 0.1).
+        learn_adapt_strength: learn ``beta`` (default True).
+
+    Call: ``forward(x, state=None, return_states=False) -> (spikes, ALIFState)`` with
+    ``x`` and ``spikes`` ``(T, B, N)`` and ``ALIFState(v, a)``, both ``(B, N)``.
+    """
+
+    _state_type = ALIFState
+
+    def __init__(
+        self,
+        num_neurons: int = 1,
+        *,
+        tau_a_init: float = 200.0,
+        tau_a_min: float = 1.0,
+        tau_a_max: float = 2000.0,
+        learn_tau_a: bool = True,
+        adapt_strength_init: float = 0.1,
+        learn_adapt_strength: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(num_neurons, **options)
+        self.tau_a_min, self.tau_a_max = check_bounds(
+            "tau_a_min", tau_a_min, "tau_a_max", tau_a_max
+        )
+        _check_range("tau_a_init", tau_a_init, self.tau_a_min, self.tau_a_max)
+        beta0 = check_positive("adapt_strength_init", adapt_strength_init)
+        raw = inverse_scaled_sigmoid(
+            torch.full((self.num_neurons,), float(tau_a_init)), self.tau_a_min, self.tau_a_max
+        )
+        self._register_tensor("tau_a_raw", raw, bool(learn_tau_a))
+        # inverse softplus: log(exp(beta) - 1), written stably
+        beta_raw = torch.full((self.num_neurons,), beta0)
+        beta_raw = beta_raw + torch.log(-torch.expm1(-beta_raw))
+        self._register_tensor("beta_raw", beta_raw, bool(learn_adapt_strength))
+
+    @property
+    def tau_a(self) -> Tensor:
+        """``(N,)`` adaptation time constants in ms."""
+        return scaled_sigmoid(self.tau_a_raw, self.tau_a_min, self.tau_a_max)
+
+    @property
+    def adapt_strength(self) -> Tensor:
+        """``(N,)`` threshold increase per spike ``beta = softplus(beta_raw)``."""
+        return F.softplus(self.beta_raw)
+
+    def functional_parameters(self) -> ALIFParameters:  # type: ignore[override]
+        """The :class:`~elm_snn.functional.lif.ALIFParameters` for the functional API."""
+        return ALIFParameters(
+            decay=self.decay,
+            adapt_decay=F_lif.membrane_decay(self.tau_a, self.dt),
+            adapt_strength=self.adapt_strength,
+            threshold=self.threshold,
+            reset=self.reset,
+            reset_amount=self.reset_amount,
+            reset_value=self.reset_value,
+            detach_reset=self.detach_reset,
+            spike_fn=self.spike_grad,
+        )
+
+    def _run(self, current: Tensor, state: Any) -> tuple[LIFRecord, Any]:
+        return F_lif.alif_sequence(current, state, self.functional_parameters())
+
+
+class _LinearFit:
+    """The part :class:`LinearLIF` and :class:`LinearALIF` add to their neuron: an input
+    ``nn.Linear`` and the spike-logit readout (mixed in before the neuron class)."""
+
+    num_neurons: int
+
+    def __init__(
+        self,
+        num_inputs: int,
+        num_neurons: int = 1,
+        *,
+        output: str = "logit_voltage",
+        spike_logit_scale: float = 10.0,
+        learn_spike_logit: bool = False,
+        bias: bool = True,
+        **neuron_options: Any,
+    ) -> None:
+        num_inputs = check_int("num_inputs", num_inputs)
+        check_choice("output", output, OUTPUT_MODES)
+        super().__init__(num_neurons, **neuron_options)  # type: ignore[call-arg]
+        self.num_inputs = num_inputs
+        self.output = output
+        self.linear = nn.Linear(num_inputs, self.num_neurons, bias=bias)
+        scale = check_positive("spike_logit_scale", spike_logit_scale)
+        self.learn_spike_logit = bool(learn_spike_logit)
+        register = self._register_tensor  # type: ignore[attr-defined]
+        register("spike_logit_scale", torch.full((self.num_neurons,), scale), learn_spike_logit)
+        register("spike_logit_offset", torch.zeros(self.num_neurons), learn_spike_logit)
+
+    def _param_dtype(self) -> torch.dtype:
+        return self.linear.weight.dtype
 
     def _format_output(self, record: LIFRecord) -> Tensor:
         if self.output == "spikes":
@@ -155,6 +330,7 @@ class _LIFBase(StatefulModule):
         logit = logit + self.spike_logit_offset
         return torch.cat([logit, record.voltage], dim=-1)
 
+    @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: Any = None, return_states: bool = False):
         """Run the sequence.
 
@@ -172,47 +348,25 @@ class _LIFBase(StatefulModule):
             ``y[..., N:]`` the membrane voltage ``v`` before the reset; with
             ``output="spikes"``, ``y`` is the ``(T, B, N)`` spike train.
         """
-        x = _check_sequence(x, self.num_inputs, self.linear.weight.dtype, self.batch_first)
-        batch = x.shape[1]
-        if self.init_hidden and state is None:
-            state = self._hidden
-            if state is not None and state[0].shape[0] != batch:
-                state = None
-        if state is not None:
-            state = _check_state_tensors(state, self._state_cls, batch, self.num_neurons, x)
-        record, final = self._run(self._current(x), state)
-        y = self._format_output(record)
-        if self.init_hidden:
-            self._store_hidden(final)
-        if self.batch_first:
-            y = y.transpose(0, 1)
-            record = LIFRecord(*(r.transpose(0, 1) for r in record))
-        if return_states:
-            return y, final, record
-        return y, final
+        x = self._sequence_input(x, self.num_inputs)  # type: ignore[attr-defined]
+        record, final = self._integrate(self.linear(x), state)  # type: ignore[attr-defined]
+        return self._result(self._format_output(record), final, record, return_states)  # type: ignore[attr-defined]
 
     def extra_repr(self) -> str:
         return (
-            f"num_inputs={self.num_inputs}, num_neurons={self.num_neurons}, dt={self.dt}, "
-            f"threshold={self.threshold}, reset={self.reset!r}, output={self.output!r}"
+            f"num_inputs={self.num_inputs}, "
+            + super().extra_repr()  # type: ignore[misc]
+            + f", output={self.output!r}"
         )
 
 
-class LIF(_LIFBase):
-    """Leaky integrate-and-fire neurons with learnable input weights, bias and tau_m.
+class LinearLIF(_LinearFit, LIFNeuron):
+    """An ``nn.Linear`` followed by :class:`LIFNeuron`: the paper's LIF fitting model.
 
-    Per step (``dt`` in ms, :mod:`elm_snn.functional.lif`)::
+    Per step: ``v_t = kappa v_{t-1} + (1 - kappa) (W x_t + b)`` and the LIF spike and reset
+    of :class:`LIFNeuron` (``W x + b`` is the voltage the membrane relaxes to).
 
-        v_t = kappa v_{t-1} + (1 - kappa) (W x_t + b),   kappa = exp(-dt / tau_m)
-        z_t = H(v_t - threshold)             (surrogate gradient ``spike_grad``)
-        reset "zero": v_t <- reset_value after a spike (classic LIF, default);
-              "subtract": v_t <- v_t - reset_amount; "none": no reset
-
-    ``tau_m = (tau_m_max - tau_m_min) sigmoid(tau_m_raw) + tau_m_min`` stays inside its
-    bounds whatever the optimiser does. ``W x + b`` is the voltage the membrane relaxes to
-    (the update is the exact solution for an input held constant over a bin).
-
-    Parameter count (paper Table S4, NeuronIO with 1278 inputs): ``LIF(1278)`` has
+    Parameter count (paper Table S4, NeuronIO with 1278 inputs): ``LinearLIF(1278)`` has
     ``1278`` weights + ``1`` bias + ``1`` ``tau_m_raw`` = **1280** trainable parameters.
     The spike logit ``spike_logit_scale * (v - threshold) + spike_logit_offset`` uses a
     fixed scale (default 10 per voltage unit, i.e. a sigmoid about 1 mV wide for NeuronIO's
@@ -220,135 +374,67 @@ class LIF(_LIFBase):
     learnable (+2 parameters per neuron). The threshold is fixed (not counted).
 
     For NeuronIO's preprocessing (soma voltage capped at -55 mV, minus -67.7 mV, times
-    1/10) rest is ``0`` and the cap ``1.27``: ``LIF(1278, threshold=1.27)`` fires where the
-    target is capped.
+    1/10) rest is ``0`` and the cap ``1.27``: ``LinearLIF(1278, threshold=1.27)`` fires
+    where the target is capped.
 
     Args:
         num_inputs: input channels ``I``.
         num_neurons: neurons ``N`` (default 1, a single-neuron model).
-        dt: time step in ms (default 1).
-        tau_m_init: initial membrane time constant in ms (default 20).
-        tau_m_min, tau_m_max: bounds of ``tau_m`` in ms (default 1, 500).
-        learn_tau_m: learn ``tau_m`` (default True).
-        threshold: firing threshold in voltage units (default 1).
-        reset: ``"zero"`` (default), ``"subtract"`` or ``"none"``.
-        reset_value: voltage after a spike with ``reset="zero"`` (default 0).
-        reset_amount: subtracted with ``reset="subtract"`` (default ``threshold``).
-        detach_reset: no gradient through the reset (default True, as snnTorch/Norse).
-        spike_grad: surrogate spike function (default ``snntorch.surrogate.atan()``).
         output: ``"logit_voltage"`` (default; ``(T, B, 2N)`` logits then voltages) or
             ``"spikes"`` (``(T, B, N)``).
         spike_logit_scale: slope of the spike logit per voltage unit (default 10).
         learn_spike_logit: learn the logit's slope and offset (default False).
         bias: learn a bias ``b`` (default True).
-        batch_first: inputs/outputs ``(B, T, F)``.
-        init_hidden: keep the final state and continue from it on the next call.
+        **neuron_options: the options of :class:`LIFNeuron` (``dt``, ``tau_m_init``,
+            ``threshold``, ``reset``, ``batch_first``, ``init_hidden``, ...).
 
-    Call: ``forward(x, state=None, return_states=False) -> (y, LIFState)``; see
-    :meth:`forward`. ``LIFState.v`` is ``(B, N)``.
+    Call: ``forward(x, state=None, return_states=False) -> (y, LIFState)`` with ``x``
+    ``(T, B, num_inputs)``; see :meth:`forward`. ``LIFState.v`` is ``(B, N)``.
     """
 
-    _state_cls = LIFState
 
-    def parameters_for_step(self) -> LIFParameters:
-        """The :class:`~elm_snn.functional.lif.LIFParameters` for the functional API."""
-        return LIFParameters(
-            decay=self.decay,
-            threshold=self.threshold,
-            reset=self.reset,
-            reset_amount=self.reset_amount,
-            reset_value=self.reset_value,
-            detach_reset=self.detach_reset,
-            spike_fn=self.spike_grad,
-        )
+class LinearALIF(_LinearFit, ALIFNeuron):
+    """An ``nn.Linear`` followed by :class:`ALIFNeuron`: the paper's ALIF fitting model.
 
-    def _run(self, current: Tensor, state: LIFState | None) -> tuple[LIFRecord, LIFState]:
-        return F_lif.lif_sequence(current, state, self.parameters_for_step())
-
-
-class ALIF(_LIFBase):
-    """Adaptive LIF: :class:`LIF` plus one adaptive threshold with its own timescale.
-
-    Per step, in addition to the LIF equations (:mod:`elm_snn.functional.lif`)::
-
-        theta_t = threshold + beta a_{t-1}          threshold compared with v_t
-        a_t     = rho a_{t-1} + z_t,   rho = exp(-dt / tau_a)
-
-    so each spike raises the threshold by ``beta`` (voltage units), and the raise decays
-    with ``tau_a``. ``tau_a`` is bounded like ``tau_m`` (scaled sigmoid of ``tau_a_raw``);
-    ``beta = softplus(beta_raw)`` stays positive (spike-frequency adaptation, never
-    facilitation) without a dead zone.
+    As :class:`LinearLIF`, with the adaptive threshold of :class:`ALIFNeuron` (its
+    arguments ``tau_a_init``, ``tau_a_min``, ``tau_a_max``, ``learn_tau_a``,
+    ``adapt_strength_init``, ``learn_adapt_strength`` are accepted too); the spike logit
+    uses the adaptive threshold.
 
     Parameter count with 1278 inputs: the LIF's 1280 + ``tau_a_raw`` + ``beta_raw`` =
     **1282** trainable parameters (per neuron: ``I + 4``).
 
-    Args (besides those of :class:`LIF`):
-        tau_a_init: initial adaptation time constant in ms (default 200).
-        tau_a_min, tau_a_max: bounds of ``tau_a`` in ms (default 1, 2000).
-        learn_tau_a: learn ``tau_a`` (default True).
-        adapt_strength_init: initial ``beta`` in voltage units (default 0.1).
-        learn_adapt_strength: learn ``beta`` (default True).
-
-    Call: ``forward(x, state=None, return_states=False) -> (y, ALIFState)`` with
-    ``ALIFState(v, a)``, both ``(B, N)``; the spike logit uses the adaptive threshold.
+    Call: ``forward(x, state=None, return_states=False) -> (y, ALIFState)`` with ``x``
+    ``(T, B, num_inputs)``, ``y`` ``(T, B, 2 N)`` (or ``(T, B, N)`` spikes) and
+    ``ALIFState(v, a)``, both ``(B, N)``.
     """
 
-    _state_cls = ALIFState
 
-    def __init__(
-        self,
-        num_inputs: int,
-        num_neurons: int = 1,
-        *,
-        tau_a_init: float = 200.0,
-        tau_a_min: float = 1.0,
-        tau_a_max: float = 2000.0,
-        learn_tau_a: bool = True,
-        adapt_strength_init: float = 0.1,
-        learn_adapt_strength: bool = True,
-        **options: Any,
-    ) -> None:
-        super().__init__(num_inputs, num_neurons, **options)
-        self.tau_a_min = check_positive("tau_a_min", tau_a_min, allow_zero=True)
-        self.tau_a_max = check_positive("tau_a_max", tau_a_max)
-        if self.tau_a_max <= self.tau_a_min:
-            raise ValueError(
-                f"tau_a_max: expected a value > tau_a_min = {tau_a_min}, got {tau_a_max}"
-            )
-        _check_range("tau_a_init", tau_a_init, self.tau_a_min, self.tau_a_max)
-        beta0 = check_positive("adapt_strength_init", adapt_strength_init)
-        raw = inverse_scaled_sigmoid(
-            torch.full((num_neurons,), float(tau_a_init)), self.tau_a_min, self.tau_a_max
-        )
-        self._register_tensor("tau_a_raw", raw, bool(learn_tau_a))
-        # inverse softplus: log(exp(beta) - 1), written stably
-        beta_raw = torch.full((num_neurons,), beta0)
-        beta_raw = beta_raw + torch.log(-torch.expm1(-beta_raw))
-        self._register_tensor("beta_raw", beta_raw, bool(learn_adapt_strength))
+def _warn_renamed(old: str, new: str, neuron: str) -> None:
+    warnings.warn(
+        f"elm_snn.{old} is renamed {new}: it contains its own nn.Linear and returns a spike "
+        f"logit and the voltage. The neuron-only layer, like snnTorch's and Norse's {old}, "
+        f"is {neuron}. The old name will be removed in a future release.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
-    @property
-    def tau_a(self) -> Tensor:
-        """``(N,)`` adaptation time constants in ms."""
-        return scaled_sigmoid(self.tau_a_raw, self.tau_a_min, self.tau_a_max)
 
-    @property
-    def adapt_strength(self) -> Tensor:
-        """``(N,)`` threshold increase per spike ``beta = softplus(beta_raw)``."""
-        return F.softplus(self.beta_raw)
+class LIF(LinearLIF):
+    """Deprecated name of :class:`LinearLIF` (same arguments, state dict and outputs:
+    ``(T, B, num_inputs)`` -> ``(T, B, 2 N)``; warns). For a weightless neuron after an
+    ``nn.Linear`` use :class:`LIFNeuron`."""
 
-    def parameters_for_step(self) -> ALIFParameters:
-        """The :class:`~elm_snn.functional.lif.ALIFParameters` for the functional API."""
-        return ALIFParameters(
-            decay=self.decay,
-            adapt_decay=F_lif.membrane_decay(self.tau_a, self.dt),
-            adapt_strength=self.adapt_strength,
-            threshold=self.threshold,
-            reset=self.reset,
-            reset_amount=self.reset_amount,
-            reset_value=self.reset_value,
-            detach_reset=self.detach_reset,
-            spike_fn=self.spike_grad,
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _warn_renamed("LIF", "LinearLIF", "LIFNeuron")
+        super().__init__(*args, **kwargs)
 
-    def _run(self, current: Tensor, state: ALIFState | None) -> tuple[LIFRecord, ALIFState]:
-        return F_lif.alif_sequence(current, state, self.parameters_for_step())
+
+class ALIF(LinearALIF):
+    """Deprecated name of :class:`LinearALIF` (same arguments, state dict and outputs:
+    ``(T, B, num_inputs)`` -> ``(T, B, 2 N)``; warns). For a weightless neuron after an
+    ``nn.Linear`` use :class:`ALIFNeuron`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _warn_renamed("ALIF", "LinearALIF", "ALIFNeuron")
+        super().__init__(*args, **kwargs)

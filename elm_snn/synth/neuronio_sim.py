@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from elm_snn._validation import check_int
 
 __all__ = [
     "N_EXC",
@@ -190,14 +190,6 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _read_manifest(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
@@ -264,10 +256,10 @@ def generate_neuronio_sim(
             ``overwrite``), or ``sim__`` files not listed in its manifest.
         RuntimeError: NEURON's ``nrnivmodl`` or a C compiler is missing.
     """
-    n_sims = _check_int("n_sims", n_sims, 1)
-    seed = _check_int("seed", seed, 0)
-    workers = _check_int("workers", workers, 1)
-    sims_per_file = _check_int("sims_per_file", sims_per_file, 1)
+    n_sims = check_int("n_sims", n_sims, 1)
+    seed = check_int("seed", seed, 0)
+    workers = check_int("workers", workers, 1)
+    sims_per_file = check_int("sims_per_file", sims_per_file, 1)
     if config is None:
         config = NeuronIOSimConfig()
     if not isinstance(config, NeuronIOSimConfig):

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from elm_snn._validation import check_int
+
 __all__ = [
     "ENGLISH_DIGITS",
     "GERMAN_DIGITS",
@@ -162,8 +164,8 @@ def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
     Returns:
         list of :class:`Speaker`.
     """
-    _check_int("num_speakers", num_speakers, minimum=2)
-    _check_int("seed", seed, minimum=0)
+    check_int("num_speakers", num_speakers, minimum=2)
+    check_int("seed", seed, minimum=0)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5BEA]))
     out = []
     for i in range(num_speakers):
@@ -182,14 +184,6 @@ def default_speakers(num_speakers: int = 12, seed: int = 0) -> list[Speaker]:
 # --------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_fraction(name: str, value: Any) -> float:
@@ -256,7 +250,7 @@ def _check_speakers(
 def _check_counts(name: str, value: Any) -> list[int]:
     """A sample count: an int (split evenly over the 20 classes, the first classes get the
     remainder) -> per-class counts."""
-    total = _check_int(name, value, minimum=20)
+    total = check_int(name, value, minimum=20)
     base, extra = divmod(total, 20)
     return [base + (1 if label < extra else 0) for label in range(20)]
 
@@ -633,20 +627,20 @@ def generate_spoken_digits(
         ValueError / TypeError: bad arguments (named in the message), unknown voice or
             variant, ``out_dir`` not writable.
     """
-    per_class = _check_int("per_class", per_class, minimum=1)
-    seed = _check_int("seed", seed, minimum=0)
-    workers = _check_int("workers", workers, minimum=1)
+    per_class = check_int("per_class", per_class, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    workers = check_int("workers", workers, minimum=1)
     if test_per_class is None:
         test_per_class = max(1, round(per_class / 4))
-    test_per_class = _check_int("test_per_class", test_per_class, minimum=1)
+    test_per_class = check_int("test_per_class", test_per_class, minimum=1)
     counts = {
         "train": [per_class] * 20 if num_train is None else _check_counts("num_train", num_train),
         "test": [test_per_class] * 20 if num_test is None else _check_counts("num_test", num_test),
     }
-    num_channels = _check_int("num_channels", num_channels, minimum=1)
+    num_channels = check_int("num_channels", num_channels, minimum=1)
     jitter = _Jitter(
         rate=_check_fraction("rate_jitter", rate_jitter),
-        pitch=_check_int("pitch_jitter", pitch_jitter, minimum=0),
+        pitch=check_int("pitch_jitter", pitch_jitter, minimum=0),
         formant=_check_fraction("formant_jitter", formant_jitter),
     )
     if isinstance(margin_ms, bool) or not isinstance(margin_ms, (int, float)):
@@ -665,7 +659,7 @@ def generate_spoken_digits(
                 f"speakers: expected a sequence of Speaker, got {type(speakers).__name__}"
             )
         speakers = list(speakers)
-    test_speakers = _check_int("test_speakers", test_speakers, minimum=1)
+    test_speakers = check_int("test_speakers", test_speakers, minimum=1)
     if test_speakers >= len(speakers):
         raise ValueError(
             f"test_speakers: expected fewer than the {len(speakers)} speakers (at least one "

@@ -17,6 +17,7 @@ from elm_snn.tasks.config import RunConfig, models_for_task
 
 __all__ = [
     "MODEL_BUILDERS",
+    "NORSE_MODELS",
     "SequenceModel",
     "build_model",
     "count_parameters",
@@ -195,18 +196,42 @@ def _check_two_outputs(num_outputs: int) -> None:
 
 @register_model("lif")
 def _lif(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
-    from elm_snn.neurons.lif import LIF
+    from elm_snn.neurons.lif import LinearLIF
 
     _check_two_outputs(num_outputs)
-    return LIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
+    return LinearLIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
 
 
 @register_model("alif")
 def _alif(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
-    from elm_snn.neurons.lif import ALIF
+    from elm_snn.neurons.lif import LinearALIF
 
     _check_two_outputs(num_outputs)
-    return ALIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
+    return LinearALIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
+
+
+#: model name -> Norse neuron of :class:`~elm_snn.networks.norse_baselines.NorseSNN`
+NORSE_MODELS = {"norse-lif": "lif", "norse-lsnn": "lsnn"}
+
+
+def _norse(neuron: str):  # noqa: ANN202 - a builder
+    def build(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+        from elm_snn.networks.norse_baselines import NorseSNN
+
+        return NorseSNN(
+            num_inputs,
+            num_outputs,
+            hidden_size=cfg.lstm_hidden,  # the LSTM baselines' width
+            neuron=neuron,
+            dt=cfg.bin_size_ms,
+        )
+
+    return build
+
+
+# Norse's own neurons (elm_snn.networks.norse_baselines)
+for _name, _neuron in NORSE_MODELS.items():
+    register_model(_name)(_norse(_neuron))
 
 
 def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> SequenceModel:

@@ -28,8 +28,9 @@ __all__ = [
     "task_spec",
 ]
 
-SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn")
-NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm")
+# Norse's own LIF / LSNN neurons as extra baselines (elm_snn.networks.norse_baselines)
+SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn", "norse-lif", "norse-lsnn")
+NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm", "norse-lif", "norse-lsnn")
 
 
 @dataclasses.dataclass(frozen=True)

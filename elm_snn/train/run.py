@@ -182,8 +182,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn; "
-        "neuronio: elm, branch-elm, lif, alif, lstm; "
+        help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn, norse-lif, norse-lsnn; "
+        "neuronio: elm, branch-elm, lif, alif, lstm, norse-lif, norse-lsnn; "
         "listops/text/retrieval/image/pathfinder/pathfinder-x: elm, branch-elm, chrono-lstm, lstm",
     )
     parser.add_argument(

@@ -97,11 +97,11 @@ def test_derived_quantities(fixture_case):
         "tau_m": model.tau_m,
         "kappa_m": model.kappa_m,
         "w_s": model.w_s,
-        "kappa_s": model.elm_parameters().trace_decay,
-        "kappa_b": model.elm_parameters().trace_decay,
+        "kappa_s": model.functional_parameters().trace_decay,
+        "kappa_b": model.functional_parameters().trace_decay,
     }
     if "derived:kappa_lambda" in data:
-        derived["kappa_lambda"] = 1 - model.elm_parameters().memory_gain
+        derived["kappa_lambda"] = 1 - model.functional_parameters().memory_gain
     checked = 0
     for key, value in data.items():
         if key.startswith("derived:"):

@@ -65,7 +65,7 @@ def test_sparse_front_end_matches_reference(
     model = _perturbed(CONFIGS[name])
     x = _sparse_spikes(model)
     assert 0 < (x != 0).double().mean() <= fused.SPARSE_MAX_DENSITY
-    params = model.elm_parameters()
+    params = model.functional_parameters()
     spy = _Spy(monkeypatch)
     # x needing a gradient (dense input gradient) ...
     _assert_same(model, x, _state(model, x.shape[1]) if with_state else None)
@@ -75,8 +75,8 @@ def test_sparse_front_end_matches_reference(
     assert (spy.calls > 0) == uses_sparse
     # ... and not (weight gradients only; the final trace from the nonzeros)
     state = _state(model, x.shape[1]) if with_state else None
-    y0, f0, _ = F_elm.elm_sequence(x, state, model.elm_parameters())
-    y1, f1, _ = fused_elm_sequence(x, state, model.elm_parameters())
+    y0, f0, _ = F_elm.elm_sequence(x, state, model.functional_parameters())
+    y1, f1, _ = fused_elm_sequence(x, state, model.functional_parameters())
     torch.testing.assert_close(y1, y0, rtol=0, atol=1e-10)
     torch.testing.assert_close(f1.trace, f0.trace, rtol=0, atol=1e-10)
     torch.testing.assert_close(f1.memory, f0.memory, rtol=0, atol=1e-10)
@@ -155,7 +155,7 @@ def test_compiled_loops_match_pure_pytorch_loops(name: str) -> None:
 def test_compiled_float32_matches_pure_pytorch_float32() -> None:
     model = _perturbed(CONFIGS["neuronio-silu"]).float()
     x = _sparse_spikes(model, steps=30).float()
-    params = model.elm_parameters()
+    params = model.functional_parameters()
     with _compiled.use_compiled(False):
         y0, _, _ = fused_elm_sequence(x, None, params)
     y1, _, _ = fused_elm_sequence(x, None, params)
@@ -199,7 +199,9 @@ def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ELM_SNN_COMPILED", "0")
     assert _compiled.compiled_ops() is None
     model = _perturbed(CONFIGS["paper-default"])
-    y, final, _ = fused_elm_sequence(_sparse_spikes(model, steps=5), None, model.elm_parameters())
+    y, final, _ = fused_elm_sequence(
+        _sparse_spikes(model, steps=5), None, model.functional_parameters()
+    )
     assert y.shape == (5, 3, model.num_outputs) and isinstance(final, ELMState)
 
 
@@ -210,7 +212,7 @@ def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_gradcheck_sparse_front_end(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _perturbed(CONFIGS[name])
     x = _sparse_spikes(model, steps=6, batch=2, p=0.04)
-    derived = model.elm_parameters()
+    derived = model.functional_parameters()
     leaves = [
         derived.synapse_weight.detach().requires_grad_(True),
         derived.trace_decay.detach().requires_grad_(derived.trace_decay.requires_grad),
@@ -248,7 +250,7 @@ def test_non_finite_inputs_propagate_like_the_reference(
     x = _sparse_spikes(model, steps=12)
     x[4, 1, 2] = float("nan")
     x[7, 0, 1] = float("inf")
-    params = model.elm_parameters()
+    params = model.functional_parameters()
     with torch.no_grad(), _compiled.use_compiled(compiled):
         # the path under test is the one that runs: compiled loops or pure PyTorch
         assert (fused._ops_for(x) is not None) == compiled

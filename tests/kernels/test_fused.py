@@ -120,7 +120,7 @@ def _run_and_grad(fn, model: ELM, x: torch.Tensor, state: ELMState | None):
     x = x.clone().requires_grad_(True)
     if state is not None:
         state = ELMState(*(s.clone().requires_grad_(True) for s in state))
-    y, final, _ = fn(x, state, model.elm_parameters())
+    y, final, _ = fn(x, state, model.functional_parameters())
     gen = torch.Generator().manual_seed(5)
     loss = (
         (y * torch.randn(y.shape, generator=gen, dtype=y.dtype)).sum()
@@ -173,7 +173,7 @@ def test_fixed_nonuniform_trace_decay_uses_synapse_path() -> None:
     model = _perturbed(CONFIGS["neuronio-silu"])
     with torch.no_grad():
         model.tau_s.copy_(torch.linspace(2.0, 9.0, model.tau_s.numel()))
-    params = model.elm_parameters()
+    params = model.functional_parameters()
     assert front_end_strategy(params, model.num_inputs) == "synapse"
     # long enough to cross several trace checkpoints
     x = _inputs(model, "dense", steps=2 * fused.SYNAPSE_CHECKPOINT_EVERY + 5, batch=2)
@@ -182,7 +182,7 @@ def test_fixed_nonuniform_trace_decay_uses_synapse_path() -> None:
 
 def test_strategies_are_all_exercised() -> None:
     seen = {
-        front_end_strategy(_perturbed(make).elm_parameters(), make().num_inputs)
+        front_end_strategy(_perturbed(make).functional_parameters(), make().num_inputs)
         for make in CONFIGS.values()
     }
     assert seen == {"folded", "branch", "synapse"}
@@ -198,12 +198,14 @@ def test_gradcheck(name: str) -> None:
 
     # gradcheck w.r.t. inputs and state (parameters are covered by the comparison tests)
     def fn_inputs(x, memory0, trace0):
-        y, final, _ = fused_elm_sequence(x, ELMState(memory0, trace0), model.elm_parameters())
+        y, final, _ = fused_elm_sequence(
+            x, ELMState(memory0, trace0), model.functional_parameters()
+        )
         return y, final.memory, final.trace
 
     assert torch.autograd.gradcheck(fn_inputs, (x, memory0, trace0))
     # and w.r.t. the derived parameter tensors the kernel receives
-    derived = model.elm_parameters()
+    derived = model.functional_parameters()
     leaves = {
         "synapse_weight": derived.synapse_weight.detach().requires_grad_(True),
         "trace_decay": derived.trace_decay.detach().requires_grad_(True),
@@ -233,8 +235,8 @@ def test_float32_fused_close_to_float64_reference(name: str) -> None:
     model64 = _perturbed(CONFIGS[name])
     model32 = _perturbed(CONFIGS[name]).float()
     x = _inputs(model64, "spikes", steps=40, batch=2)
-    y64, _, _ = F_elm.elm_sequence(x, None, model64.elm_parameters())
-    y32, _, _ = fused_elm_sequence(x.float(), None, model32.elm_parameters())
+    y64, _, _ = F_elm.elm_sequence(x, None, model64.functional_parameters())
+    y32, _, _ = fused_elm_sequence(x.float(), None, model32.functional_parameters())
     torch.testing.assert_close(y32.double(), y64, rtol=0, atol=1e-4)
 
 

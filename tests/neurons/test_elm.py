@@ -178,8 +178,11 @@ def test_init_hidden_reset_and_detach():
     assert not cell.hidden.memory.requires_grad
     cell.reset_hidden()
     assert torch.equal(cell(x), y1)
-    with pytest.raises(ValueError, match="init_hidden"):
-        cell(x, ELMState(torch.zeros(2, 3), torch.zeros(2, 4)))
+    # Norse's call with an explicit state: (output, state), starting from that state
+    zero = ELMState(torch.zeros(2, 3), torch.zeros(2, 4))
+    y_norse, state = cell(x, zero)
+    assert torch.equal(y_norse, y1) and isinstance(state, ELMState)
+    assert cell.hidden is state  # and it is stored for the next call
 
 
 def test_reset_walks_nested_modules_including_snntorch():

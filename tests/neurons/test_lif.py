@@ -18,11 +18,11 @@ from elm_snn.functional.lif import (
     lif_sequence,
     lif_step,
 )
-from elm_snn.neurons.lif import ALIF, LIF
+from elm_snn.neurons.lif import LinearALIF, LinearLIF
 
 
-def _constant_drive_lif(reset: str, tau: float = 10.0, drive: float = 2.0) -> LIF:
-    lif = LIF(2, 1, dt=1.0, tau_m_init=tau, reset=reset).double()
+def _constant_drive_lif(reset: str, tau: float = 10.0, drive: float = 2.0) -> LinearLIF:
+    lif = LinearLIF(2, 1, dt=1.0, tau_m_init=tau, reset=reset).double()
     with torch.no_grad():
         lif.linear.weight.copy_(torch.tensor([[drive, 0.0]]))
         lif.linear.bias.zero_()
@@ -73,7 +73,7 @@ def test_lif_subtract_reset_matches_hand_loop() -> None:
 
 def test_lif_no_reset_is_a_linear_filter_of_the_projection() -> None:
     torch.manual_seed(0)
-    lif = LIF(4, 3, dt=0.5, tau_m_init=7.0, reset="none").double()
+    lif = LinearLIF(4, 3, dt=0.5, tau_m_init=7.0, reset="none").double()
     x = torch.randn(12, 2, 4, dtype=torch.float64)
     y, _ = lif(x)
     kappa = torch.exp(-0.5 / lif.tau_m.detach())
@@ -85,7 +85,7 @@ def test_lif_no_reset_is_a_linear_filter_of_the_projection() -> None:
 
 
 def test_alif_threshold_jumps_by_strength_and_decays_with_tau_a() -> None:
-    alif = ALIF(
+    alif = LinearALIF(
         1, 1, dt=1.0, tau_m_init=5.0, tau_a_init=40.0, adapt_strength_init=0.5, reset="zero"
     ).double()
     with torch.no_grad():
@@ -114,7 +114,7 @@ def test_alif_threshold_jumps_by_strength_and_decays_with_tau_a() -> None:
     excess = theta[last + 2 :] - 1.0
     torch.testing.assert_close(excess[1:] / excess[:-1], torch.full_like(excess[1:], rho))
     # adaptation lowers the firing rate compared with the same LIF
-    lif = LIF(1, 1, dt=1.0, tau_m_init=5.0, reset="zero").double()
+    lif = LinearLIF(1, 1, dt=1.0, tau_m_init=5.0, reset="zero").double()
     lif.load_state_dict({k: v for k, v in alif.state_dict().items() if k in lif.state_dict()})
     _, _, rec_lif = lif(x, return_states=True)
     assert rec_lif.spikes.sum() > z.sum()
@@ -150,21 +150,21 @@ def test_parameter_counts_match_table_s4() -> None:
     def count(m: torch.nn.Module) -> int:
         return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
-    assert count(LIF(1278)) == 1280
-    assert count(ALIF(1278)) == 1282
-    assert count(LIF(1278, learn_spike_logit=True)) == 1282
-    assert count(LIF(1278, learn_tau_m=False)) == 1279
+    assert count(LinearLIF(1278)) == 1280
+    assert count(LinearALIF(1278)) == 1282
+    assert count(LinearLIF(1278, learn_spike_logit=True)) == 1282
+    assert count(LinearLIF(1278, learn_tau_m=False)) == 1279
 
 
 def test_tau_m_stays_in_bounds_and_gradients_flow() -> None:
-    lif = LIF(3, 2, tau_m_min=2.0, tau_m_max=30.0, tau_m_init=10.0)
+    lif = LinearLIF(3, 2, tau_m_min=2.0, tau_m_max=30.0, tau_m_init=10.0)
     with torch.no_grad():
         lif.tau_m_raw.fill_(1e4)
     assert torch.all(lif.tau_m <= 30.0)
     with torch.no_grad():
         lif.tau_m_raw.fill_(-1e4)
     assert torch.all(lif.tau_m >= 2.0)
-    lif = ALIF(3, 2)
+    lif = LinearALIF(3, 2)
     y, _ = lif(torch.rand(8, 2, 3))
     y.sum().backward()
     for name, p in lif.named_parameters():
@@ -173,17 +173,17 @@ def test_tau_m_stays_in_bounds_and_gradients_flow() -> None:
 
 def test_batch_first_state_continuation_and_reset() -> None:
     torch.manual_seed(1)
-    lif = ALIF(5, 2, reset="subtract")
+    lif = LinearALIF(5, 2, reset="subtract")
     x = torch.rand(10, 3, 5) * 3
     y, _ = lif(x)
     y1, s1 = lif(x[:4])
     y2, _ = lif(x[4:], s1)
     torch.testing.assert_close(torch.cat([y1, y2]), y)
-    bf = ALIF(5, 2, reset="subtract", batch_first=True)
+    bf = LinearALIF(5, 2, reset="subtract", batch_first=True)
     bf.load_state_dict(lif.state_dict())
     yb, _ = bf(x.transpose(0, 1))
     torch.testing.assert_close(yb.transpose(0, 1), y)
-    stateful = ALIF(5, 2, reset="subtract", init_hidden=True)
+    stateful = LinearALIF(5, 2, reset="subtract", init_hidden=True)
     stateful.load_state_dict(lif.state_dict())
     stateful(x[:4])
     y2b, _ = stateful(x[4:])
@@ -195,7 +195,7 @@ def test_batch_first_state_continuation_and_reset() -> None:
 
 
 def test_spikes_output_mode() -> None:
-    lif = LIF(3, 4, output="spikes")
+    lif = LinearLIF(3, 4, output="spikes")
     y, _ = lif(torch.rand(6, 2, 3) * 5)
     assert y.shape == (6, 2, 4)
     assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
@@ -214,25 +214,25 @@ def test_spikes_output_mode() -> None:
 )
 def test_bad_input(kwargs: dict, x: torch.Tensor, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        LIF(3, **kwargs)(x)
+        LinearLIF(3, **kwargs)(x)
 
 
 def test_bad_arguments_and_state() -> None:
     with pytest.raises(ValueError, match="reset"):
-        LIF(3, reset="hard")
+        LinearLIF(3, reset="hard")
     with pytest.raises(ValueError, match="tau_m_init"):
-        LIF(3, tau_m_init=600.0)
+        LinearLIF(3, tau_m_init=600.0)
     with pytest.raises(ValueError, match="output"):
-        LIF(3, output="rates")
+        LinearLIF(3, output="rates")
     with pytest.raises(ValueError, match="dt"):
-        LIF(3, dt=0)
+        LinearLIF(3, dt=0)
     with pytest.raises(ValueError, match="num_inputs"):
-        LIF(0)
+        LinearLIF(0)
     with pytest.raises(ValueError, match="tau_a_init"):
-        ALIF(3, tau_a_init=5000.0)
+        LinearALIF(3, tau_a_init=5000.0)
     with pytest.raises(TypeError, match="spike_grad"):
-        LIF(3, spike_grad=3)
-    lif = ALIF(3, 2)
+        LinearLIF(3, spike_grad=3)
+    lif = LinearALIF(3, 2)
     with pytest.raises(ValueError, match=r"state.v: expected shape"):
         lif(torch.rand(4, 2, 3), ALIFState(torch.zeros(3, 2), torch.zeros(2, 2)))
     with pytest.raises(TypeError, match="ALIFState"):
@@ -243,7 +243,7 @@ def _teacher_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     """Input spikes and the voltage/spikes of a teacher LIF (tau 10 ms, threshold 0.5)."""
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(60, 4, 20, generator=gen) < 0.2).float()
-    teacher = LIF(20, 1, tau_m_init=10.0, reset="zero", threshold=0.5)
+    teacher = LinearLIF(20, 1, tau_m_init=10.0, reset="zero", threshold=0.5)
     with torch.no_grad():
         teacher.linear.weight.copy_(torch.randn(1, 20, generator=gen) * 3.0)
         teacher.linear.bias.zero_()
@@ -251,7 +251,7 @@ def _teacher_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return x, y[..., 1], rec.spikes[..., 0]
 
 
-@pytest.mark.parametrize("cls", [LIF, ALIF])
+@pytest.mark.parametrize("cls", [LinearLIF, LinearALIF])
 def test_overfits_tiny_batch(cls: type) -> None:
     """BCE(spike logit) + MSE(voltage), the NeuronIO loss, falls 3x within 60 Adam steps."""
     torch.manual_seed(0)

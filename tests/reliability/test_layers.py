@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from elm_snn.networks import EISNN, LSTM, ChronoLSTM
-from elm_snn.neurons import ALIF, ELM, LIF, BranchELM
+from elm_snn.neurons import ELM, BranchELM, LinearALIF, LinearLIF
 
 LAYERS = {
     "elm-fused": lambda bf: ELM(8, 4, 3, backend="fused", batch_first=bf),
@@ -22,8 +22,8 @@ LAYERS = {
     "branch-elm-reference": lambda bf: BranchELM(
         8, 4, 3, num_branches=2, synapses_per_branch=4, backend="reference", batch_first=bf
     ),
-    "lif": lambda bf: LIF(8, 3, batch_first=bf),
-    "alif": lambda bf: ALIF(8, 3, batch_first=bf),
+    "lif": lambda bf: LinearLIF(8, 3, batch_first=bf),
+    "alif": lambda bf: LinearALIF(8, 3, batch_first=bf),
     "eisnn-dense": lambda bf: EISNN(
         8, 3, num_neurons=10, synapses_per_neuron=4, backend="dense", batch_first=bf
     ),
@@ -63,5 +63,5 @@ def test_fused_kernel_empty_batch_matches_reference_shapes():
     from elm_snn.kernels.fused import fused_elm_sequence
 
     layer = ELM(8, 4, 3)
-    y, final, _ = fused_elm_sequence(torch.rand(5, 0, 8), None, layer.elm_parameters())
+    y, final, _ = fused_elm_sequence(torch.rand(5, 0, 8), None, layer.functional_parameters())
     assert y.shape == (5, 0, 3) and final.memory.shape == (0, 4)

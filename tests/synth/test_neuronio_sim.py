@@ -365,7 +365,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "2 simulations of 100 ms" in capsys.readouterr().out
     bad = parser.parse_args(["--out", str(tmp_path / "bad"), "--n-sims", "0"])
     assert ns.run_from_args(bad) == 2
-    assert "n_sims must be >= 1" in capsys.readouterr().err
+    assert "n_sims: expected an int >= 1, got 0" in capsys.readouterr().err
     frac = parser.parse_args(["--out", str(tmp_path / "bad2"), "--duration-s", "0.0005"])
     assert ns.run_from_args(frac) == 2
     assert "duration_ms" in capsys.readouterr().err
