@@ -443,6 +443,7 @@ _SHD_QUICK: dict[str, Any] = dict(
     bin_size_ms=50.0,
     max_epochs=40,
     batch_size=16,
+    lr=1e-2,
     eval_batch_size=64,
     train_samples_per_epoch=960,
     val_samples=200,

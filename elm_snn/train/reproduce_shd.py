@@ -216,6 +216,7 @@ def reproduce_shd(
         )
         named.append((f"{task}/{model}-bin{b:g}ms-seed{seed}", cfg))
     out = Path(out_dir)
+    commit = _git_commit()  # the code the runs start with, not what is checked out at the end
     results = run_points(
         named,
         Path(runs_dir) if runs_dir is not None else out / "runs",
@@ -244,7 +245,7 @@ def reproduce_shd(
     stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
     info = {
         "command": command,
-        "git_commit": _git_commit(),
+        "git_commit": commit,
         "machine": _machine(),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data_root": os.fspath(root),
