@@ -776,7 +776,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shd-sized",
         action="store_true",
-        help=f"SHD's size: {SHD_NUM_TRAIN} train / {SHD_NUM_TEST} test samples (about 2 "
+        help=f"SHD's size: {SHD_NUM_TRAIN} train / {SHD_NUM_TEST} test samples (about 1.8 "
         "CPU-hours of cochlea; generated once)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -339,8 +339,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--skip",
         nargs="*",
         default=[],
-        metavar="MODEL:BIN",
-        help="shd: leave out these model / bin-size pairs, e.g. snn:2 (budget)",
+        metavar="[TASK/]MODEL:BIN",
+        help="shd: leave out these points, [TASK/]MODEL:BIN_MS, e.g. snn:2 shd-adding/lstm:2 "
+        "(budget)",
     )
     parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
     parser.add_argument(
@@ -351,17 +352,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
 
 
-def _parse_skip(items: Sequence[str]) -> list[tuple[str, float]]:
-    """``["snn:2", ...]`` -> ``[("snn", 2.0), ...]``; ValueError naming ``--skip``."""
+def _parse_skip(items: Sequence[str]) -> list[tuple[str | None, str, float]]:
+    """``["snn:2", "shd-adding/lstm:2"]`` -> ``[(None, "snn", 2.0), ("shd-adding", "lstm",
+    2.0)]``; ValueError naming ``--skip``."""
     out = []
     for item in items:
-        model, sep, b = str(item).rpartition(":")
+        where, sep, b = str(item).rpartition(":")
+        task, _, model = where.rpartition("/")
         try:
-            out.append((model, float(b)))
+            bin_ms = float(b)
         except ValueError:
             sep = ""
-        if not sep or not model:
-            raise ValueError(f"--skip: expected MODEL:BIN_MS such as snn:2, got {item!r}")
+        if not sep or not model or task not in ("", "shd", "shd-adding"):
+            raise ValueError(
+                f"--skip: expected [TASK/]MODEL:BIN_MS such as snn:2 or shd-adding/lstm:2, "
+                f"got {item!r}"
+            )
+        out.append((task or None, model, bin_ms))
     return out
 
 

@@ -84,18 +84,18 @@ def shd_grid(
     extra_seeds: Sequence[int],
     seeds_bin: float,
     seed_models: Sequence[str],
-    skip: Sequence[tuple[str, float]] = (),
+    skip: Sequence[tuple[str | None, str, float]] = (),
 ) -> list[tuple[str, str, float, int]]:
     """The grid as ``(task, model, bin size ms, seed)``: seed 0 everywhere, the extra seeds
     for ``seed_models`` at ``seeds_bin`` (when that bin is in ``bin_sizes``), without the
-    ``(model, bin size)`` pairs of ``skip``. Cheap points first (coarse bins), so an
-    interrupted grid has its overview early."""
-    skipped = {(str(m), float(b)) for m, b in skip}
+    ``(task, model, bin size)`` triples of ``skip`` (task ``None``: every task). Cheap
+    points first (coarse bins), so an interrupted grid has its overview early."""
+    skipped = {(t, str(m), float(b)) for t, m, b in skip}
     points = []
     for b in sorted((float(x) for x in bin_sizes), reverse=True):
         for task in tasks:
             for model in models:
-                if (model, b) in skipped:
+                if (task, model, b) in skipped or (None, model, b) in skipped:
                     continue
                 seeds = [0]
                 if model in seed_models and b == float(seeds_bin):
@@ -155,7 +155,7 @@ def reproduce_shd(
     bin_sizes: Sequence[float] = SHD_GRID_DEFAULTS["bin_sizes"],
     extra_seeds: Sequence[int] = SHD_GRID_DEFAULTS["extra_seeds"],
     seeds_bin: float = SHD_GRID_DEFAULTS["seeds_bin"],
-    skip: Sequence[tuple[str, float]] = (),
+    skip: Sequence[tuple[str | None, str, float]] = (),
     overrides: dict[str, Any] | None = None,
     workers: int = 1,
     reuse: bool = True,
@@ -173,8 +173,8 @@ def reproduce_shd(
         runs_dir: folder of the run folders (default ``out_dir/runs``).
         preset: base preset of every run (``"quick"`` or ``"paper"``).
         tasks, models, bin_sizes, extra_seeds, seeds_bin, skip: the grid
-            (:func:`shd_grid`; ``skip`` leaves out ``(model, bin size)`` pairs the budget
-            does not allow).
+            (:func:`shd_grid`; ``skip`` leaves out ``(task or None, model, bin size)``
+            points the budget does not allow).
         overrides: :class:`~elm_snn.tasks.RunConfig` values for every run (budget...).
         workers: runs trained in parallel (one process, one thread each).
         reuse: reuse finished runs, resume interrupted ones.
@@ -270,7 +270,8 @@ def reproduce_shd(
         + (f" (offline spoken digits, {per_class} per class, seed 0)" if data["synthetic"] else ""),
         f"- CPU time of all runs: {info['cpu_seconds_total'] / 60:.1f} min (wall "
         f"{info['wall_seconds_total'] / 60:.1f} min, summed over runs)",
-        f"- left out (model @ bin ms): {', '.join(f'{m} @ {b:g}' for m, b in skip) or 'none'}",
+        "- left out (task/model @ bin ms): "
+        + (", ".join(f"{t or 'both'}/{m} @ {b:g}" for t, m, b in skip) or "none"),
         f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",
         "",
     ]

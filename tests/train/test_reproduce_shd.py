@@ -33,9 +33,19 @@ def test_grid_has_extra_seeds_only_where_asked():
     }
     assert [b for _, _, b, _ in grid][0] == 50.0  # coarse (cheap) bins first
     # skipped (model, bin) pairs go, with their extra seeds
-    skipped = shd_grid(("shd",), ("elm", "snn"), (2, 10), (1,), 10, ("elm",), skip=[("snn", 2)])
-    assert ("shd", "snn", 2.0, 0) not in skipped and ("shd", "snn", 10.0, 0) in skipped
-    assert len(skipped) == 4
+    skipped = shd_grid(
+        ("shd", "shd-adding"),
+        ("elm", "snn"),
+        (2, 10),
+        (1,),
+        10,
+        ("elm",),
+        skip=[(None, "snn", 2), ("shd-adding", "elm", 2)],
+    )
+    assert ("shd", "snn", 10.0, 0) in skipped and ("shd", "elm", 2.0, 0) in skipped
+    assert not {("shd", "snn", 2.0, 0), ("shd-adding", "snn", 2.0, 0)} & set(skipped)
+    assert ("shd-adding", "elm", 2.0, 0) not in skipped
+    assert len(skipped) == 2 * 3 + 1
     # a seeds bin outside the grid adds nothing
     assert len(shd_grid(("shd",), ("elm",), (50,), (1, 2), 10, ("elm",))) == 1
 
@@ -96,6 +106,6 @@ def test_reproduce_shd_errors(tmp_path, capsys):
         reproduce_shd(tmp_path, data_root=tmp_path, tasks=("neuronio",))
     code = main(["reproduce", "shd", "--data-root", str(tmp_path / "nowhere")])
     assert code == 2 and "data_root" in capsys.readouterr().err
-    for bad in ("snn", "snn:", ":2", "snn:x"):
+    for bad in ("snn", "snn:", ":2", "snn:x", "neuronio/elm:2", "shd/:2"):
         code = main(["reproduce", "shd", "--data-root", str(tmp_path), "--skip", bad])
-        assert code == 2 and "--skip: expected MODEL:BIN_MS" in capsys.readouterr().err
+        assert code == 2 and "--skip: expected [TASK/]MODEL:BIN_MS" in capsys.readouterr().err
