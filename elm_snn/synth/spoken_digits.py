@@ -46,6 +46,17 @@ from typing import Any
 import numpy as np
 
 from elm_snn._validation import check_int
+from elm_snn.synth._utterances import (
+    ENGLISH_DIGITS,
+    GERMAN_DIGITS,
+    MAX_FORMANT_SCALE,
+    _hear,
+    _Jitter,
+    _plan,
+    _speak,
+    _split_stats,
+    _Utterance,
+)
 
 __all__ = [
     "ENGLISH_DIGITS",
@@ -58,18 +69,6 @@ __all__ = [
     "run_from_args",
 ]
 
-ENGLISH_DIGITS: tuple[str, ...] = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-)  # fmt: skip
-GERMAN_DIGITS: tuple[str, ...] = (
-    "null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
-)  # fmt: skip
-
-#: Audio rate fed to the cochlea (lauscher folds input above a quarter of the rate).
-COCHLEA_RATE_HZ = 48_000
-#: Clips are padded to ``k * BUCKET_SAMPLES - 2`` samples at 48 kHz (k = 1, 2, ...), so that
-#: the basilar membrane's inverse FFT has the smooth length ``k * 2400``.
-BUCKET_SAMPLES = 4800
 MANIFEST_NAME = "spoken_digits.json"
 _FORMAT_VERSION = 2
 #: The default speakers' voice variants: eSpeak's human-sounding male and female variants
@@ -81,9 +80,6 @@ DEFAULT_PITCH = (35, 65)
 DEFAULT_PITCH_RANGE = (40, 70)
 DEFAULT_RATE_WPM = (86, 110)
 DEFAULT_FORMANT_SCALE = (0.96, 1.04)
-#: Highest formant scale accepted: the cochlea keeps input frequencies up to
-#: ``MAX_FORMANT_SCALE`` times eSpeak's Nyquist frequency.
-MAX_FORMANT_SCALE = 1.25
 #: Size of the real SHD (Cramer et al. 2020): training and test samples.
 SHD_NUM_TRAIN = 8156
 SHD_NUM_TEST = 2264
@@ -275,151 +271,12 @@ def _check_out_dir(out_dir: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class _Utterance:
-    split: str  # "train" | "test"
-    label: int
-    speaker: int
-    index: int  # running index within (split, label)
-    rate_wpm: int
-    pitch: int
-    formant_scale: float
-    espeak_seed: int
-    cochlea_seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class _Jitter:
-    """Per-utterance variation around the speaker's values (uniform, +-)."""
-
-    rate: float  # relative
-    pitch: int  # eSpeak units
-    formant: float  # relative
-
-
-def _plan(
-    counts: dict[str, list[int]],
-    speakers: Sequence[Speaker],
-    test_ids: Sequence[int],
-    seed: int,
-    jitter: _Jitter,
-) -> list[_Utterance]:
-    """Every utterance to make: split, label, speaker (round-robin) and its own draws."""
-    train_ids = [i for i in range(len(speakers)) if i not in set(test_ids)]
-    plan = []
-    for split, ids in (("train", train_ids), ("test", list(test_ids))):
-        for label in range(20):
-            for index in range(counts[split][label]):
-                spk = ids[(label + index) % len(ids)]
-                ss = np.random.SeedSequence([seed, 0 if split == "train" else 1, label, index])
-                rng = np.random.default_rng(ss)
-                sp = speakers[spk]
-                rate = int(round(sp.rate_wpm * (1 + rng.uniform(-jitter.rate, jitter.rate))))
-                pitch = int(sp.pitch + rng.integers(-jitter.pitch, jitter.pitch + 1))
-                s1, s2 = (int(v) for v in rng.integers(0, 2**31 - 1, size=2))
-                scale = sp.formant_scale * (1 + rng.uniform(-jitter.formant, jitter.formant))
-                plan.append(
-                    _Utterance(split, label, spk, index, rate, pitch, round(scale, 5), s1, s2)
-                )
-    return plan
-
-
-def _synthesize_speaker(
-    job: tuple[Speaker, list[_Utterance]],
-) -> tuple[list[np.ndarray], int, float]:
-    """Speak one speaker's utterances, in order, in a fresh process."""
-    from elm_snn.synth._espeak import synthesize_in_fresh_process
-
-    speaker, utterances = job
-    return synthesize_in_fresh_process(
-        [
-            {
-                "text": GERMAN_DIGITS[u.label - 10] if u.label >= 10 else ENGLISH_DIGITS[u.label],
-                "voice": speaker.voice(german=u.label >= 10),
-                "rate_wpm": u.rate_wpm,
-                "pitch": u.pitch,
-                "pitch_range": speaker.pitch_range,
-                "seed": u.espeak_seed,
-            }
-            for u in utterances
-        ]
-    )
-
-
-def _prepare_audio(
-    samples: np.ndarray, rate_hz: int, margin_ms: float, formant_scale: float = 1.0
-) -> np.ndarray:
-    """Trim to the speech (+ margin), resample to 48 kHz with every frequency times
-    ``formant_scale`` (the clip is read as if recorded at ``formant_scale * rate_hz``, so it
-    also gets ``1 / formant_scale`` times as long), pad centred to a bucket length."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    x = samples.astype(np.float64) / 32768.0
-    loud = np.flatnonzero(np.abs(x) > 0.01 * np.abs(x).max()) if x.size else np.zeros(0, int)
-    if loud.size == 0:
-        raise RuntimeError("eSpeak NG returned a silent utterance")
-    margin = int(round(margin_ms * 1e-3 * rate_hz))
-    x = x[max(0, loud[0] - margin) : loud[-1] + margin + 1]
-    ratio = Fraction(COCHLEA_RATE_HZ) / Fraction(rate_hz)
-    if formant_scale != 1.0:
-        # a rational close to 48 kHz / (scale * rate): at most 0.05 % off the asked scale
-        ratio = (ratio / Fraction(formant_scale)).limit_denominator(2000)
-    y = resample_poly(x, ratio.numerator, ratio.denominator)
-    k = max(1, math.ceil((y.size + 2) / BUCKET_SAMPLES))
-    n = k * BUCKET_SAMPLES - 2
-    out = np.zeros(n)
-    start = (n - y.size) // 2
-    out[start : start + y.size] = y
-    return out
-
-
-_WORKER_COCHLEA: dict[int, Any] = {}
-
-
-def _cochlea_job(
-    job: tuple[np.ndarray, int, int, int, float, float],
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Worker: audio (22.05 kHz int16) -> (times in s, units), CPU seconds."""
-    from elm_snn.synth.cochlea import Cochlea
-
-    samples, rate_hz, cochlea_seed, num_channels, margin_ms, formant_scale = job
-    t0 = time.process_time()
-    cochlea = _WORKER_COCHLEA.get(num_channels)
-    if cochlea is None:
-        # scaled speech reaches up to MAX_FORMANT_SCALE x eSpeak's Nyquist frequency
-        top = MAX_FORMANT_SCALE * rate_hz / 2
-        cochlea = Cochlea(num_channels, max_frequency_hz=top, disk_cache=True)
-        _WORKER_COCHLEA[num_channels] = cochlea
-    audio = _prepare_audio(samples, rate_hz, margin_ms, formant_scale)
-    spikes = cochlea(audio, COCHLEA_RATE_HZ, seed=cochlea_seed)
-    return spikes.times_seconds, spikes.units.astype(np.uint16), time.process_time() - t0
-
-
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _split_stats(times: Sequence[np.ndarray], units: Sequence[np.ndarray]) -> dict[str, float]:
-    """Mean spikes per sample, active channels and duration (last spike, ms), plus the
-    10th and 90th percentiles of the duration."""
-    if not times:
-        return {"spikes_per_sample": 0.0, "active_channels": 0.0, "duration_ms": 0.0}
-    counts = [len(t) for t in times]
-    active = [len(np.unique(u)) for u in units]
-    dur = np.array([float(t.max()) * 1e3 if len(t) else 0.0 for t in times])
-    return {
-        "spikes_per_sample": float(np.mean(counts)),
-        "active_channels": float(np.mean(active)),
-        "duration_ms": float(np.mean(dur)),
-        "duration_p10_ms": float(np.percentile(dur, 10)),
-        "duration_p90_ms": float(np.percentile(dur, 90)),
-    }
 
 
 def _try_reuse(out: Path, params: dict[str, Any]) -> SpokenDigitsSummary | None:
@@ -447,73 +304,6 @@ def _try_reuse(out: Path, params: dict[str, Any]) -> SpokenDigitsSummary | None:
         stats=data["stats"],
         timing=data["timing"],
     )
-
-
-def _map_threads(func: Any, jobs: list[Any], workers: int) -> list[Any]:
-    """``[func(j) for j in jobs]`` on ``workers`` threads (func starts its own process)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(jobs)))) as pool:
-        return list(pool.map(func, jobs))
-
-
-def _map_processes(func: Any, jobs: list[Any], workers: int) -> list[Any]:
-    """``[func(j) for j in jobs]``, in this process or a pool of ``workers`` processes."""
-    import multiprocessing
-
-    if workers == 1 or len(jobs) <= 1:
-        return [func(j) for j in jobs]
-    # fork avoids re-importing the package (and torch) in each worker; the jobs only use
-    # numpy, scipy.fft and single-threaded numba kernels, which are safe after fork
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    with ctx.Pool(processes=min(workers, len(jobs))) as pool:
-        return list(pool.imap(func, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
-
-
-def _speak(
-    plan: list[_Utterance], speakers: Sequence[Speaker], workers: int
-) -> tuple[list[np.ndarray], int, float]:
-    """eSpeak audio of every planned utterance (plan order), its sample rate, CPU seconds."""
-    by_speaker: dict[int, list[int]] = {}
-    for i, u in enumerate(plan):
-        by_speaker.setdefault(u.speaker, []).append(i)
-    order = sorted(by_speaker)
-    speech_jobs = [(speakers[s], [plan[i] for i in by_speaker[s]]) for s in order]
-    speech = _map_threads(_synthesize_speaker, speech_jobs, workers)
-    audio: list[Any] = [None] * len(plan)
-    speech_cpu = 0.0
-    rates = set()
-    for s, (clips, clip_rate, cpu) in zip(order, speech, strict=True):
-        speech_cpu += cpu
-        rates.add(clip_rate)
-        for i, clip in zip(by_speaker[s], clips, strict=True):
-            audio[i] = clip
-    if len(rates) != 1:
-        raise RuntimeError(f"eSpeak NG processes reported different sample rates: {rates}")
-    return audio, rates.pop(), speech_cpu
-
-
-def _hear(
-    plan: list[_Utterance],
-    audio: list[np.ndarray],
-    rate_hz: int,
-    num_channels: int,
-    margin_ms: float,
-    workers: int,
-) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Cochlea spikes (times s, units, CPU s) of every utterance, in plan order."""
-    # longest clips first balances the pool; the order does not affect any result
-    job_order = sorted(range(len(plan)), key=lambda i: (-audio[i].size, i))
-    jobs = [
-        (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, margin_ms, plan[i].formant_scale)
-        for i in job_order
-    ]
-    results_sorted = _map_processes(_cochlea_job, jobs, workers)
-    results: list[Any] = [None] * len(plan)
-    for i, r in zip(job_order, results_sorted, strict=True):
-        results[i] = r
-    return results
 
 
 def _write_splits(
