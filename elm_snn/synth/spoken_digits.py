@@ -47,6 +47,8 @@ import numpy as np
 
 from elm_snn._validation import check_int
 from elm_snn.synth._utterances import (
+    BUCKET_SAMPLES,
+    COCHLEA_RATE_HZ,
     ENGLISH_DIGITS,
     GERMAN_DIGITS,
     MAX_FORMANT_SCALE,
@@ -59,8 +61,11 @@ from elm_snn.synth._utterances import (
 )
 
 __all__ = [
+    "BUCKET_SAMPLES",
+    "COCHLEA_RATE_HZ",
     "ENGLISH_DIGITS",
     "GERMAN_DIGITS",
+    "MAX_FORMANT_SCALE",
     "Speaker",
     "SpokenDigitsSummary",
     "default_speakers",

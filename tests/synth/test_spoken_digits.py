@@ -194,7 +194,8 @@ def test_out_dir_errors(tmp_path, monkeypatch) -> None:
 def test_formant_scale_multiplies_every_frequency() -> None:
     """_prepare_audio reads the clip as recorded at scale x its rate: a 1 kHz tone comes out
     at scale x 1 kHz (and 1 / scale times as long)."""
-    from elm_snn.synth.spoken_digits import COCHLEA_RATE_HZ, _prepare_audio
+    from elm_snn.synth._utterances import _prepare_audio
+    from elm_snn.synth.spoken_digits import COCHLEA_RATE_HZ
 
     rate = 22050
     t = np.arange(int(0.3 * rate)) / rate
