@@ -29,6 +29,10 @@ random stream: ``lauscher`` draws ``T x 40`` uniforms per channel, here the wait
 each fibre spike is drawn from the cumulative hazard ``sum -log(1 - p_t)`` (one exponential
 variate per fibre spike), the same Bernoulli process with dead time.
 
+Why one file of ~740 lines: the five stages share one parameter set and are checked stage
+by stage against ``lauscher`` (``tests/synth/test_cochlea.py``); kept together, the module
+reads side by side with the model it reproduces.
+
 The basilar-membrane transfer matrix ``V`` (``num_channels x M`` complex) depends on the exact
 number of samples ``N`` and costs seconds to build, so it is cached in memory (and, with
 ``disk_cache=True``, in ``elm_snn._io.cache_dir("cochlea")``); feed clips padded to a few
