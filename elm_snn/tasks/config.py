@@ -17,27 +17,27 @@ Presets (:func:`resolve_config`):
   150 ms burn-in, 30 epochs of 11,400 batches; ELM ``d_m = 20`` (Table S1), Branch-ELM
   45 branches x 100 synapses with NeuronIO routing, LSTM hidden 50 (266K parameters, the
   paper's LSTM size).
-* ``"quick"``: small models and few batches for CPU demos and tests (same optimisers as
-  the paper). SHD tasks: bin 50 ms, 40 epochs of 960 samples in batches of 16, Adamax
-  lr 1e-2 (twice the paper's 5e-3: at 5e-3 the ELM still underfitted after ``make
-  demo``'s 40 x 1920 pairs, SHD-Adding test 0.287 against 0.428 at 1e-2, LSTM 0.250
-  against 0.278; generated digits of format 2, 20 ms bins; E/I SNN 2e-3), gradient
-  clipping at 1, ELM ``d_m = 40`` with ``tau_m`` initialised evenly in 1..990 ms, just
-  inside the 0..1000 ms bound (the paper's 1..150 ms needs far more updates before the
-  learnable ``tau_m`` reach the 1-2 s memory that SHD-Adding requires; measured on the
-  generated digits: no learning within 12 epochs with 1..150 ms), Branch-ELM 40 x 15,
-  LSTM hidden 100, E/I SNN 200 neurons x 50 synapses; 200 validation / 400 test items
-  (SHD-Adding draws that many fixed pairs). Readout ``"mean"`` over time instead of the
-  paper's last step (``"last"``, kept by the paper preset and by the quick ELM, which learned
-  better from its last step: SHD-Adding test 0.318 vs 0.243 at 20 ms bins, 40 x 1920
-  pairs, on the earlier ~0.5 s digits; Branch-ELM and Chrono-LSTM were not measured and use
-  the mean): those digits ended about 0.5 s into their 1 s slot, so read at the last step the E/I SNN's 20 ms low-pass output
-  has decayed to ~1e-14 (its loss never left ln 19 in ``make demo``) and the plain LSTM
+* ``"quick"``: small models and few batches for CPU demos and tests (same optimisers as the
+  paper). SHD tasks: bin 50 ms, 40 epochs of 960 samples in batches of 16, Adamax lr 1e-2
+  (twice the paper's 5e-3: at 5e-3 the ELM still underfitted after ``make demo``'s 40 x 1920
+  pairs, SHD-Adding test 0.287 against 0.428 at 1e-2, LSTM 0.250 against 0.278; generated
+  digits of format 2, 20 ms bins; E/I SNN 2e-3), gradient clipping at 1, ELM ``d_m = 40``
+  with ``tau_m`` initialised evenly in 1..990 ms, just inside the 0..1000 ms bound (the
+  paper's 1..150 ms needs far more updates before the learnable ``tau_m`` reach the 1-2 s
+  memory that SHD-Adding requires; measured on the generated digits: no learning within 12
+  epochs with 1..150 ms), Branch-ELM 40 x 15, LSTM hidden 100, E/I SNN 200 neurons x 50
+  synapses; 200 validation / 400 test items (SHD-Adding draws that many fixed pairs).
+  Readout ``"mean"`` over time instead of the paper's last step (``"last"``, kept by the
+  paper preset and by the quick ELM, which learned better from its last step: SHD-Adding
+  test 0.318 vs 0.243 at 20 ms bins, 40 x 1920 pairs, on the earlier ~0.5 s digits;
+  Branch-ELM and Chrono-LSTM were not measured and use the mean): those digits ended about
+  0.5 s into their 1 s slot, so read at the last step the E/I SNN's 20 ms low-pass output
+  had decayed to ~1e-14 (its loss never left ln 19 in ``make demo``) and the plain LSTM
   never left ln 20 on single digits, while a time-aggregated readout made the SNN learn
-  (single-digit test 0.19-0.24; measured on main, issue 11). Validation by held-out
-  training speaker (``validation_split="speaker"``; the paper preset keeps the random
-  ``"sample"`` split): a random 10 % of the training voices' samples did not predict the
-  test accuracy on the two unseen voices.
+  (single-digit test 0.19-0.24; measured on main, issue 11). Validation by held-out training
+  speaker (``validation_split="speaker"``; the paper preset keeps the random ``"sample"``
+  split): a random 10 % of the training voices' samples did not predict the test accuracy on
+  the two unseen voices.
   NeuronIO: 4 epochs of 768 windows in batches of 8, Adam lr 5e-3, gradient clipping at 1,
   ELM ``d_m = 8``, Branch-ELM 10 x 128 (NeuronIO routing), LSTM hidden 16.
 
