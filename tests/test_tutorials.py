@@ -37,6 +37,7 @@ TEST_PARAMETERS: dict[str, dict[str, object]] = {
         "MAX_EPOCHS": 1,
         "TRAIN_PAIRS": 16,
         "EVAL_PAIRS": 8,
+        "WORKERS": 1,
     },
     "03_neuronio": {
         "NEURONIO_DIR": None,

@@ -23,7 +23,7 @@ def test_readout_choices_in_config_and_presets() -> None:
     for task in ("shd", "shd-adding"):
         for model in SHD_MODELS:
             quick = resolve_config(task, model, "quick", synthetic=True)
-            expected = "last" if model == "elm" else "mean"  # what learned (config.py)
+            expected = "last" if model in ("elm", "branch-elm") else "mean"  # see config.py
             assert (quick.readout, quick.validation_split) == (expected, "speaker")
             paper = resolve_config(task, model, "paper", synthetic=True)
             assert (paper.readout, paper.validation_split) == ("last", "sample")
