@@ -28,17 +28,16 @@ Presets (:func:`resolve_config`):
   epochs with 1..150 ms), Branch-ELM 40 x 15, LSTM hidden 100, E/I SNN 200 neurons x 50
   synapses; 200 validation / 400 test items (SHD-Adding draws that many fixed pairs).
   Readout ``"mean"`` over time instead of the paper's last step (``"last"``, kept by the
-  paper preset and by the quick ELM and Branch-ELM, which learned better from their last step: SHD-Adding
-  test 0.318 vs 0.243 at 20 ms bins, 40 x 1920 pairs, on the earlier ~0.5 s digits;
-  Branch-ELM: see ``_QUICK_MODEL_OVERRIDES``; Chrono-LSTM was not measured and uses the
-  mean): those digits ended about
-  0.5 s into their 1 s slot, so read at the last step the E/I SNN's 20 ms low-pass output
-  had decayed to ~1e-14 (its loss never left ln 19 in ``make demo``) and the plain LSTM
-  never left ln 20 on single digits, while a time-aggregated readout made the SNN learn
-  (single-digit test 0.19-0.24; measured on main, issue 11). Validation by held-out training
-  speaker (``validation_split="speaker"``; the paper preset keeps the random ``"sample"``
-  split): a random 10 % of the training voices' samples did not predict the test accuracy on
-  the two unseen voices.
+  paper preset and by the quick ELM and Branch-ELM, which learned better from their last
+  step: SHD-Adding test 0.318 vs 0.243 at 20 ms bins, 40 x 1920 pairs, on the earlier ~0.5 s
+  digits; Branch-ELM: see ``_QUICK_MODEL_OVERRIDES``; Chrono-LSTM was not measured and uses
+  the mean): those digits ended about 0.5 s into their 1 s slot, so read at the last step
+  the E/I SNN's 20 ms low-pass output had decayed to ~1e-14 (its loss never left ln 19 in
+  ``make demo``) and the plain LSTM never left ln 20 on single digits, while a
+  time-aggregated readout made the SNN learn (single-digit test 0.19-0.24; measured on main,
+  issue 11). Validation by held-out training speaker (``validation_split="speaker"``; the
+  paper preset keeps the random ``"sample"`` split): a random 10 % of the training voices'
+  samples did not predict the test accuracy on the two unseen voices.
   NeuronIO: 4 epochs of 768 windows in batches of 8, Adam lr 5e-3, gradient clipping at 1,
   ELM ``d_m = 8``, Branch-ELM 10 x 128 (NeuronIO routing), LSTM hidden 16.
 
