@@ -108,7 +108,10 @@ def _row(task: str, result: dict[str, Any], cfg: Any) -> dict[str, Any]:
     row = dict(result)
     row["task"] = task
     row["readout"] = cfg.readout
-    row.setdefault("cpu_seconds", result.get("cpu_seconds_total"))
+    # a resumed run's wall_seconds / cpu_seconds cover its last stretch only: report totals
+    for key in ("wall_seconds", "cpu_seconds"):
+        if result.get(f"{key}_total") is not None:
+            row[key] = result[f"{key}_total"]
     return row
 
 
