@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor
 
 from ._common import _act, _act_grad, _ops_for, flush_denormals
+from ._device import run_loop
 
 # --------------------------------------------------------------------------- recurrence
 
@@ -44,8 +43,6 @@ class _ELMRecurrence(torch.autograd.Function):
         b1: Tensor | None,
         *layers: Tensor | None,
     ) -> Tensor:
-        steps, batch, _ = p.shape
-        num_memory = m0.shape[1]
         weights = layers[0::2]
         biases = layers[1::2]
         ctx.activation = activation
@@ -68,46 +65,13 @@ class _ELMRecurrence(torch.autograd.Function):
             memory, pre = outs[0], outs[1:]
             ctx.save_for_backward(m0, kappa_m, gain, a, memory, *pre, *weights, *biases)
             return memory
-        if b1 is not None:
-            p = p + b1
-        memory = p.new_empty((steps, batch, num_memory))
-        # pre-activation buffers: z_1 (width H_1) and the input of every further layer;
-        # with no hidden layer the first layer's output is o itself (width M)
-        pre = [p.new_empty((steps, batch, a.shape[0]))]
-        pre += [p.new_empty((steps, batch, w.shape[0])) for w in weights[:-1]]
-        a_t = a.t().contiguous()  # (M, H_1): a plain (not transposed) GEMM is ~2x faster
-        w_t = [w.t().contiguous() for w in weights]
-        mk = p.new_empty((batch, num_memory))
-        out_buf = p.new_empty((batch, num_memory))
-        tanh_buf = p.new_empty((batch, num_memory))
-        hidden_buf = [p.new_empty((batch, w.shape[1])) for w in weights]
-        act_relu = activation == "relu"
-        prev = m0
-        for t in range(steps):
-            torch.mul(prev, kappa_m, out=mk)
-            z = pre[0][t]
-            torch.addmm(p[t], mk, a_t, out=z)
-            if num_hidden == 0:
-                o = z
-            else:
-                for layer in range(len(weights)):
-                    h = hidden_buf[layer]
-                    if act_relu:
-                        torch.clamp_min(z, 0, out=h)
-                    else:
-                        torch._C._nn.silu(z, out=h)
-                    if layer + 1 < len(weights):
-                        z = pre[layer + 1][t]
-                    else:
-                        z = out_buf
-                    if biases[layer] is None:
-                        torch.mm(h, w_t[layer], out=z)
-                    else:
-                        torch.addmm(biases[layer], h, w_t[layer], out=z)
-                o = z
-            torch.tanh(o, out=tanh_buf)
-            torch.addcmul(mk, gain, tanh_buf, out=memory[t])
-            prev = memory[t]
+        outs = run_loop(
+            "rec_forward",
+            _recurrence_forward_loop,
+            [p, m0, kappa_m, gain, a, b1, *layers],
+            {"relu": activation == "relu", "num_hidden": num_hidden},
+        )
+        memory, pre = outs[0], list(outs[1:])
         ctx.save_for_backward(m0, kappa_m, gain, a, memory, *pre, *weights, *biases)
         return memory
 
@@ -159,9 +123,14 @@ class _ELMRecurrence(torch.autograd.Function):
             else:
                 factor = gain * (1 - tanh_all * tanh_all)
                 derivs = [_act_grad(z, activation) for z in pre[:num_hidden]]
-                grad_m_all, grad_o_all, grad_pre, carry = _recurrence_backward_loop(
-                    grad_memory, factor, derivs, list(weights), a.contiguous(), kappa_m, pre, m0
+                outs = run_loop(
+                    "rec_backward",
+                    _recurrence_backward_loop,
+                    [grad_memory, factor, a.contiguous(), kappa_m, m0, *derivs, *weights],
+                    {"num_hidden": num_hidden},
                 )
+                grad_m_all, grad_o_all, carry = outs[:3]
+                grad_pre = list(outs[3:])
             grad_first = grad_pre[0]
             grad_p = grad_first if needs[2] else None
             grad_m0 = carry if needs[3] else None
@@ -204,26 +173,86 @@ class _ELMRecurrence(torch.autograd.Function):
         )
 
 
+def _recurrence_forward_loop(
+    p: Tensor,
+    m0: Tensor,
+    kappa_m: Tensor,
+    gain: Tensor,
+    a: Tensor,
+    b1: Tensor | None,
+    *layers: Tensor | None,
+    relu: bool,
+    num_hidden: int,
+) -> list[Tensor]:
+    """Pure-PyTorch forward loop of :class:`_ELMRecurrence` (any device; the compiled one's
+    fallback). Arguments as there. Returns ``[memory, pre_0, ...]``."""
+    steps, batch, _ = p.shape
+    num_memory = m0.shape[1]
+    weights = layers[0::2]
+    biases = layers[1::2]
+    if b1 is not None:
+        p = p + b1
+    memory = p.new_empty((steps, batch, num_memory))
+    # pre-activation buffers: z_1 (width H_1) and the input of every further layer;
+    # with no hidden layer the first layer's output is o itself (width M)
+    pre = [p.new_empty((steps, batch, a.shape[0]))]
+    pre += [p.new_empty((steps, batch, w.shape[0])) for w in weights[:-1]]
+    a_t = a.t().contiguous()  # (M, H_1): a plain (not transposed) GEMM is ~2x faster
+    w_t = [w.t().contiguous() for w in weights]
+    mk = p.new_empty((batch, num_memory))
+    out_buf = p.new_empty((batch, num_memory))
+    tanh_buf = p.new_empty((batch, num_memory))
+    hidden_buf = [p.new_empty((batch, w.shape[1])) for w in weights]
+    prev = m0
+    for t in range(steps):
+        torch.mul(prev, kappa_m, out=mk)
+        z = pre[0][t]
+        torch.addmm(p[t], mk, a_t, out=z)
+        if num_hidden == 0:
+            o = z
+        else:
+            for layer in range(len(weights)):
+                h = hidden_buf[layer]
+                if relu:
+                    torch.clamp_min(z, 0, out=h)
+                else:
+                    torch._C._nn.silu(z, out=h)
+                z = pre[layer + 1][t] if layer + 1 < len(weights) else out_buf
+                if biases[layer] is None:
+                    torch.mm(h, w_t[layer], out=z)
+                else:
+                    torch.addmm(biases[layer], h, w_t[layer], out=z)
+            o = z
+        torch.tanh(o, out=tanh_buf)
+        torch.addcmul(mk, gain, tanh_buf, out=memory[t])
+        prev = memory[t]
+    return [memory, *pre]
+
+
 def _recurrence_backward_loop(
     grad_memory: Tensor,
     factor: Tensor,
-    derivs: list[Tensor],
-    weights: list[Tensor],
     a: Tensor,
     kappa_m: Tensor,
-    pre: Sequence[Tensor],
     m0: Tensor,
-) -> tuple[Tensor, Tensor, list[Tensor], Tensor]:
-    """Pure-PyTorch reverse loop of :class:`_ELMRecurrence` (the compiled one's fallback).
+    *derivs_and_weights: Tensor,
+    num_hidden: int,
+) -> list[Tensor]:
+    """Pure-PyTorch reverse loop of :class:`_ELMRecurrence` (any device; the compiled one's
+    fallback).
 
-    Returns ``(grad_m_all, grad_o_all, grad_pre, carry)``: the gradients w.r.t. every
-    ``m_t`` (total), ``o_t``, each hidden pre-activation, and ``m0``'s decayed carry.
+    ``factor = gain * (1 - tanh(o)^2)`` ``(T, B, M)``, then the activation's derivative at
+    each hidden pre-activation ``(T, B, H_l)`` and the weights ``(out_l, in_l)`` of the
+    layers after the first. Returns ``[grad_m_all, grad_o_all, carry, grad_pre_0, ...]``:
+    the gradients w.r.t. every ``m_t`` (total), ``o_t``, ``m0``'s decayed carry and each
+    hidden pre-activation (``[grad_o_all]`` with no hidden layer).
     """
-    num_hidden = len(derivs)
+    derivs = derivs_and_weights[:num_hidden]
+    weights = derivs_and_weights[num_hidden:]
     steps, batch, _ = grad_memory.shape
     grad_m_all = torch.empty_like(grad_memory)
     grad_o_all = torch.empty_like(grad_memory)
-    grad_pre = [torch.empty_like(z) for z in pre] if num_hidden > 0 else [grad_o_all]
+    grad_pre = [torch.empty_like(d) for d in derivs] if num_hidden > 0 else [grad_o_all]
     carry = torch.zeros_like(m0)
     grad_mk = torch.empty_like(m0)
     gh_bufs = [m0.new_empty((batch, w.shape[1])) for w in weights]
@@ -240,4 +269,4 @@ def _recurrence_backward_loop(
             torch.mul(gh, derivs[layer][t], out=g)
         torch.addmm(gm, g, a, out=grad_mk)
         torch.mul(grad_mk, kappa_m, out=carry)
-    return grad_m_all, grad_o_all, grad_pre, carry
+    return [grad_m_all, grad_o_all, carry, *grad_pre]

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ._common import _ops_for, _sum_to, flush_denormals
+from ._device import run_loop
 
 #: Steps between stored per-synapse trace checkpoints in :class:`_SynapseTraceScan`.
 SYNAPSE_CHECKPOINT_EVERY = 32
@@ -31,11 +32,7 @@ class _LinearScan(torch.autograd.Function):
                 init.expand(u.shape[1], width).contiguous(),
             )
         else:
-            out = torch.empty_like(u)
-            prev = init
-            for t in range(u.shape[0]):
-                torch.addcmul(u[t], prev, decay, out=out[t])
-                prev = out[t]
+            (out,) = run_loop("scan_forward", _scan_forward_loop, [u, decay, init])
         ctx.decay_needs_grad = ctx.needs_input_grad[1]
         ctx.save_for_backward(decay, init, out if ctx.decay_needs_grad else None)
         return out
@@ -50,11 +47,7 @@ class _LinearScan(torch.autograd.Function):
                     grad_out.contiguous(), decay.expand(grad_out.shape[2]).contiguous()
                 )
             else:
-                grad_u = torch.empty_like(grad_out)
-                steps = grad_out.shape[0]
-                grad_u[steps - 1] = grad_out[steps - 1]
-                for t in range(steps - 2, -1, -1):
-                    torch.addcmul(grad_out[t], grad_u[t + 1], decay, out=grad_u[t])
+                (grad_u,) = run_loop("scan_backward", _scan_backward_loop, [grad_out, decay])
             grad_decay = grad_init = None
             if ctx.needs_input_grad[2]:
                 grad_init = grad_u[0] * decay
@@ -62,6 +55,26 @@ class _LinearScan(torch.autograd.Function):
                 prev = torch.cat([init.unsqueeze(0), out[:-1]])
                 grad_decay = _sum_to(grad_u * prev, decay.shape)
         return grad_u, grad_decay, grad_init
+
+
+def _scan_forward_loop(u: Tensor, decay: Tensor, init: Tensor) -> list[Tensor]:
+    """Pure-PyTorch forward loop of :class:`_LinearScan` (any device). Returns ``[out]``."""
+    out = torch.empty_like(u)
+    prev = init
+    for t in range(u.shape[0]):
+        torch.addcmul(u[t], prev, decay, out=out[t])
+        prev = out[t]
+    return [out]
+
+
+def _scan_backward_loop(grad_out: Tensor, decay: Tensor) -> list[Tensor]:
+    """Pure-PyTorch reverse loop of :class:`_LinearScan`: ``g_t = grad_t + decay * g_{t+1}``."""
+    grad_u = torch.empty_like(grad_out)
+    steps = grad_out.shape[0]
+    grad_u[steps - 1] = grad_out[steps - 1]
+    for t in range(steps - 2, -1, -1):
+        torch.addcmul(grad_out[t], grad_u[t + 1], decay, out=grad_u[t])
+    return [grad_u]
 
 
 # --------------------------------------------------------------------------- synapse traces
