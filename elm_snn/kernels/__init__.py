@@ -16,10 +16,18 @@ import torch
 
 from ._compiled import compiled_available, use_compiled
 from ._device import capture_mode, step_capture
-from .fused import denormals_flushed, flush_denormals, front_end_strategy, fused_elm_sequence
+from ._sparse import SparseFrames
+from .fused import (
+    denormals_flushed,
+    flush_denormals,
+    front_end_strategy,
+    fused_elm_sequence,
+    sparse_module_forward,
+)
 
 __all__ = [
     "SUPPORTED_DTYPES",
+    "SparseFrames",
     "capture_mode",
     "compiled_available",
     "denormals_flushed",
@@ -27,6 +35,7 @@ __all__ = [
     "front_end_strategy",
     "fused_elm_sequence",
     "fused_support",
+    "sparse_module_forward",
     "step_capture",
     "use_compiled",
 ]

@@ -23,6 +23,87 @@ from ._common import _ops_for, _project, flush_denormals
 SPARSE_MAX_DENSITY = 0.05
 
 
+class SparseFrames(NamedTuple):
+    """A time-major spike batch ``(T, B, C)`` given by its nonzeros (no dense frames).
+
+    CSR over the ``T * B`` time-major rows (row ``t * B + b``): ``row_ptr`` ``(T * B + 1,)``
+    int64 offsets, ``col`` ``(nnz,)`` int64 channels (ascending within a row), ``val``
+    ``(nnz,)`` float values (spike counts, or 1 for binary spikes), ``shape`` ``(T, B, C)``.
+    Build one with :func:`elm_snn.data.sparse.collate_sparse`; ELM / Branch-ELM modules
+    (and :func:`~elm_snn.kernels.fused_elm_sequence`) take it in place of a dense batch.
+    As a ``NamedTuple`` of tensors it moves between devices like any batch
+    (:meth:`to`, Lightning's batch transfer).
+    """
+
+    row_ptr: Tensor
+    col: Tensor
+    val: Tensor
+    shape: tuple[int, int, int]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.val.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.val.device
+
+    def to(self, *args, **kwargs) -> SparseFrames:
+        """Move to a device; a floating dtype applies to ``val`` only."""
+        val = self.val.to(*args, **kwargs)
+        return SparseFrames(
+            self.row_ptr.to(device=val.device), self.col.to(device=val.device), val, self.shape
+        )
+
+    def with_values(self, val: Tensor) -> SparseFrames:
+        """The same nonzero pattern with new values ``(nnz,)`` (e.g. after dropout)."""
+        return SparseFrames(self.row_ptr, self.col, val, self.shape)
+
+    def to_dense(self) -> Tensor:
+        """The dense ``(T, B, C)`` tensor (differentiable w.r.t. ``val``)."""
+        steps, batch, channels = self.shape
+        counts = self.row_ptr.diff()
+        rows = torch.repeat_interleave(torch.arange(steps * batch, device=self.device), counts)
+        dense = self.val.new_zeros((steps * batch, channels))
+        dense = dense.index_put((rows, self.col), self.val, accumulate=True)
+        return dense.view(steps, batch, channels)
+
+    def check(self, name: str = "x") -> None:
+        """Raise ``ValueError`` (naming ``name``) unless this is a well-formed CSR batch."""
+        if len(self.shape) != 3 or any(int(n) < 0 for n in self.shape):
+            raise ValueError(f"{name}.shape: expected (T, B, C) sizes >= 0, got {self.shape}")
+        steps, batch, channels = (int(n) for n in self.shape)
+        rp, col, val = self.row_ptr, self.col, self.val
+        if rp.dtype != torch.int64 or col.dtype != torch.int64:
+            raise ValueError(
+                f"{name}: expected int64 row_ptr and col, got {rp.dtype} and {col.dtype}"
+            )
+        if not val.is_floating_point():
+            raise ValueError(f"{name}.val: expected a floating dtype, got {val.dtype}")
+        if rp.dim() != 1 or rp.numel() != steps * batch + 1:
+            raise ValueError(
+                f"{name}.row_ptr: expected shape ({steps * batch + 1},) for T * B + 1 rows, "
+                f"got {tuple(rp.shape)}"
+            )
+        nnz = col.numel()
+        if col.dim() != 1 or val.shape != col.shape:
+            raise ValueError(
+                f"{name}: col and val must be 1-D of equal length, got {tuple(col.shape)} and "
+                f"{tuple(val.shape)}"
+            )
+        if int(rp[0]) != 0 or int(rp[-1]) != nnz or bool((rp.diff() < 0).any()):
+            raise ValueError(
+                f"{name}.row_ptr: expected non-decreasing offsets from 0 to nnz = {nnz}"
+            )
+        if nnz and (int(col.min()) < 0 or int(col.max()) >= channels):
+            raise ValueError(
+                f"{name}.col: expected channels in [0, {channels}), got "
+                f"[{int(col.min())}, {int(col.max())}]"
+            )
+        if not bool(torch.isfinite(val).all()):
+            raise ValueError(f"{name}.val: expected finite values (found NaN or inf)")
+
+
 class _SparseRows(NamedTuple):
     """Nonzeros of an input ``(T, B, I)`` in CSR form over its ``T * B`` time-major rows."""
 

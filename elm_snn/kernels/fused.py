@@ -50,6 +50,7 @@ for backward instead of the dense input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +74,7 @@ from ._recurrence import _ELMRecurrence, _recurrence_backward_loop
 from ._scans import SYNAPSE_CHECKPOINT_EVERY, _LinearScan, _SynapseTraceScan
 from ._sparse import (
     SPARSE_MAX_DENSITY,
+    SparseFrames,
     _project_input,
     _sparse_rows,
     _SparseProject,
@@ -82,11 +84,13 @@ from ._sparse import (
 
 __all__ = [
     "SPARSE_MAX_DENSITY",
+    "SparseFrames",
     "SYNAPSE_CHECKPOINT_EVERY",
     "denormals_flushed",
     "flush_denormals",
     "fused_elm_sequence",
     "front_end_strategy",
+    "sparse_module_forward",
 ]
 
 #: Re-exported for tests and benchmarks that reach into the kernel's parts.
@@ -214,10 +218,15 @@ def _final_trace_uniform(
 
 
 def _front_end(
-    x: Tensor, trace0: Tensor | None, params: ELMParameters, w1b: Tensor
+    x: Tensor,
+    trace0: Tensor | None,
+    params: ELMParameters,
+    w1b: Tensor,
+    given_rows: _SparseRows | None = None,
 ) -> tuple[Tensor, Tensor]:
     """First-layer input half ``P`` ``(T, B, H_1)`` (without the bias, which the
-    recurrence adds) and the final trace."""
+    recurrence adds) and the final trace. With ``given_rows`` (a sparse batch, see
+    :func:`_sparse_input`) ``x`` is a zero placeholder and only the rows are read."""
     steps, batch, num_inputs = x.shape
     strategy = front_end_strategy(params, num_inputs)
     diagonal = _is_diagonal(params, num_inputs)
@@ -236,7 +245,10 @@ def _front_end(
         p = _project(branches, w1b.t())
     else:
         # the nonzeros of a spike input, when it is sparse (compiled loops only)
-        rows = None if diagonal and strategy == "branch" else _sparse_rows(x)
+        if given_rows is not None:
+            rows = given_rows
+        else:
+            rows = None if diagonal and strategy == "branch" else _sparse_rows(x)
         w_in = None if diagonal else _input_to_branch(params, num_inputs)
         b0 = None if trace0 is None else _branch_sum_state(trace0, params)
         uniform = _uniform_decay(params.trace_decay)
@@ -268,7 +280,7 @@ def _front_end(
 
 
 def fused_elm_sequence(
-    x: Tensor,
+    x: Tensor | SparseFrames,
     state: ELMState | None,
     params: ELMParameters,
     *,
@@ -282,7 +294,11 @@ def fused_elm_sequence(
     ``torch.autograd.Function``\\ s or of ordinary differentiable ops).
 
     Args:
-        x: ``(T, B, I)`` time-major inputs (a transposed batch-first tensor is fine).
+        x: ``(T, B, I)`` time-major inputs (a transposed batch-first tensor is fine), or a
+            :class:`~elm_snn.kernels.SparseFrames` spike batch: its nonzeros feed the sparse
+            front end directly, no dense frames are built (densified instead without the
+            compiled loops, for front ends that do not project the input, or when its
+            values need a gradient).
         state: initial :class:`~elm_snn.functional.elm.ELMState`, or ``None`` for zeros.
         params: :class:`~elm_snn.functional.elm.ELMParameters`.
         flush_denormal: flush float subnormals to zero while the kernel runs on CPU (the
@@ -291,16 +307,41 @@ def fused_elm_sequence(
     Returns:
         ``(y, final_state, None)``: ``y`` ``(T, B, O)`` and the final state.
     """
+    rows = None
+    if isinstance(x, SparseFrames):
+        x, rows = _sparse_input(x, params)
     if x.dim() != 3:
         raise ValueError(f"x: expected a 3-D tensor (T, B, I), got shape {tuple(x.shape)}")
     if x.shape[0] == 0 or x.shape[1] == 0:  # nothing to fuse: empty sequence or batch
         return F_elm.elm_sequence(x, state, params)
     with flush_denormals(flush_denormal and x.device.type == "cpu"):
-        return _fused(x, state, params)
+        return _fused(x, state, params, rows)
+
+
+def _sparse_input(frames: SparseFrames, params: ELMParameters) -> tuple[Tensor, _SparseRows | None]:
+    """``(x, rows)`` for a sparse batch: a zero placeholder ``(T, B, C)`` (no memory, an
+    expanded scalar) and the nonzeros as the kernel's rows, when the front end runs on rows
+    (compiled loops, and a strategy that projects the input; else the dense batch, None)."""
+    frames.check("x")
+    weight = params.readout_weight
+    frames = frames.to(device=weight.device, dtype=weight.dtype)
+    num_inputs = frames.shape[2]
+    strategy = front_end_strategy(params, num_inputs)
+    on_rows = (
+        _ops_for(frames.val) is not None
+        and not frames.val.requires_grad
+        and strategy != "synapse"
+        and not (strategy == "branch" and _is_diagonal(params, num_inputs))
+    )
+    if not on_rows:
+        return frames.to_dense(), None
+    placeholder = frames.val.new_zeros(()).expand(frames.shape)
+    rows = _SparseRows(frames.row_ptr, frames.col, frames.val, tuple(frames.shape))
+    return placeholder, rows
 
 
 def _fused(
-    x: Tensor, state: ELMState | None, params: ELMParameters
+    x: Tensor, state: ELMState | None, params: ELMParameters, rows: _SparseRows | None = None
 ) -> tuple[Tensor, ELMState, None]:
     batch = x.shape[1]
     k = params.num_branches
@@ -320,7 +361,7 @@ def _fused(
             b = None if b is None else b * _TANH_SLOPE
         layers += [w, b]
     trace0 = None if state is None else state.trace
-    p, final_trace = _front_end(x, trace0, params, w1b)
+    p, final_trace = _front_end(x, trace0, params, w1b, rows)
     m0 = x.new_zeros((batch, params.num_memory)) if state is None else state.memory
     gain = params.memory_gain * _TANH_SCALE
     memory = _ELMRecurrence.apply(
@@ -328,3 +369,44 @@ def _fused(
     )
     y = F.linear(memory, params.readout_weight, params.readout_bias)
     return y, ELMState(memory=memory[-1], trace=final_trace), None
+
+
+def sparse_module_forward(
+    module: Any, frames: SparseFrames, state: ELMState | None = None, return_states: bool = False
+):
+    """``module(frames)`` for an ELM / Branch-ELM module and a sparse spike batch.
+
+    The batch goes to the fused kernel as is when the module would run it (``backend``
+    not ``"reference"``, no recorded states, not spiking, no ``init_hidden``); otherwise
+    the module runs on the dense batch. Returns what ``module.forward`` returns.
+    """
+    if not isinstance(frames, SparseFrames):
+        raise TypeError(
+            f"x: expected a torch.Tensor or elm_snn.kernels.SparseFrames, got "
+            f"{type(frames).__name__}"
+        )
+    frames.check("x")
+    if frames.shape[2] != module.num_inputs:
+        raise ValueError(
+            f"x: expected {module.num_inputs} channels, got a sparse batch of shape "
+            f"{tuple(frames.shape)}"
+        )
+    weight = module.readout.weight
+    frames = frames.to(device=weight.device, dtype=weight.dtype)
+    direct = (
+        not return_states
+        and not module.batch_first
+        and not getattr(module, "spiking", False)
+        and not module.init_hidden
+        and module._fused_kernel() is fused_elm_sequence
+    )
+    if not direct:
+        dense = frames.to_dense()
+        if module.batch_first:
+            dense = dense.transpose(0, 1)
+        return module(dense, state, return_states)
+    if state is not None:
+        placeholder = frames.val.new_zeros(()).expand(frames.shape)
+        state = module._check_state(state, frames.shape[1], placeholder)
+    y, final, _ = fused_elm_sequence(frames, state, module.elm_parameters())
+    return y, final

@@ -422,6 +422,10 @@ class ELM(ELMCore, StatefulModule):
 
     def forward(self, x: Tensor, state: ELMState | None = None, return_states: bool = False):
         """Run the sequence; see the class docstring for shapes."""
+        if not isinstance(x, Tensor):  # a sparse spike batch (elm_snn.kernels.SparseFrames)
+            from ..kernels import sparse_module_forward
+
+            return sparse_module_forward(self, x, state, return_states)
         axes = "(B, T, num_inputs)" if self.batch_first else "(T, B, num_inputs)"
         x = self._check_input(x, "x", 3, axes)
         check_time_steps("x", x, 1 if self.batch_first else 0, axes)
