@@ -135,20 +135,24 @@ class _ELMRecurrence(torch.autograd.Function):
             grad_p = grad_first if needs[2] else None
             grad_m0 = carry if needs[3] else None
             grad_kappa = grad_gain = grad_a = None
-            g1_flat = grad_first.reshape(flat, -1)
+            # G = sum_t g1_t^T m_{t-1} (H_1, M), shared by the gradients of kappa_m and A
+            g1_prev = None
+            if needs[4] or needs[6]:
+                g1_prev = grad_first[0].t() @ m0
+                if steps > 1:
+                    rest = grad_first[1:].reshape((steps - 1) * batch, -1)
+                    g1_prev = g1_prev.addmm_(rest.t(), memory[:-1].reshape(-1, num_memory))
             if needs[4]:
-                prev_memory = torch.cat([m0.unsqueeze(0), memory[:-1]])
-                grad_mk_all = grad_m_all + (g1_flat @ a).view(steps, batch, num_memory)
-                grad_kappa = (grad_mk_all * prev_memory).sum((0, 1))
+                # dL/dkappa_j = sum_{t,b} (dL/dm_t + g1_t @ A)_j m_{t-1,j}; the second term
+                # is sum_h A_hj G_hj (no (T, B, M) product, no shifted copy of m)
+                grad_kappa = (grad_m_all[0] * m0).sum(0) + (g1_prev * a).sum(0)
+                if steps > 1:
+                    grad_kappa = grad_kappa + (grad_m_all[1:] * memory[:-1]).sum((0, 1))
             if needs[5]:
                 grad_gain = (grad_m_all * tanh_all).sum((0, 1))
             if needs[6]:
-                # g1^T @ (kappa * m_{t-1}) = (g1^T @ m_{t-1}) * kappa, without the shifted copy
-                grad_a = grad_first[0].t() @ m0
-                if steps > 1:
-                    rest = grad_first[1:].reshape((steps - 1) * batch, -1)
-                    grad_a = grad_a.addmm_(rest.t(), memory[:-1].reshape(-1, num_memory))
-                grad_a = grad_a * kappa_m
+                # g1^T @ (kappa * m_{t-1}) = (g1^T @ m_{t-1}) * kappa
+                grad_a = g1_prev * kappa_m
             grad_layers: list[Tensor | None] = []
             for layer in range(num_hidden):
                 g_out = grad_pre[layer + 1] if layer + 1 < num_hidden else grad_o_all
