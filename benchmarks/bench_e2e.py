@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batches", type=int, default=12, help="training batches of 8")
     parser.add_argument("--repeats", type=int, default=7, help="repeats of the step-only time")
     args = parser.parse_args(argv)
+    from elm_snn.train.run import quiet_lightning
+
+    quiet_lightning(verbose=False)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     results: dict = {"load_avg_before": os.getloadavg(), "threads": 1, "bins": {}}
