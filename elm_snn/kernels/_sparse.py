@@ -42,10 +42,12 @@ class SparseFrames(NamedTuple):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The values' dtype."""
         return self.val.dtype
 
     @property
     def device(self) -> torch.device:
+        """The device of the tensors."""
         return self.val.device
 
     def to(self, *args, **kwargs) -> SparseFrames:
