@@ -314,3 +314,35 @@ def test_threaded_nonzero_pass_keeps_the_row_order() -> None:
     rows = torch.repeat_interleave(torch.arange(300 * 7), one.row_ptr.diff())
     rebuilt[rows, one.col] = one.val
     assert torch.equal(rebuilt.view(300, 7, 50), x)
+
+
+@pytest.mark.usefixtures("needs_compiled")
+def test_worker_threads_flush_subnormals_like_the_caller() -> None:
+    """The pool's threads take the caller's flush-to-zero setting (torch sets it per
+    thread): a float32 scan decaying into subnormals gives the same zeros on every block."""
+    from elm_snn.kernels import flush_denormals
+
+    ops = _compiled.compiled_ops()
+    steps, batch, width = 40, 4, 8
+    u = torch.zeros(steps, batch, width)
+    u[0] = 1e-30
+    decay = torch.full((width,), 0.1)
+    init = torch.zeros(batch, width)
+    before = torch.get_num_threads()
+    try:
+        outs = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with flush_denormals():
+                outs[threads] = ops.scan_forward(u, decay, init)
+        torch.set_num_threads(2)
+        unflushed = ops.scan_forward(u, decay, init)
+    finally:
+        torch.set_num_threads(before)
+    tiny = torch.finfo(torch.float32).tiny
+    # without flushing, subnormals in the rows of both blocks (the caller's and the worker's,
+    # whatever setting the worker had when the pool was created)
+    assert bool(((unflushed > 0) & (unflushed < tiny)).any(dim=2).any(dim=0).all())
+    for out in outs.values():
+        assert not bool(((out > 0) & (out < tiny)).any())  # none on any thread with it
+    assert torch.equal(outs[2], outs[1])

@@ -30,3 +30,23 @@ def test_sparse_input_with_dropout_runs(shd_root, tmp_path) -> None:
 def test_sparse_input_is_for_shd_tasks(neuronio_root) -> None:
     with pytest.raises(ValueError, match="input_format: 'sparse' is for the SHD tasks"):
         tiny_config("neuronio", "elm", neuronio_root, input_format="sparse")
+
+
+def test_cli_input_format_flag_trains_and_evaluates(shd_root, tmp_path, capsys) -> None:
+    import json
+
+    from elm_snn.train.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--task", "shd", "--model", "elm", "--bin-size", "50"]
+    args += ["--data-root", str(shd_root), "--out", str(out), "--preset", "quick"]
+    args += ["--max-epochs", "1", "--train-samples", "16", "--val-samples", "8"]
+    args += ["--test-samples", "8", "--num-memory", "4", "--no-progress", "--accelerator", "cpu"]
+    assert main([*args, "--input-format", "sparse"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["input_format"] == "sparse"
+    printed = json.loads(capsys.readouterr().out)
+    ckpt = out / "checkpoints" / "last.ckpt"
+    assert main(["eval", "--checkpoint", str(ckpt), "--out", str(tmp_path / "e.json")]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test_accuracy"] == printed["test_accuracy"]
