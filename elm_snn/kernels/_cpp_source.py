@@ -6,6 +6,12 @@ with ``torch.ops.load_library``. Every function allocates and returns its output
 argument is modified). Matmuls go through ``at::cpu::mm_out`` (MKL/oneDNN, without the
 dispatcher), ``tanh``/``silu`` through ``at::cpu::*_out`` (vectorised), everything else is
 a plain loop over fixed scratch buffers. ``@NS@`` is replaced by the operator namespace.
+
+Threads: loops over independent rows (batch rows of the scans and of the recurrence in
+:mod:`._cpp_recurrence`, rows of the sparse products, blocks of the nonzero pass) are cut
+into ``torch.get_num_threads()`` blocks by ``for_chunks`` and run on ATen's OpenMP pool
+(the library is built with ``-fopenmp``); each block writes only its own outputs and sums
+in the same order as one thread.
 """
 
 from __future__ import annotations

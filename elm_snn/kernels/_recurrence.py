@@ -1,4 +1,10 @@
-"""The sequential core of the fused ELM kernel (memory-dependent MLP half, memory update)."""
+"""The sequential core of the fused ELM kernel (memory-dependent MLP half, memory update).
+
+On CPU its time loops are the compiled ones (:mod:`._cpp_recurrence`, batch blocks on
+torch's threads); elsewhere, or without a compiler, :func:`_recurrence_forward_loop` and
+:func:`_recurrence_backward_loop` run them as PyTorch ops on any device, through
+:func:`._device.run_loop` (which can capture them as CUDA graphs).
+"""
 
 from __future__ import annotations
 
