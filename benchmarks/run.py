@@ -1,9 +1,11 @@
 """One command for every benchmark: ``python benchmarks/run.py [--quick] [--out FILE]``.
 
-Runs the ELM kernel benchmark (:mod:`bench_elm`), the E/I SNN train step
-(:mod:`bench_eisnn_fused`: fused loops against the autograd reference and against the fused
-ELM) and, when present, the data-pipeline benchmark (``bench_data.py``), prints tables and
-writes one JSON file.
+Runs, in one process: the ELM kernel benchmark (:mod:`bench_elm`), the fused ELM on 1 and 2
+threads (:mod:`bench_threads`), the E/I SNN train step (:mod:`bench_eisnn_fused`: fused loops
+against the autograd reference and against the fused ELM), end-to-end training throughput
+against the training step alone (:mod:`bench_e2e`), the fused ELM on a GPU
+(:mod:`bench_device`; skipped without one) and, when present, the data-pipeline benchmark
+(``bench_data.py``); prints tables and every ratio, and writes one JSON file.
 """
 
 from __future__ import annotations
@@ -27,17 +29,39 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output file")
-    parser.add_argument("--only", choices=["elm", "eisnn", "data"], help="run just one benchmark")
+    parser.add_argument(
+        "--only",
+        choices=["elm", "threads", "eisnn", "e2e", "device", "data"],
+        help="run just one benchmark",
+    )
     bench_elm.add_arguments(parser)
     args = parser.parse_args(argv)
     results = {}
     if args.only in (None, "elm"):
         results["elm"] = bench_elm.run(args)
+    if args.only in (None, "threads"):
+        import bench_threads
+
+        quick = ["--steps", "100", "--repeats", "1", "--batches", "8", "16"]
+        results["threads"] = bench_threads.main(quick if args.quick else [])
     if args.only in (None, "eisnn"):
         import bench_eisnn_fused
+        import torch
 
+        threads = torch.get_num_threads()  # it runs on one thread
         steps = ["--steps", "200", "--repeats", "1"] if args.quick else []
         results["eisnn"] = bench_eisnn_fused.main(steps)
+        torch.set_num_threads(threads)
+    if args.only in (None, "e2e"):
+        import bench_e2e
+
+        quick = ["--bins", "10", "--batches", "3", "--repeats", "2"]
+        results["e2e"] = bench_e2e.main(quick if args.quick else [])
+    if args.only in (None, "device"):
+        import bench_device
+
+        quick = ["--steps", "100", "--repeats", "1"]
+        results["device"] = bench_device.main(quick if args.quick else [])
     data_path = HERE / "bench_data.py"
     if args.only in (None, "data") and data_path.is_file():
         spec = importlib.util.spec_from_file_location("bench_data", data_path)

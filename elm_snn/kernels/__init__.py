@@ -3,7 +3,8 @@
 :func:`fused_support` is the hook :class:`elm_snn.ELM` calls to pick its fused path.
 On CPU the fused kernel's loops are compiled C++ when a compiler is available
 (:func:`compiled_available`, :func:`use_compiled`; built once into the elm-snn cache
-folder), else pure PyTorch.
+folder), else pure PyTorch. On any other device (CUDA, ...) the same pure-PyTorch loops
+run, optionally captured as CUDA graphs (:func:`step_capture`, ``ELM_SNN_CAPTURE``).
 """
 
 from __future__ import annotations
@@ -14,16 +15,28 @@ from typing import Any
 import torch
 
 from ._compiled import compiled_available, use_compiled
-from .fused import denormals_flushed, flush_denormals, front_end_strategy, fused_elm_sequence
+from ._device import capture_mode, step_capture
+from ._sparse import SparseFrames
+from .fused import (
+    denormals_flushed,
+    flush_denormals,
+    front_end_strategy,
+    fused_elm_sequence,
+    sparse_module_forward,
+)
 
 __all__ = [
     "SUPPORTED_DTYPES",
+    "SparseFrames",
+    "capture_mode",
     "compiled_available",
     "denormals_flushed",
     "flush_denormals",
     "front_end_strategy",
     "fused_elm_sequence",
     "fused_support",
+    "sparse_module_forward",
+    "step_capture",
     "use_compiled",
 ]
 
@@ -48,6 +61,7 @@ def fused_support(module: Any) -> tuple[Callable | None, str | None]:
         return None, f"expected an ELM module with a readout layer, got {type(module).__name__}"
     if dtype not in SUPPORTED_DTYPES:
         return None, f"dtype {dtype} is not supported (float32 or float64)"
-    if device.type != "cpu":
-        return None, f"device {device} is not supported (the fused kernel targets CPU)"
+    if device.type == "meta":
+        return None, "device meta is not supported (the kernel needs real tensors)"
+    # any other device: compiled loops on CPU, the same PyTorch loops elsewhere
     return fused_elm_sequence, None

@@ -37,6 +37,10 @@ from ._cpp_source import SOURCE
 __all__ = ["compiled_available", "compiled_ops", "library_path", "use_compiled"]
 
 _FLAGS = ["-O3", "-std=c++20", "-fPIC", "-shared", "-fno-math-errno", "-w"]
+#: Compiled with OpenMP, ``at::parallel_for`` (inline in ATen's headers) runs the loops' batch
+#: blocks on torch's intra-op threads; the library then uses the ``libgomp`` torch already
+#: loaded (same soname). A compiler without OpenMP builds a one-thread library instead.
+_OPENMP_FLAGS = ["-fopenmp"]
 #: Seconds a build may take before it is abandoned (and the fallback used).
 BUILD_TIMEOUT_S = 600
 
@@ -62,7 +66,7 @@ def _build_key(compiler: str) -> str:
         torch.__version__,
         str(torch._C._GLIBCXX_USE_CXX11_ABI),
         compiler,
-        " ".join(_FLAGS),
+        " ".join(_FLAGS + _OPENMP_FLAGS),
         platform.system(),
         platform.machine(),
         sys.version.split()[0],
@@ -113,8 +117,16 @@ def _build(path: Path, compiler: str) -> None:
     abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
     extra = ["-undefined", "dynamic_lookup"] if platform.system() == "Darwin" else []
     with atomic_path(path) as tmp:
-        cmd = [compiler, *_FLAGS, abi, *includes, str(src_path), "-o", str(tmp), *link, *extra]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        base = [compiler, *_FLAGS, abi, *includes, str(src_path), "-o", str(tmp), *link, *extra]
+        proc = subprocess.run(
+            base[:1] + _OPENMP_FLAGS + base[1:],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+        )
+        if proc.returncode != 0:  # e.g. Apple clang without OpenMP: build for one thread
+            _log.info("elm_snn: building without OpenMP (one thread): %s", proc.stderr[-500:])
+            proc = subprocess.run(base, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         if proc.returncode != 0:
             raise RuntimeError(f"{Path(compiler).name} failed:\n{proc.stderr[-2000:]}")
 

@@ -496,6 +496,10 @@ class ELM(ELMCore):
     @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: ELMState | None = None, return_states: bool = False):
         """Run the sequence; see the class docstring for shapes."""
+        if not isinstance(x, Tensor):  # a sparse spike batch (elm_snn.kernels.SparseFrames)
+            from ..kernels import sparse_module_forward
+
+            return sparse_module_forward(self, x, state, return_states)
         x = self._sequence_input(x, self.num_inputs)
         state = self._initial_state(state, x.shape[1], x)
         params = self.functional_parameters()

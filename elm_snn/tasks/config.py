@@ -139,6 +139,8 @@ def _check_digit_bins(bin_size_ms: float, digit_ms: float = _DIGIT_MS) -> None:
 #: :func:`elm_snn.networks.readout.aggregate`); the E/I SNN's output is already the 20 ms
 #: low-pass of its output spikes, so for it each choice is "low-pass, then aggregate".
 READOUTS = ("last", "mean", "sum", "max")
+#: SHD tasks: batches as dense frames or as their nonzeros (:mod:`elm_snn.data.sparse`).
+INPUT_FORMATS = ("dense", "sparse")
 #: SHD tasks: validation items held out of ``shd_train.h5`` by ``"sample"`` (random 10 %)
 #: or by ``"speaker"`` (every sample of 10 % of the training speakers, at least one).
 VALIDATION_SPLITS = ("sample", "speaker")
@@ -200,6 +202,8 @@ class RunConfig:
             (:data:`READOUTS`).
         validation_split: SHD tasks, ``"sample"`` (random 10 % of the training samples) or
             ``"speaker"`` (all samples of held-out training speakers).
+        input_format: SHD tasks, ``"dense"`` frame batches or ``"sparse"`` ones
+            (:mod:`elm_snn.data.sparse`: the nonzeros go to the ELM kernel as they are).
     """
 
     task: str
@@ -259,6 +263,7 @@ class RunConfig:
     # SHD tasks
     readout: str = "last"
     validation_split: str = "sample"
+    input_format: str = "dense"
     # engine
     accelerator: str = "auto"
     devices: int | str = 1
@@ -338,6 +343,12 @@ class RunConfig:
                 f"early_stopping_patience: expected None or >= 1, got "
                 f"{self.early_stopping_patience!r}"
             )
+        if self.input_format not in INPUT_FORMATS:
+            raise ValueError(
+                f"input_format: expected one of {INPUT_FORMATS}, got {self.input_format!r}"
+            )
+        if self.input_format == "sparse" and self.task not in ("shd", "shd-adding"):
+            raise ValueError(f"input_format: 'sparse' is for the SHD tasks, not {self.task!r}")
         if self.output_init not in OUTPUT_INITS:
             raise ValueError(
                 f"output_init: expected one of {OUTPUT_INITS}, got {self.output_init!r}"

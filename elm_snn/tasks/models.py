@@ -47,8 +47,19 @@ class SequenceModel(nn.Module):
         self.name = name
 
     def forward(self, x: Tensor) -> Tensor:
-        """``(T, B, I)`` float -> ``(T, B, O)`` outputs."""
-        y, _ = self.backbone(self.dropout(x))
+        """``(T, B, I)`` float (or a sparse batch, see below) -> ``(T, B, O)`` outputs.
+
+        A :class:`~elm_snn.kernels.SparseFrames` batch (``input_format="sparse"``) goes to
+        ELM / Branch-ELM backbones as it is, with the dropout applied to its nonzeros
+        (zeros stay zeros, as in dense dropout); other backbones get the dense batch.
+        """
+        if isinstance(x, Tensor):
+            y, _ = self.backbone(self.dropout(x))
+            return y
+        from elm_snn.neurons.elm import ELM
+
+        x = x.with_values(self.dropout(x.val))
+        y, _ = self.backbone(x if isinstance(self.backbone, ELM) else x.to_dense())
         return y
 
     def regularization(self) -> Tensor | None:

@@ -64,6 +64,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from elm_snn._io import atomic_write_text
 from elm_snn.tasks import RunConfig, count_parameters, get_task
 from elm_snn.tasks.base import NonFiniteLossError
+from elm_snn.tasks.sparse_input import with_input_format
 from elm_snn.train.checkpoints import (
     CheckpointError,
     CheckpointMismatchError,
@@ -396,7 +397,7 @@ def _train(
 
     task = get_task(cfg.task)
     data_root = task.prepare_data(cfg)
-    data = task.build_data(cfg, data_root)
+    data = with_input_format(task.build_data(cfg, data_root), cfg)
     if not ckpt_path:
         atomic_write_text(out / "config.json", cfg.to_json() + "\n")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -491,7 +492,7 @@ def evaluate(
     saved.update(accelerator=accelerator, devices=devices, num_nodes=1, strategy="auto")
     cfg = RunConfig.from_dict(saved)
     task = get_task(cfg.task)
-    data = task.build_data(cfg, task.prepare_data(cfg))
+    data = with_input_format(task.build_data(cfg, task.prepare_data(cfg)), cfg)
     if (data.num_inputs, data.num_outputs) != (hp["num_inputs"], hp["num_outputs"]):
         raise CheckpointMismatchError(
             f"checkpoint {str(path)!r}: model has {hp['num_inputs']} inputs / "

@@ -118,6 +118,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="SHD tasks: hold out 10%% of the training samples ('sample') or of the training "
         "speakers ('speaker') for validation; default: the preset's",
     )
+    parser.add_argument(
+        "--input-format",
+        choices=("dense", "sparse"),
+        default=None,
+        help="SHD tasks: batches as dense frames (default) or as their nonzeros, which ELM "
+        "models feed to the fused kernel without dense frames (other models densify)",
+    )
     parser.add_argument("--accelerator", default=None, help="cpu, gpu, auto (default auto)")
     parser.add_argument(
         "--devices",
@@ -153,6 +160,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         output_init=args.output_init,
         readout=args.readout,
         validation_split=args.validation_split,
+        input_format=args.input_format,
         accelerator=args.accelerator,
         devices=args.devices,
         num_nodes=args.num_nodes,

@@ -263,3 +263,88 @@ def test_non_finite_inputs_propagate_like_the_reference(
         assert torch.equal(ours.isinf(), ref.isinf())
         finite = torch.isfinite(ref)
         torch.testing.assert_close(ours[finite], ref[finite], rtol=0, atol=1e-10)
+
+
+@pytest.mark.usefixtures("needs_compiled")
+@pytest.mark.parametrize("name", ["paper-default", "neuronio-silu", "mlp2-silu", "grouped-branch"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_compiled_threads_match_one_thread(name: str, batch: int) -> None:
+    """Batch blocks on two threads (recurrence, scans, sparse products, the nonzero pass)
+    give one thread's values and gradients, and both the reference's."""
+    model = _perturbed(CONFIGS[name])
+    x = _sparse_spikes(model, steps=150, batch=batch)
+    state = _state(model, batch)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        y1, f1, g1 = _run_and_grad(fused_elm_sequence, model, x, state)
+        torch.set_num_threads(2)
+        y2, f2, g2 = _run_and_grad(fused_elm_sequence, model, x, state)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(y2, y1, rtol=0, atol=1e-12)
+    torch.testing.assert_close(f2.memory, f1.memory, rtol=0, atol=1e-12)
+    torch.testing.assert_close(f2.trace, f1.trace, rtol=0, atol=1e-12)
+    for a, b in zip(g1, g2, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    _assert_same(model, x, state)
+
+
+@pytest.mark.usefixtures("needs_compiled")
+def test_threaded_nonzero_pass_keeps_the_row_order() -> None:
+    """The nonzero pass cut into row blocks on two threads gives one thread's CSR arrays,
+    and still stops (returns None) on an input denser than the bound."""
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(300, 7, 50, generator=gen) < 0.02).double() * torch.randn(300, 7, 50)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fused._sparse_rows(x)
+        torch.set_num_threads(2)
+        two = fused._sparse_rows(x)
+        dense_half = x.clone()
+        dense_half[150:] = 1.0  # only the second block is too dense
+        assert fused._sparse_rows(dense_half) is None
+    finally:
+        torch.set_num_threads(before)
+    assert one is not None and two is not None
+    for a, b in zip(one[:3], two[:3], strict=True):
+        assert torch.equal(a, b)
+    rebuilt = torch.zeros(300 * 7, 50, dtype=torch.float64)
+    rows = torch.repeat_interleave(torch.arange(300 * 7), one.row_ptr.diff())
+    rebuilt[rows, one.col] = one.val
+    assert torch.equal(rebuilt.view(300, 7, 50), x)
+
+
+@pytest.mark.usefixtures("needs_compiled")
+def test_worker_threads_flush_subnormals_like_the_caller() -> None:
+    """The pool's threads take the caller's flush-to-zero setting (torch sets it per
+    thread): a float32 scan decaying into subnormals gives the same zeros on every block."""
+    from elm_snn.kernels import flush_denormals
+
+    ops = _compiled.compiled_ops()
+    steps, batch, width = 40, 4, 8
+    u = torch.zeros(steps, batch, width)
+    u[0] = 1e-30
+    decay = torch.full((width,), 0.1)
+    init = torch.zeros(batch, width)
+    before = torch.get_num_threads()
+    try:
+        outs = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with flush_denormals():
+                outs[threads] = ops.scan_forward(u, decay, init)
+        torch.set_num_threads(2)
+        unflushed = ops.scan_forward(u, decay, init)
+    finally:
+        torch.set_num_threads(before)
+    tiny = torch.finfo(torch.float32).tiny
+    # without flushing, subnormals in the rows of both blocks (the caller's and the worker's,
+    # whatever setting the worker had when the pool was created)
+    assert bool(((unflushed > 0) & (unflushed < tiny)).any(dim=2).any(dim=0).all())
+    for out in outs.values():
+        assert not bool(((out > 0) & (out < tiny)).any())  # none on any thread with it
+    assert torch.equal(outs[2], outs[1])
