@@ -139,11 +139,12 @@ def plot_metric_vs_bin_size(
     for model, by_bin in sorted(points.items()):
         bins = sorted(by_bin)
         means = [sum(by_bin[b]) / len(by_bin[b]) for b in bins]
-        ax.plot(bins, means, "o-", label=model)
+        (line,) = ax.plot(bins, means, "o-", label=model)
         lo = [min(by_bin[b]) for b in bins]
         hi = [max(by_bin[b]) for b in bins]
         if any(h > low for h, low in zip(hi, lo, strict=True)):
-            ax.fill_between(bins, lo, hi, alpha=0.2)
+            # the band in its line's colour (the default cycle would give it the next one)
+            ax.fill_between(bins, lo, hi, alpha=0.2, color=line.get_color())
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle="--", label="chance")
     all_bins = sorted({b for by_bin in points.values() for b in by_bin})
