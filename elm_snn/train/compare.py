@@ -35,6 +35,7 @@ __all__ = [
     "write_results",
     "RESULT_COLUMNS",
     "run_points",
+    "write_rows_csv",
 ]
 
 RESULT_COLUMNS = (
@@ -103,6 +104,22 @@ def summary_markdown(
     return "\n".join(lines) + "\n"
 
 
+def write_rows_csv(
+    path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> Path:
+    """Write ``rows`` as CSV with ``columns`` (missing values empty, other keys ignored),
+    atomically; returns ``path`` as a Path."""
+    from elm_snn._io import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in columns})
+    atomic_write_text(Path(path), buf.getvalue())
+    return Path(path)
+
+
 def write_results(
     rows: Sequence[Mapping[str, Any]],
     out_dir: str | os.PathLike,
@@ -123,13 +140,7 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     metric_cols = sorted({k for r in rows for k in r if k.startswith(("test_", "best_val"))})
     cols = list(RESULT_COLUMNS) + metric_cols
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k) for k in cols})
-    paths = {"csv": out / "results.csv", "markdown": out / "results.md"}
-    atomic_write_text(paths["csv"], buf.getvalue())
+    paths = {"csv": write_rows_csv(out / "results.csv", rows, cols), "markdown": out / "results.md"}
     md = summary_markdown(rows, metric, chance)
     if title:
         md = f"## {title}\n\n" + md

@@ -28,8 +28,6 @@ trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the same facts 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import platform
@@ -198,7 +196,7 @@ def reproduce_neuronio(
     """
     from elm_snn._io import atomic_write_text
     from elm_snn.tasks import resolve_config
-    from elm_snn.train.compare import run_points
+    from elm_snn.train.compare import run_points, write_rows_csv
     from elm_snn.viz import plot_metrics_vs_parameters
 
     known = {p[0]: p for p in NEURONIO_POINTS}
@@ -240,14 +238,7 @@ def reproduce_neuronio(
         for key in ("wall_seconds", "cpu_seconds"):  # runs of older versions lack the totals
             row.setdefault(f"{key}_total", result.get(key))
         rows.append(row)
-    buf = io.StringIO()
-    w = csv.DictWriter(
-        buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore", lineterminator="\n"
-    )
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k) for k in CSV_COLUMNS})
-    atomic_write_text(out / "results.csv", buf.getvalue())
+    write_rows_csv(out / "results.csv", rows, CSV_COLUMNS)
     title = f"NeuronIO: Fig. 3 / Table S4 ({preset} preset)"
     from elm_snn.data.neuronio_datasets import load_neuronio_files
 

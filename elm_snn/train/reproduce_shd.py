@@ -29,8 +29,6 @@ min-max band over seeds, like Fig. 5b-d) and ``run_info.json``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import time
@@ -189,7 +187,7 @@ def reproduce_shd(
     """
     from elm_snn._io import atomic_write_text
     from elm_snn.tasks import get_task, resolve_config
-    from elm_snn.train.compare import run_points, summary_markdown
+    from elm_snn.train.compare import run_points, summary_markdown, write_rows_csv
     from elm_snn.train.reproduce import _git_commit, _machine
     from elm_snn.viz import plot_metric_vs_bin_size
 
@@ -235,14 +233,8 @@ def reproduce_shd(
         {k for r in rows for k in r if k.startswith("test_accuracy_speaker")},
         key=lambda k: int(k.rsplit("speaker", 1)[1]),
     )
-    cols = list(SHD_CSV_COLUMNS) + speaker_cols
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k) for k in cols})
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.csv", buf.getvalue())
+    write_rows_csv(out / "results.csv", rows, list(SHD_CSV_COLUMNS) + speaker_cols)
 
     manifest = Path(root) / "spoken_digits.json"
     stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
