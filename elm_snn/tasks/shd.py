@@ -12,7 +12,8 @@
 
 Head and loss: cross-entropy on the model's output sequence reduced over time with
 ``cfg.readout`` (:func:`elm_snn.networks.readout.aggregate`): ``"last"`` is the paper's
-("the last float output"), ``"mean"``, ``"sum"``, ``"max"`` aggregate every step. Metric:
+("the last float output"), ``"mean"``, ``"sum"``, ``"max"`` aggregate every step, times
+``cfg.logit_scale`` (1 in the paper preset; 20 for the quick preset's E/I SNN). Metric:
 accuracy of the argmax of those logits, overall (``test_accuracy``) and per test speaker
 (``test_accuracy_speaker<id>``: the items in which that speaker says a digit; an SHD-Adding
 pair of two speakers counts for both).
@@ -160,7 +161,8 @@ class _ClassificationTask(Task):
     def _logits(model: SequenceModel, x: Tensor, cfg: RunConfig) -> Tensor:
         from elm_snn.networks.readout import aggregate
 
-        return aggregate(model(x), cfg.readout)
+        logits = aggregate(model(x), cfg.readout)
+        return logits * cfg.logit_scale if cfg.logit_scale != 1.0 else logits
 
     def training_loss(self, model: SequenceModel, batch: Any, cfg: RunConfig) -> tuple[Tensor, int]:
         x, y = batch[0], batch[1]

@@ -235,6 +235,22 @@ def compare(
     return rows
 
 
+def _saved_config_matches(path: Path, cfg: Any) -> bool:
+    """Whether the run configuration saved in ``path`` is ``cfg``.
+
+    The saved dict goes through :meth:`RunConfig.from_dict` first, so a folder written
+    before a field existed (the field missing, so at its default) still matches a
+    configuration that keeps that default. Unreadable or invalid files never match.
+    """
+    from elm_snn.tasks.config import RunConfig
+
+    try:
+        saved = json.loads(path.read_text())
+        return RunConfig.from_dict(saved).to_dict() == cfg.to_dict()
+    except (ValueError, TypeError, OSError):
+        return False
+
+
 def run_points(
     named_configs: Sequence[tuple[str, Any]],
     out_dir: str | os.PathLike,
@@ -265,10 +281,7 @@ def run_points(
         mfile, cfile = run_dir / "metrics.json", run_dir / "config.json"
         same = False
         if reuse and cfile.is_file():
-            try:
-                same = json.loads(cfile.read_text()) == cfg.to_dict()
-            except ValueError:
-                same = False
+            same = _saved_config_matches(cfile, cfg)
         if same and mfile.is_file():
             try:
                 results[i] = json.loads(mfile.read_text())

@@ -112,6 +112,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "mean/sum/max over time (E/I SNN: of its 20 ms low-pass); default: the preset's",
     )
     parser.add_argument(
+        "--logit-scale",
+        type=float,
+        default=None,
+        help="SHD tasks: multiply the logits by this factor (the E/I SNN's softmax "
+        "temperature; 1 is the paper's); default: the preset's",
+    )
+    parser.add_argument(
         "--validation-split",
         choices=("sample", "speaker"),
         default=None,
@@ -159,6 +166,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         num_memory=args.num_memory,
         output_init=args.output_init,
         readout=args.readout,
+        logit_scale=args.logit_scale,
         validation_split=args.validation_split,
         input_format=args.input_format,
         accelerator=args.accelerator,

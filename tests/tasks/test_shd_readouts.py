@@ -34,9 +34,24 @@ def test_readout_choices_in_config_and_presets() -> None:
         resolve_config("shd", "elm", "quick", synthetic=True, validation_split="voice")
 
 
-@pytest.mark.parametrize("readout", ["last", "mean", "sum", "max"])
-def test_task_logits_use_the_readout(readout, shd_root) -> None:
-    cfg = tiny_config("shd", "elm", shd_root, readout=readout)
+def test_logit_scale_in_config_and_presets() -> None:
+    for task in ("shd", "shd-adding"):
+        for model in SHD_MODELS:
+            assert resolve_config(task, model, "paper", synthetic=True).logit_scale == 1.0
+            quick = resolve_config(task, model, "quick", synthetic=True)
+            # the quick E/I SNN's bounded spike-count logits get a temperature (config.py)
+            assert quick.logit_scale == (20.0 if model == "snn" else 1.0), (task, model)
+    assert resolve_config("shd", "snn", "quick", synthetic=True, logit_scale=3).logit_scale == 3
+    for bad in (0.0, -1.0, float("inf"), float("nan"), "2", True):
+        with pytest.raises(ValueError, match="logit_scale: expected a finite number > 0"):
+            resolve_config("shd", "snn", "quick", synthetic=True, logit_scale=bad)
+
+
+@pytest.mark.parametrize(
+    ("readout", "logit_scale"), [("last", 1.0), ("mean", 1.0), ("sum", 1.0), ("max", 2.5)]
+)
+def test_task_logits_use_the_readout(readout, logit_scale, shd_root) -> None:
+    cfg = tiny_config("shd", "elm", shd_root, readout=readout, logit_scale=logit_scale)
     task = get_task("shd")
     data = task.build_data(cfg, task.prepare_data(cfg))
     model = task.build_model(cfg, data.num_inputs, data.num_outputs, data.num_steps).eval()
@@ -44,7 +59,7 @@ def test_task_logits_use_the_readout(readout, shd_root) -> None:
     with torch.no_grad():
         out = model(x)
         records = task.eval_records(model, (x, y), cfg, "validation")
-    expected = aggregate(out, readout)
+    expected = aggregate(out, readout) * logit_scale
     ce = torch.nn.functional.cross_entropy(expected, y, reduction="none")
     torch.testing.assert_close(records["loss"], ce)
 

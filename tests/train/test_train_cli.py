@@ -209,3 +209,26 @@ def test_summary_table_lists_per_speaker_accuracy():
         [{k: v for k, v in rows[0].items() if "speaker" not in k}], "test_accuracy"
     )
     assert "per test speaker" not in plain
+
+
+def test_grid_reuse_tolerates_fields_added_later(tmp_path):
+    """A run folder saved before a RunConfig field existed still counts as the same run
+    when the field keeps its default; any real difference, or an unreadable file, does not."""
+    from elm_snn.tasks.config import resolve_config
+    from elm_snn.train.compare import _saved_config_matches
+
+    cfg = resolve_config("shd", "elm", "quick", synthetic=True)
+    saved = cfg.to_dict()
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(saved))
+    assert _saved_config_matches(path, cfg)
+    older = {k: v for k, v in saved.items() if k != "logit_scale"}  # written before it existed
+    path.write_text(json.dumps(older))
+    assert _saved_config_matches(path, cfg)
+    assert not _saved_config_matches(path, cfg.replace(logit_scale=20.0))
+    path.write_text(json.dumps({**saved, "lr": saved["lr"] * 2}))
+    assert not _saved_config_matches(path, cfg)
+    path.write_text(json.dumps({**saved, "no_such_field": 1}))
+    assert not _saved_config_matches(path, cfg)
+    path.write_text("{not json")
+    assert not _saved_config_matches(path, cfg)
