@@ -33,8 +33,10 @@ TEST_PARAMETERS: dict[str, dict[str, object]] = {
         "SHD_ROOT": None,  # always the generated digits, whatever the environment says
         "PER_CLASS": 1,
         "BIN_SIZES": [50.0, 100.0],
-        "MODELS": ["elm", "lstm", "snn"],
+        "DIGIT_MODELS": ["elm", "lstm", "snn"],
+        "ADDING_MODELS": ["elm", "lstm", "snn"],
         "MAX_EPOCHS": 1,
+        "TRAIN_DIGITS": 16,
         "TRAIN_PAIRS": 16,
         "EVAL_PAIRS": 8,
         "WORKERS": 1,

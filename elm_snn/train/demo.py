@@ -112,7 +112,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"elm-snn demo: error: {exc}", file=sys.stderr)
         return 2
-    readouts = ", ".join(f"{m} {readout or c.readout}" for m, c in quick.items())
+    readouts = ", ".join(
+        f"{m} {readout or c.readout}" + (f" x {c.logit_scale:g}" if c.logit_scale != 1 else "")
+        for m, c in quick.items()
+    )
     splits = {validation_split or c.validation_split for c in quick.values()}
     print(
         f"elm-snn demo: SHD-Adding, models {', '.join(args.models)}, bin sizes "

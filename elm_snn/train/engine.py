@@ -6,8 +6,10 @@
       config.json        resolved RunConfig
       metrics.json       task, model, bin_size_ms, num_parameters, seed, wall_seconds,
                          best validation metric and the test metrics (test_accuracy, or
-                         test_auc / test_soma_rmse_mv / ...); written last: a folder with
-                         metrics.json holds a *finished* run
+                         test_auc / test_soma_rmse_mv / ...), git_commit (of the package's
+                         checkout when the run started, "-dirty" with uncommitted
+                         changes; None outside git); written last: a folder with metrics.json holds
+                         a *finished* run
       logs/metrics.csv   per-step and per-epoch logs (Lightning's CSVLogger)
       checkpoints/       last.ckpt (every epoch), best-*.ckpt (best validation metric),
                          interrupted.ckpt (on Ctrl-C / SIGTERM / an exception: the state at
@@ -388,6 +390,9 @@ def _train(
 ) -> dict[str, Any]:
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
+    from elm_snn.train.reproduce import _git_commit
+
+    commit = _git_commit()  # the code this run starts with
     start = time.perf_counter()
     cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
@@ -437,6 +442,7 @@ def _train(
     # CPU time of this process (all its threads; data-loader workers not included)
     result["cpu_seconds"] = round(time.process_time() - cpu_start, 3)
     if trainer.is_global_zero:
+        result["git_commit"] = commit
         prev = out / "metrics.json"
         _add_run_totals(result, prev, resumed=ckpt_path is not None)
         if earlier_log is not None:

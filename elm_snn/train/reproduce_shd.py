@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ SHD_CSV_COLUMNS = (
     "wall_seconds",
     "cpu_seconds",
     "readout",
+    "logit_scale",
     "epochs_trained",
     "best_val_accuracy",
 )
@@ -106,6 +108,7 @@ def _row(task: str, result: dict[str, Any], cfg: Any) -> dict[str, Any]:
     row = dict(result)
     row["task"] = task
     row["readout"] = cfg.readout
+    row["logit_scale"] = cfg.logit_scale
     # a resumed run's wall_seconds / cpu_seconds cover its last stretch only: report totals
     for key in ("wall_seconds", "cpu_seconds"):
         if result.get(f"{key}_total") is not None:
@@ -251,6 +254,10 @@ def reproduce_shd(
         "preset": preset,
         "overrides": overrides or {},
         "grid": [list(p) for p in grid],
+        # grid points reused from earlier starts keep the commit they ran at
+        "run_commits": dict(
+            Counter(str(r.get("git_commit") or "not recorded") for r in results).most_common()
+        ),
         "cpu_seconds_total": round(sum(float(r.get("cpu_seconds") or 0.0) for r in rows), 1),
         "wall_seconds_total": round(sum(float(r.get("wall_seconds") or 0.0) for r in rows), 1),
     }
@@ -259,6 +266,8 @@ def reproduce_shd(
         "",
         f"- command: `{command}`",
         f"- git commit: `{info['git_commit']}`",
+        "- runs per git commit (reused runs keep theirs): "
+        + ", ".join(f"`{c}` {n}" for c, n in info["run_commits"].items()),
         f"- machine: {info['machine']}",
         f"- finished: {info['date_utc']}",
         f"- data: `{info['data_root']}`"
@@ -284,8 +293,10 @@ def reproduce_shd(
             title=f"{task}: test accuracy ({preset} preset)",
         )
         readouts = ", ".join(
-            f"{m} {r}"
-            for m, r in dict.fromkeys((x["model"], x.get("readout")) for x in task_rows)
+            f"{m} {r}" + (f" (logits x {scale:g})" if scale not in (None, 1.0) else "")
+            for m, r, scale in dict.fromkeys(
+                (x["model"], x.get("readout"), x.get("logit_scale")) for x in task_rows
+            )
             if r
         )
         lines += [

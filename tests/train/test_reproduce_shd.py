@@ -86,6 +86,11 @@ def test_reproduce_shd_tiny(tmp_path):
     info = json.loads((out / "run_info.json").read_text())
     assert info["command"] == "test" and info["cpu_seconds_total"] > 0
     assert len(info["grid"]) == 12
+    # every run records the commit it started at; the page counts runs per commit
+    from elm_snn.train.reproduce import _git_commit
+
+    assert info["run_commits"] == {str(_git_commit() or "not recorded"): 12}
+    assert "runs per git commit" in page
     # a second call reuses every finished run
     logs.clear()
     reproduce_shd(
