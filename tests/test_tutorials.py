@@ -38,7 +38,8 @@ TEST_PARAMETERS: dict[str, dict[str, object]] = {
         "MAX_EPOCHS": 1,
         "TRAIN_DIGITS": 16,
         "TRAIN_PAIRS": 16,
-        "EVAL_PAIRS": 8,
+        "VAL_ITEMS": 8,
+        "TEST_ITEMS": 8,
         "WORKERS": 1,
     },
     "03_neuronio": {
