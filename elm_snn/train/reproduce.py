@@ -35,6 +35,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,70 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def run_info(
+    command: str,
+    commit: str | None,
+    data_root: str | os.PathLike,
+    preset: str,
+    overrides: dict[str, Any] | None,
+    results: Sequence[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """The provenance record of a reproduction (``run_info.json``), shared by the targets.
+
+    Args:
+        command: the command line that made it.
+        commit: :func:`_git_commit` taken before the first run started (what the runs began
+            with; the checkout may have moved by the end).
+        data_root: the data the runs read.
+        preset, overrides: the configuration the grid was resolved with.
+        results: every run's ``metrics.json`` (reused runs included), for the totals and
+            the count of runs per commit they started at.
+        **extra: target-specific keys, inserted after ``data_root``.
+    """
+    return {
+        "command": command,
+        "git_commit": commit,
+        "machine": _machine(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "data_root": os.fspath(data_root),
+        **extra,
+        "preset": preset,
+        "overrides": overrides or {},
+        # grid points reused from earlier starts keep the commit they ran at
+        "run_commits": dict(
+            Counter(str(r.get("git_commit") or "not recorded") for r in results).most_common()
+        ),
+        # a resumed run's totals cover all its parts; runs of older versions lack them
+        "cpu_seconds_total": round(
+            sum(float(r.get("cpu_seconds_total") or r.get("cpu_seconds") or 0.0) for r in results),
+            1,
+        ),
+        "wall_seconds_total": round(
+            sum(
+                float(r.get("wall_seconds_total") or r.get("wall_seconds") or 0.0) for r in results
+            ),
+            1,
+        ),
+    }
+
+
+def run_info_markdown(info: dict[str, Any], data: str) -> list[str]:
+    """The header lines of a results page from :func:`run_info` (``data``: how to name the
+    data after its folder)."""
+    return [
+        f"- command: `{info.get('command')}`",
+        f"- git commit: `{info.get('git_commit')}`",
+        "- runs per git commit (reused runs keep theirs): "
+        + ", ".join(f"`{c}` {n}" for c, n in (info.get("run_commits") or {}).items()),
+        f"- machine: {info.get('machine')}",
+        f"- finished: {info.get('date_utc')}",
+        f"- data: `{info.get('data_root')}`" + (f" ({data})" if data else ""),
+        f"- CPU time of all runs: {float(info.get('cpu_seconds_total') or 0) / 60:.1f} min "
+        f"(wall {float(info.get('wall_seconds_total') or 0) / 60:.1f} min, summed over runs)",
+    ]
+
+
 def _fmt(v: Any, digits: int) -> str:
     try:
         return f"{float(v):.{digits}f}"
@@ -129,16 +194,7 @@ def results_markdown(
     (test split) and the Fig. 3-style plot."""
     lines = [f"# {title}", ""]
     if info:
-        lines += [
-            f"- command: `{info.get('command')}`",
-            f"- git commit: `{info.get('git_commit')}`",
-            f"- machine: {info.get('machine')}",
-            f"- finished: {info.get('date_utc')}",
-            f"- data: `{info.get('data_root')}` ({info.get('data_description')})",
-            f"- CPU time of all runs: {float(info.get('cpu_seconds_total') or 0) / 60:.1f} min "
-            f"(wall {float(info.get('wall_seconds_total') or 0) / 60:.1f} min, summed over runs)",
-            "",
-        ]
+        lines += [*run_info_markdown(info, str(info.get("data_description") or "")), ""]
     lines += [
         "| point | parameters | spike AUC | AUC @ 1% FP | TP @ 1% FP | soma RMSE (mV) | "
         "explained variance (%) | CPU s |",
@@ -224,6 +280,7 @@ def reproduce_neuronio(
         )
         named.append((name, cfg))
     out = Path(out_dir)
+    commit = _git_commit()  # the code the runs start with, not what is checked out at the end
     results = run_points(
         named,
         Path(runs_dir) if runs_dir is not None else out / "runs",
@@ -244,20 +301,17 @@ def reproduce_neuronio(
 
     files = load_neuronio_files(data_root)
     n_sims = sum(f.num_simulations for f in files)
-    info = {
-        "command": command,
-        "git_commit": _git_commit(),
-        "machine": _machine(),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "data_root": os.fspath(data_root),
-        "data_description": f"{len(files)} files, {n_sims} simulations of "
+    info = run_info(
+        command,
+        commit,
+        data_root,
+        preset,
+        overrides,
+        results,
+        data_description=f"{len(files)} files, {n_sims} simulations of "
         f"{files[0].duration_ms} ms, {files[0].num_inputs} inputs",
-        "preset": preset,
-        "overrides": overrides or {},
-        "points": chosen,
-        "cpu_seconds_total": round(sum(float(r["cpu_seconds_total"] or 0.0) for r in rows), 1),
-        "wall_seconds_total": round(sum(float(r["wall_seconds_total"] or 0.0) for r in rows), 1),
-    }
+        points=chosen,
+    )
     plot_metrics_vs_parameters(
         rows,
         out / "metrics_vs_parameters.png",

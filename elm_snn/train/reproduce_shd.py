@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -191,7 +189,7 @@ def reproduce_shd(
     from elm_snn._io import atomic_write_text
     from elm_snn.tasks import get_task, resolve_config
     from elm_snn.train.compare import run_points, summary_markdown, write_rows_csv
-    from elm_snn.train.reproduce import _git_commit, _machine
+    from elm_snn.train.reproduce import _git_commit, run_info, run_info_markdown
     from elm_snn.viz import plot_metric_vs_bin_size
 
     bad = [t for t in tasks if t not in ("shd", "shd-adding")]
@@ -241,39 +239,24 @@ def reproduce_shd(
 
     manifest = Path(root) / "spoken_digits.json"
     stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
-    info = {
-        "command": command,
-        "git_commit": commit,
-        "machine": _machine(),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "data_root": os.fspath(root),
-        "data_stats": {
-            split: {k: v for k, v in s.items() if k != "per_speaker"}
-            for split, s in (stats or {}).items()
+    info = run_info(
+        command,
+        commit,
+        root,
+        preset,
+        overrides,
+        results,
+        data_stats={
+            split: {k: v for k, v in st.items() if k != "per_speaker"}
+            for split, st in (stats or {}).items()
         },
-        "preset": preset,
-        "overrides": overrides or {},
-        "grid": [list(p) for p in grid],
-        # grid points reused from earlier starts keep the commit they ran at
-        "run_commits": dict(
-            Counter(str(r.get("git_commit") or "not recorded") for r in results).most_common()
-        ),
-        "cpu_seconds_total": round(sum(float(r.get("cpu_seconds") or 0.0) for r in rows), 1),
-        "wall_seconds_total": round(sum(float(r.get("wall_seconds") or 0.0) for r in rows), 1),
-    }
+        grid=[list(p) for p in grid],
+    )
+    data_line = f"offline spoken digits, {per_class} per class, seed 0" if data["synthetic"] else ""
     lines = [
         f"# SHD and SHD-Adding: Fig. 5 ({preset} preset)",
         "",
-        f"- command: `{command}`",
-        f"- git commit: `{info['git_commit']}`",
-        "- runs per git commit (reused runs keep theirs): "
-        + ", ".join(f"`{c}` {n}" for c, n in info["run_commits"].items()),
-        f"- machine: {info['machine']}",
-        f"- finished: {info['date_utc']}",
-        f"- data: `{info['data_root']}`"
-        + (f" (offline spoken digits, {per_class} per class, seed 0)" if data["synthetic"] else ""),
-        f"- CPU time of all runs: {info['cpu_seconds_total'] / 60:.1f} min (wall "
-        f"{info['wall_seconds_total'] / 60:.1f} min, summed over runs)",
+        *run_info_markdown(info, data_line),
         "- left out (task/model @ bin ms): "
         + (", ".join(f"{t or 'both'}/{m} @ {b:g}" for t, m, b in skip) or "none"),
         f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",

@@ -55,6 +55,11 @@ def test_reproduce_neuronio_tiny(neuronio_root, tmp_path):
     assert (out / "metrics_vs_parameters.png").stat().st_size > 1000
     info = json.loads((out / "run_info.json").read_text())
     assert info["command"] == "test" and info["cpu_seconds_total"] > 0
+    assert info["points"] == ["lif", "elm-linear-dm1", "elm-dm2"] and info["data_description"]
+    from elm_snn.train.reproduce import _git_commit
+
+    assert info["run_commits"] == {str(_git_commit() or "not recorded"): 3}
+    assert "runs per git commit" in page and "- data: `" in page
     # a second call reuses every finished point
     logs.clear()
     reproduce_neuronio(
