@@ -188,17 +188,24 @@ common = dict(
     progress_bar=False,
     accelerator="cpu",
 )
-digit_rows = compare(
-    "shd",
-    DIGIT_MODELS,
-    BIN_SIZES,
-    [SEED],
-    preset=PRESET,
-    out_dir=f"{RUNS_DIR}/shd",
-    workers=WORKERS,
-    overrides=dict(common, train_samples_per_epoch=TRAIN_DIGITS),
-    log=print,
-)
+
+
+def train_grid(task: str, models: list[str], samples_per_epoch: int) -> list[dict]:
+    """Train and test ``models`` on ``task`` at every bin size; one row per run."""
+    return compare(
+        task,
+        models,
+        BIN_SIZES,
+        [SEED],
+        preset=PRESET,
+        out_dir=f"{RUNS_DIR}/{task}",
+        workers=WORKERS,
+        overrides=dict(common, train_samples_per_epoch=samples_per_epoch),
+        log=print,
+    )
+
+
+digit_rows = train_grid("shd", DIGIT_MODELS, TRAIN_DIGITS)
 
 
 # %%
@@ -231,17 +238,7 @@ show(digit_rows, "SHD (single digits)", 1 / 20)
 # second one is heard.
 
 # %%
-adding_rows = compare(
-    "shd-adding",
-    ADDING_MODELS,
-    BIN_SIZES,
-    [SEED],
-    preset=PRESET,
-    out_dir=f"{RUNS_DIR}/shd-adding",
-    workers=WORKERS,
-    overrides=dict(common, train_samples_per_epoch=TRAIN_PAIRS),
-    log=print,
-)
+adding_rows = train_grid("shd-adding", ADDING_MODELS, TRAIN_PAIRS)
 show(adding_rows, "SHD-Adding", 1 / 19)
 
 # %% [markdown]
