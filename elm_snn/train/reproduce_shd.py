@@ -67,6 +67,8 @@ SHD_CSV_COLUMNS = (
     "best_val_accuracy",
 )
 
+_TASK_TITLES = {"shd": "SHD", "shd-adding": "SHD-Adding"}
+
 #: The paper's reported values (SPEC section 4) shown beside the measured table.
 _PAPER_VALUES = {
     "shd": "ELM 0.91 at 2 ms; LSTM 0.21 at 2 ms and 0.87 at 10 ms; E/I SNN best 0.58 at 20 ms",
@@ -254,7 +256,7 @@ def reproduce_shd(
     )
     data_line = f"offline spoken digits, {per_class} per class, seed 0" if data["synthetic"] else ""
     lines = [
-        f"# SHD and SHD-Adding: Fig. 5 ({preset} preset)",
+        f"# {' and '.join(_TASK_TITLES[t] for t in tasks)}: Fig. 5 ({preset} preset)",
         "",
         *run_info_markdown(info, data_line),
         "- left out (task/model @ bin ms): "
