@@ -8,8 +8,8 @@
                          best validation metric and the test metrics (test_accuracy, or
                          test_auc / test_soma_rmse_mv / ...), git_commit (of the package's
                          checkout when the run started, "-dirty" with uncommitted
-                         changes; None outside git); written last: a folder with metrics.json holds
-                         a *finished* run
+                         changes; None outside git); written last: a folder with
+                         metrics.json holds a *finished* run
       logs/metrics.csv   per-step and per-epoch logs (Lightning's CSVLogger)
       checkpoints/       last.ckpt (every epoch), best-*.ckpt (best validation metric),
                          interrupted.ckpt (on Ctrl-C / SIGTERM / an exception: the state at
