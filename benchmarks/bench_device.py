@@ -9,7 +9,7 @@ backward) of
 * ``fused+graph``: the same with the time loops captured as CUDA graphs
   (:func:`elm_snn.kernels.step_capture`);
 * ``reference``: the per-step reference loop (``backend="reference"``);
-* ``lstm``: ``nn.LSTM(700, 250)`` + ``Linear(250, 19)`` (cuDNN),
+* ``lstm``: ``elm_snn.networks.LSTM(700, 250, 19)``, i.e. ``nn.LSTM`` + ``Linear`` (cuDNN),
 
 with ``torch.cuda.synchronize`` around each timed call (median of ``--repeats``), and
 prints the ratios fused / reference and fused / LSTM. Without a CUDA device it prints
@@ -30,6 +30,7 @@ import torch
 
 from elm_snn import ELM
 from elm_snn.kernels import step_capture
+from elm_snn.networks import LSTM
 
 
 def _timed(fn: Callable[[], None], repeats: int, sync: Callable[[], None]) -> float:
@@ -43,16 +44,6 @@ def _timed(fn: Callable[[], None], repeats: int, sync: Callable[[], None]) -> fl
         sync()
         times.append(1e3 * (time.perf_counter() - t0))
     return statistics.median(times)
-
-
-class _LSTM(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(700, 250)
-        self.readout = torch.nn.Linear(250, 19)
-
-    def forward(self, x):
-        return (self.readout(self.lstm(x)[0]),)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -82,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         "fused": (make("fused"), None),
         "fused+graph": (make("fused"), "cuda_graph"),
         "reference": (make("reference"), None),
-        "lstm": (_LSTM().to(device), None),
+        "lstm": (LSTM(700, 250, 19).to(device), None),
     }
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
     out: dict = {"device": name, "batch": args.batch}

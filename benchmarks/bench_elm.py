@@ -5,7 +5,7 @@ of a training step (forward + backward of ``y.sum()``) for
 
 * the SHD-Adding configuration: ELM(700 inputs, d_m = 100, MLP 200, 19 outputs), batch 8,
   T = 1000 (1 ms bins, 0.5 % spikes) and T = 200 (5 ms bins, 2 % spikes), against
-  ``torch.nn.LSTM(700, 250)`` + ``Linear(250, 19)``;
+  ``elm_snn.networks.LSTM(700, 250, 19)`` (``torch.nn.LSTM`` + ``Linear``);
 * the official NeuronIO Branch-ELM: 1278 inputs, 45 branches x 100 synapses, neuronio
   routing, d_m = 100, SiLU, T = 500, batch 8, inputs drawn like the fixtures' ``X_active``
   (excitatory p = 1.5 %, inhibitory p = 0.5 %, times the synapse sign);
@@ -37,6 +37,7 @@ import torch
 
 from elm_snn import ELM, BranchELM
 from elm_snn.kernels import _compiled, fused_elm_sequence
+from elm_snn.networks import LSTM
 
 __all__ = ["add_arguments", "run"]
 
@@ -70,7 +71,7 @@ def _forward_and_train(model: torch.nn.Module, x: torch.Tensor, call, repeats: i
     return {"forward": _timed(forward, repeats), "train": _timed(train, repeats)}
 
 
-def _elm_call(model, x):
+def _output(model, x):
     return model(x)[0]
 
 
@@ -103,16 +104,6 @@ def _compile_time() -> dict:
     return {"built": ok, "build_s": build, "process_s": total}
 
 
-class _LSTMBaseline(torch.nn.Module):
-    def __init__(self, inputs: int, hidden: int, outputs: int) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(inputs, hidden)
-        self.readout = torch.nn.Linear(hidden, outputs)
-
-    def forward(self, x):
-        return self.readout(self.lstm(x)[0])
-
-
 def _spikes(steps: int, batch: int, inputs: int, p: float, gen: torch.Generator):
     return (torch.rand(steps, batch, inputs, generator=gen) < p).float()
 
@@ -128,16 +119,14 @@ def _with_flush(enabled: bool, fn: Callable[[], dict]) -> dict:
         torch.set_flush_denormal(before)
 
 
-def _compare(name: str, make, x, repeats: int, lstm: _LSTMBaseline | None, extra: bool) -> dict:
+def _compare(name: str, make, x, repeats: int, lstm: LSTM | None, extra: bool) -> dict:
     fused = make("fused")
     ref = make("reference")
     ref.load_state_dict(fused.state_dict())
     out: dict[str, Any] = {"shape": list(x.shape), "density": float((x != 0).float().mean())}
-    out["fused"] = _with_flush(False, lambda: _forward_and_train(fused, x, _elm_call, repeats))
-    out["reference"] = _with_flush(False, lambda: _forward_and_train(ref, x, _elm_call, repeats))
-    out["reference_flush"] = _with_flush(
-        True, lambda: _forward_and_train(ref, x, _elm_call, repeats)
-    )
+    out["fused"] = _with_flush(False, lambda: _forward_and_train(fused, x, _output, repeats))
+    out["reference"] = _with_flush(False, lambda: _forward_and_train(ref, x, _output, repeats))
+    out["reference_flush"] = _with_flush(True, lambda: _forward_and_train(ref, x, _output, repeats))
     out["fused_pytorch"] = _with_flush(
         False, lambda: _forward_and_train(fused, x, _elm_call_pytorch, repeats)
     )
@@ -146,7 +135,7 @@ def _compare(name: str, make, x, repeats: int, lstm: _LSTMBaseline | None, extra
             False, lambda: _forward_and_train(fused, x, _elm_call_noflush, repeats)
         )
     if lstm is not None:
-        out["lstm"] = _forward_and_train(lstm, x, lambda m, v: m(v), repeats)
+        out["lstm"] = _forward_and_train(lstm, x, _output, repeats)
     ratios = {}
     for mode in ("forward", "train"):
         f = out["fused"][mode]["cpu_ms"]
@@ -281,7 +270,7 @@ def run(args: argparse.Namespace) -> dict:
         "repeats": repeats,
         "timer": "median of repeats; cpu = process CPU time (robust to a shared machine)",
     }
-    lstm = _LSTMBaseline(700, 250, 19)
+    lstm = LSTM(700, 250, 19)
     for steps, dt, density in shd_steps:
 
         def make(backend: str, dt: float = dt) -> ELM:

@@ -6,8 +6,9 @@ step + backward. The kernel cuts the batch into ``torch.get_num_threads()`` bloc
 thread runs the time loops of its block (see ``elm_snn/kernels/_cpp_recurrence.py``).
 Threads are set with ``torch.set_num_threads``; the 1- and 2-thread runs alternate
 repeat by repeat (so a change of load on a shared machine hits both alike) and the
-**wall-clock** medians are compared (CPU time would add up the threads). ``nn.LSTM(700,
-250)`` + ``Linear`` is measured the same way for comparison.
+**wall-clock** medians are compared (CPU time would add up the threads).
+``elm_snn.networks.LSTM(700, 250, 19)`` (``nn.LSTM`` + ``Linear``) is measured the same
+way for comparison.
 
 Run: ``python benchmarks/bench_threads.py [--batches 8 16 32 64] [--repeats 5]``
 """
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import torch
 
 from elm_snn import ELM
+from elm_snn.networks import LSTM
 
 
 def _step(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, train: bool):
@@ -56,16 +58,6 @@ def _alternating(fn: Callable[[], None], threads: tuple[int, ...], repeats: int)
     return {n: statistics.median(v) for n, v in wall.items()}
 
 
-class _LSTM(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(700, 250)
-        self.readout = torch.nn.Linear(250, 19)
-
-    def forward(self, x):
-        return (self.readout(self.lstm(x)[0]),)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32, 64])
@@ -75,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     elm = ELM(700, 100, 19, mlp_hidden_size=200, dt=1.0, tau_m_init=(1.0, 150.0))
-    lstm = _LSTM()
+    lstm = LSTM(700, 250, 19)
     gen = torch.Generator().manual_seed(0)
     threads = (1, 2)
     results: dict = {
