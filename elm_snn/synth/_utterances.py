@@ -13,9 +13,11 @@ Private: the public entry point is :func:`elm_snn.synth.spoken_digits.generate_s
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -187,18 +189,113 @@ def _map_threads(func: Any, jobs: list[Any], workers: int) -> list[Any]:
         return list(pool.map(func, jobs))
 
 
-def _map_processes(func: Any, jobs: list[Any], workers: int) -> list[Any]:
-    """``[func(j) for j in jobs]``, in this process or a pool of ``workers`` processes."""
+def _imap_processes(func: Any, jobs: list[Any], workers: int) -> Iterator[Any]:
+    """``func(j) for j in jobs``, in order, in this process or a pool of ``workers``
+    processes; results are yielded as they arrive (so a caller can save and count them)."""
     import multiprocessing
 
     if workers == 1 or len(jobs) <= 1:
-        return [func(j) for j in jobs]
+        for job in jobs:
+            yield func(job)
+        return
     # fork avoids re-importing the package (and torch) in each worker; the jobs only use
     # numpy, scipy.fft and single-threaded numba kernels, which are safe after fork
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(processes=min(workers, len(jobs))) as pool:
-        return list(pool.imap(func, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+        # small chunks: results reach the caller (progress, partial saves) within seconds
+        yield from pool.imap(func, jobs, chunksize=max(1, min(8, len(jobs) // (8 * workers))))
+
+
+class _PartialCochlea:
+    """Cochlea results saved while a generation runs, so that a killed run resumes.
+
+    Results go to ``folder/part-NNNNN.npz`` (atomic writes, ``flush_every`` utterances or
+    ``flush_seconds`` per file) beside ``folder/params.json``, the generation's parameters:
+    a folder written with other parameters is discarded, never mixed in.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        params: dict[str, Any],
+        flush_every: int = 256,
+        flush_seconds: float = 60.0,
+    ) -> None:
+        self.folder = folder
+        self.params = params
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self._pending: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        self._last_flush = time.monotonic()
+        self._next_part = 0
+
+    def load(self) -> dict[int, tuple[np.ndarray, np.ndarray, float]]:
+        """Results of an earlier, interrupted run with the same parameters ({} if none)."""
+        params_path = self.folder / "params.json"
+        try:
+            same = json.loads(params_path.read_text(encoding="utf-8")) == self.params
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            self.clear()
+            return {}
+        done: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        for part in sorted(self.folder.glob("part-*.npz")):
+            try:
+                with np.load(part, allow_pickle=False) as data:
+                    offsets = data["offsets"]
+                    for k, index in enumerate(data["indices"].tolist()):
+                        lo, hi = int(offsets[k]), int(offsets[k + 1])
+                        done[int(index)] = (
+                            data["times"][lo:hi].copy(),
+                            data["units"][lo:hi].copy(),
+                            float(data["cpu"][k]),
+                        )
+            except (OSError, ValueError, KeyError):
+                continue  # a damaged part: its utterances are simply made again
+            self._next_part = max(self._next_part, int(part.stem.split("-")[1]) + 1)
+        return done
+
+    def add(self, index: int, result: tuple[np.ndarray, np.ndarray, float]) -> None:
+        """Keep one utterance's result; write a part file when enough have gathered."""
+        self._pending[index] = result
+        due = time.monotonic() - self._last_flush >= self.flush_seconds
+        if len(self._pending) >= self.flush_every or due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending results as one part file (atomically)."""
+        from elm_snn._io import atomic_path, atomic_write_text
+
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        params_path = self.folder / "params.json"
+        if not params_path.is_file():
+            atomic_write_text(params_path, json.dumps(self.params, sort_keys=True))
+        indices = sorted(self._pending)
+        lengths = [len(self._pending[i][0]) for i in indices]
+        with atomic_path(self.folder / f"part-{self._next_part:05d}.npz") as tmp:
+            np.savez(
+                tmp,
+                indices=np.asarray(indices, dtype=np.int64),
+                offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                times=np.concatenate([self._pending[i][0] for i in indices]),
+                units=np.concatenate([self._pending[i][1] for i in indices]),
+                cpu=np.asarray([self._pending[i][2] for i in indices], dtype=np.float64),
+            )
+        self._next_part += 1
+        self._pending.clear()
+
+    def clear(self) -> None:
+        """Remove the saved results (after a finished run, or when they do not match)."""
+        import shutil
+
+        self._pending.clear()
+        if self.folder.is_dir():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _speak(
@@ -231,16 +328,35 @@ def _hear(
     num_channels: int,
     margin_ms: float,
     workers: int,
+    partial: _PartialCochlea | None = None,
+    show_progress: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Cochlea spikes (times s, units, CPU s) of every utterance, in plan order."""
+    """Cochlea spikes (times s, units, CPU s) of every utterance, in plan order.
+
+    With ``partial``, results of an interrupted run with the same parameters are reused and
+    new ones are saved as they come; ``show_progress`` draws a bar with the rate and ETA.
+    """
+    from elm_snn._progress import progress
+
+    results: list[Any] = [None] * len(plan)
+    done = partial.load() if partial is not None else {}
+    for i, r in done.items():
+        if 0 <= i < len(plan):
+            results[i] = r
+    todo = [i for i in range(len(plan)) if results[i] is None]
     # longest clips first balances the pool; the order does not affect any result
-    job_order = sorted(range(len(plan)), key=lambda i: (-audio[i].size, i))
+    job_order = sorted(todo, key=lambda i: (-audio[i].size, i))
     jobs = [
         (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, margin_ms, plan[i].formant_scale)
         for i in job_order
     ]
-    results_sorted = _map_processes(_cochlea_job, jobs, workers)
-    results: list[Any] = [None] * len(plan)
-    for i, r in zip(job_order, results_sorted, strict=True):
-        results[i] = r
+    with progress(total=len(plan), desc="cochlea", unit="utt", enabled=show_progress) as bar:
+        bar.update(len(plan) - len(todo))
+        for i, r in zip(job_order, _imap_processes(_cochlea_job, jobs, workers), strict=True):
+            results[i] = r
+            if partial is not None:
+                partial.add(i, r)
+            bar.update(1)
+    if partial is not None:
+        partial.flush()
     return results

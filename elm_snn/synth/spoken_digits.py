@@ -54,6 +54,7 @@ from elm_snn.synth._utterances import (
     MAX_FORMANT_SCALE,
     _hear,
     _Jitter,
+    _PartialCochlea,
     _plan,
     _speak,
     _split_stats,
@@ -75,6 +76,8 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "spoken_digits.json"
+#: Folder (inside ``out_dir``) of cochlea results saved during a run, removed when it ends.
+PARTIAL_DIR_NAME = ".spoken_digits_partial"
 _FORMAT_VERSION = 2
 #: The default speakers' voice variants: eSpeak's human-sounding male and female variants
 #: (``m7``, with its heavy voicing, the robots, whisper and croak are left out). The last two
@@ -411,8 +414,9 @@ def generate_spoken_digits(
         margin_ms: silence kept before and after the speech before padding.
         time_dtype: on-disk dtype of spike times (``"float16"`` as real SHD, or
             ``"float32"``/``"float64"``).
-        force: regenerate even when a manifest says the files match.
-        progress: print progress to stderr.
+        force: regenerate even when a manifest says the files match (and ignore the
+            results an interrupted run saved).
+        progress: print progress to stderr (a bar with the rate and ETA for the cochlea).
 
     Returns:
         :class:`SpokenDigitsSummary`; ``stats[split]["per_speaker"]`` breaks the statistics
@@ -493,13 +497,30 @@ def generate_spoken_digits(
             return reused
 
     t_start = time.perf_counter()
+    # cochlea results saved as they come: a killed generation resumes where it stopped
+    partial = _PartialCochlea(out / PARTIAL_DIR_NAME, params)
+    if force:
+        partial.clear()
     plan = _plan(counts, speakers, test_ids, seed, jitter)
     if progress:
         print(f"spoken digits: speaking {len(plan)} utterances ...", file=sys.stderr)
     audio, rate_hz, speech_cpu = _speak(plan, speakers, workers)
     if progress:
-        print(f"spoken digits: cochlea on {len(plan)} utterances ...", file=sys.stderr)
-    spikes = _hear(plan, audio, rate_hz, num_channels, float(margin_ms), workers)
+        print(
+            f"spoken digits: speech done in {time.perf_counter() - t_start:.0f} s; cochlea on "
+            f"{len(plan)} utterances ({workers} worker{'s' if workers > 1 else ''}) ...",
+            file=sys.stderr,
+        )
+    spikes = _hear(
+        plan,
+        audio,
+        rate_hz,
+        num_channels,
+        float(margin_ms),
+        workers,
+        partial=partial,
+        show_progress=progress,
+    )
     stats, sizes, hashes = _write_splits(
         out, plan, spikes, speakers, test_ids, num_channels, time_dtype
     )
@@ -521,6 +542,7 @@ def generate_spoken_digits(
     from elm_snn._io import atomic_write_text
 
     atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True))
+    partial.clear()
     if progress:
         print(
             f"spoken digits: wrote {sizes['train']} train / {sizes['test']} test samples to "

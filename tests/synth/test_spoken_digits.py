@@ -77,6 +77,57 @@ def test_different_seed_differs_and_parameters_change_regenerates(tmp_path) -> N
                zip(ra.units, rb.units, strict=True))  # fmt: skip
 
 
+def test_interrupted_generation_resumes_to_the_same_files(tmp_path, monkeypatch) -> None:
+    """A run killed during the cochlea stage keeps what it made; the rerun makes only the
+    rest and writes the files an uninterrupted run writes; the saved results go away."""
+    from elm_snn.synth import _utterances
+    from elm_snn.synth.spoken_digits import PARTIAL_DIR_NAME
+
+    whole = generate_spoken_digits(tmp_path / "whole", seed=4, **TINY)
+    real_job = _utterances._cochlea_job
+    calls = {"n": 0}
+
+    def dies_after_25(job):
+        calls["n"] += 1
+        if calls["n"] > 25:
+            raise KeyboardInterrupt
+        return real_job(job)
+
+    monkeypatch.setattr(_utterances, "_cochlea_job", dies_after_25)
+    partial = _utterances._PartialCochlea
+    monkeypatch.setattr(
+        _utterances,
+        "_PartialCochlea",
+        lambda folder, params: partial(folder, params, flush_every=10),
+    )
+    from elm_snn.synth import spoken_digits
+
+    monkeypatch.setattr(spoken_digits, "_PartialCochlea", _utterances._PartialCochlea)
+    with pytest.raises(KeyboardInterrupt):
+        generate_spoken_digits(tmp_path / "cut", seed=4, **TINY)
+    saved = tmp_path / "cut" / PARTIAL_DIR_NAME
+    assert len(list(saved.glob("part-*.npz"))) == 2  # 20 of the 25 results were flushed
+    calls["n"] = -1000  # the rerun must not die
+    resumed = generate_spoken_digits(tmp_path / "cut", seed=4, **TINY)
+    assert calls["n"] == -1000 + 40 - 20  # only the 20 missing utterances were heard
+    assert not saved.exists()
+    for split in ("train_path", "test_path"):
+        assert getattr(whole, split).read_bytes() == getattr(resumed, split).read_bytes()
+
+
+def test_saved_results_of_other_parameters_are_not_mixed_in(tmp_path) -> None:
+    from elm_snn.synth._utterances import _PartialCochlea
+
+    folder = tmp_path / "partial"
+    store = _PartialCochlea(folder, {"seed": 1}, flush_every=1)
+    store.add(3, (np.array([0.5]), np.array([7], dtype=np.uint16), 0.1))
+    assert set(_PartialCochlea(folder, {"seed": 1}).load()) == {3}
+    times, units, cpu = _PartialCochlea(folder, {"seed": 1}).load()[3]
+    assert times.tolist() == [0.5] and units.tolist() == [7] and cpu == 0.1
+    assert _PartialCochlea(folder, {"seed": 2}).load() == {}  # other parameters: discarded
+    assert not folder.exists()
+
+
 def test_cli_runs_and_reports(tmp_path, capsys) -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
