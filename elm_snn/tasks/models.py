@@ -26,24 +26,72 @@ __all__ = [
 ]
 
 
+class UnscaledInputDropout(nn.Module):
+    """The official SHD notebook's input dropout: every input zeroed with probability ``p``,
+    the kept inputs left as they are (no ``1 / (1 - p)``), in training *and* in evaluation.
+
+    So a model sees on average ``1 - p`` of its input spikes, at the same scale, whether it
+    trains or is tested; evaluation is then random (seeded by the engine like everything
+    else). ``torch.nn.Dropout`` instead doubles the kept spikes (``p = 0.5``) in training and
+    passes all of them unscaled in evaluation.
+
+    Args:
+        p: drop probability in ``[0, 1)``.
+
+    Call: ``forward(x)`` with ``x`` of any shape returns ``x * mask``, ``mask`` 0/1 drawn
+    from torch's global RNG.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"p: expected a probability in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.p == 0.0:
+            return x
+        return x * (torch.rand_like(x) >= self.p).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, unscaled, also in evaluation"
+
+
 class SequenceModel(nn.Module):
     """Input dropout + a sequence backbone.
 
     Args:
         backbone: module whose ``forward(x)`` returns ``(y, state)`` with ``x`` ``(T, B, I)``
             and ``y`` ``(T, B, O)`` (all elm-snn neurons and networks do).
-        input_dropout: dropout probability on the input frames, active only in training
-            mode (``model.eval()`` turns it off: unlike the official SHD notebook, validation
-            and test never see dropout).
+        input_dropout: dropout probability on the input frames.
+        input_dropout_mode: ``"scaled"`` (``torch.nn.Dropout``: active only in training
+            mode, ``model.eval()`` turns it off, so validation and test are deterministic)
+            or ``"official"`` (:class:`UnscaledInputDropout`, as the official SHD notebook:
+            unscaled and also active in evaluation).
         name: model name (for messages and ``metrics.json``).
 
     Call: ``forward(x)`` with ``x`` ``(T, B, I)`` returns ``y`` ``(T, B, O)``.
     """
 
-    def __init__(self, backbone: nn.Module, input_dropout: float = 0.0, name: str = "") -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        input_dropout: float = 0.0,
+        name: str = "",
+        input_dropout_mode: str = "scaled",
+    ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
+        if input_dropout_mode not in ("scaled", "official"):
+            raise ValueError(
+                f"input_dropout_mode: expected 'scaled' or 'official', got {input_dropout_mode!r}"
+            )
+        if input_dropout <= 0:
+            self.dropout: nn.Module = nn.Identity()
+        elif input_dropout_mode == "official":
+            self.dropout = UnscaledInputDropout(input_dropout)
+        else:
+            self.dropout = nn.Dropout(input_dropout)
         self.name = name
 
     def forward(self, x: Tensor) -> Tensor:
@@ -273,7 +321,9 @@ def build_model(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: in
             f"model: no builder registered for {name!r}; registered: {tuple(MODEL_BUILDERS)}"
         )
     backbone = builder(cfg, num_inputs, num_outputs, num_steps)
-    return SequenceModel(backbone, cfg.input_dropout, name=name)
+    return SequenceModel(
+        backbone, cfg.input_dropout, name=name, input_dropout_mode=cfg.input_dropout_mode
+    )
 
 
 def seeded_model(

@@ -26,6 +26,7 @@ reused afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "SHDAddingTask",
     "synthetic_spoken_digits",
     "check_shd_folder",
+    "shd_data_record",
     "collate_with_speakers",
     "per_speaker_accuracy",
 ]
@@ -81,6 +83,50 @@ def check_shd_folder(root: str | os.PathLike) -> Path:
     find_shd_file(path, train=True)
     find_shd_file(path, train=False)
     return path
+
+
+def shd_data_record(root: str | os.PathLike, cfg: RunConfig) -> dict[str, Any]:
+    """What a run on the SHD files in ``root`` trains, selects and tests on, for provenance.
+
+    Returns:
+        ``{"num_samples": {"train", "validation", "test"}`` (digits of each split, after
+        the validation hold-out of ``cfg``), ``"validation_speakers"`` (held-out training
+        speaker ids, ``"speaker"`` split only), ``"test_speakers"``, and ``"generator"``:
+        the offline generator's seed and parameters from ``spoken_digits.json`` (``None``
+        for real SHD).
+    """
+    import h5py
+
+    from elm_snn.data.adding import split_by_speaker, split_train_validation
+    from elm_snn.data.shd import find_shd_file
+
+    folder = Path(os.path.expanduser(os.fspath(root)))
+    with h5py.File(find_shd_file(folder, train=True), "r") as f:
+        train_speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+    with h5py.File(find_shd_file(folder, train=False), "r") as f:
+        test_speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+    held: list[int] = []
+    if cfg.validation_split == "speaker":
+        tr, va, held_ids = split_by_speaker(train_speakers, cfg.validation_fraction, SPLIT_SEED)
+        held = [int(v) for v in held_ids]
+    else:
+        tr, va = split_train_validation(len(train_speakers), cfg.validation_fraction, SPLIT_SEED)
+    generator = None
+    manifest = folder / "spoken_digits.json"
+    if manifest.is_file():
+        params = json.loads(manifest.read_text(encoding="utf-8")).get("params", {})
+        generator = {k: v for k, v in params.items() if k != "speakers"}
+        generator["num_speakers"] = len(params.get("speakers", []))
+    return {
+        "num_samples": {
+            "train": int(len(tr)),
+            "validation": int(len(va)),
+            "test": len(test_speakers),
+        },
+        "validation_speakers": held,
+        "test_speakers": sorted(int(v) for v in np.unique(test_speakers)),
+        "generator": generator,
+    }
 
 
 def _check_labels(labels: np.ndarray, num_classes: int, path: Any) -> None:
@@ -239,9 +285,9 @@ class SHDTask(_ClassificationTask):
         with h5py.File(test_file, "r") as f:
             test_speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
         if cfg.validation_split == "speaker":
-            tr, va, _ = split_by_speaker(train_speakers, 0.1, SPLIT_SEED)
+            tr, va, _ = split_by_speaker(train_speakers, cfg.validation_fraction, SPLIT_SEED)
         else:
-            tr, va = split_train_validation(n_train, 0.1, SPLIT_SEED)
+            tr, va = split_train_validation(n_train, cfg.validation_fraction, SPLIT_SEED)
         if len(va) == 0:
             raise ValueError(f"data_root: {train_file} has too few samples ({n_train}) to split")
         train = _FramesDataset(train_file, cfg.bin_size_ms, tr)
@@ -277,6 +323,7 @@ class SHDAddingTask(_ClassificationTask):
             bin_size_ms=cfg.bin_size_ms,
             split_seed=SPLIT_SEED,
             validation_split=cfg.validation_split,
+            validation_fraction=cfg.validation_fraction,
         )
         pairs = cfg.train_samples_per_epoch or 16000
         train = SHDAdding(data_root, "train", seed=cfg.seed, pairs_per_epoch=pairs, **common)

@@ -184,6 +184,7 @@ def compare(
     reuse: bool = True,
     workers: int = 1,
     log: Any = None,
+    command: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train and test every (bin size, model, seed) of the grid with the same data and budget.
 
@@ -200,10 +201,11 @@ def compare(
         workers: grid points trained at the same time, each in its own process with one
             torch thread (CPU machines; keep 1 on a GPU).
         log: callable taking a progress line (default: print to stderr).
+        command: the command line recorded in ``run_info.json`` (default: ``sys.argv``).
 
     Returns:
         The ``metrics.json`` dict of every run, in grid order. Results are also written with
-        :func:`write_results`.
+        :func:`write_results`, and ``run_info.json`` records the provenance.
     """
     from elm_snn.tasks import get_task, resolve_config
 
@@ -227,12 +229,56 @@ def compare(
                         task, model, preset, bin_size_ms=b, seed=int(seed), **dict(overrides or {})
                     )
                 )  # validate the whole grid before the first run starts
+    from elm_snn.train.reproduce import _git_commit
+
+    commit = _git_commit()  # before the runs: what they started from
     metric = get_task(task).primary_metric
     named = [(_run_name(c.model, c.bin_size_ms, c.seed), c) for c in configs]
     rows = run_points(named, out, reuse=reuse, workers=workers, log=log, metric=metric)
     t = get_task(task)
     write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
+    _write_run_info(out, task, preset, overrides, configs, rows, commit, command)
     return rows
+
+
+def _write_run_info(
+    out: Path,
+    task: str,
+    preset: str,
+    overrides: Mapping[str, Any] | None,
+    configs: Sequence[Any],
+    rows: Sequence[dict[str, Any]],
+    commit: str | None,
+    command: str | None,
+) -> None:
+    """``out/run_info.json``: command, commit, machine, CPU time and, for the SHD tasks,
+    the samples of each split and the offline generator's parameters."""
+    from elm_snn._io import atomic_write_text
+    from elm_snn.train.reproduce import run_info
+
+    cfg = configs[0]
+    data_root = cfg.data_root or "(generated: --synthetic)"
+    extra: dict[str, Any] = {}
+    if task in ("shd", "shd-adding") and cfg.data_root is not None:
+        from elm_snn.tasks.shd import shd_data_record
+
+        extra["data"] = shd_data_record(cfg.data_root, cfg)
+        extra["data"]["pairs"] = {
+            "train_per_epoch": cfg.train_samples_per_epoch,
+            "validation": cfg.val_samples,
+            "test": cfg.test_samples,
+        }
+    clean = {k: v for k, v in dict(overrides or {}).items() if v is not None}
+    info = run_info(
+        command or " ".join(["elm-snn", *sys.argv[1:]]),
+        commit,
+        data_root,
+        preset,
+        clean,
+        list(rows),
+        **extra,
+    )
+    atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
 
 
 def _saved_config_matches(path: Path, cfg: Any) -> bool:

@@ -9,8 +9,10 @@
    pairs, same number of epochs and optimiser steps for every model.
 3. Test each model's best-validation checkpoint on held-out test pairs (digits of speakers
    never seen in training), print the table and write ``runs/demo/results.{csv,md}`` and
-   ``runs/demo/test_accuracy_vs_bin_size.png``; say whether the paper's picture holds at
-   the finest bin (ELM >= 0.30 and >= 0.10 above the LSTM) and the runs' CPU time.
+   ``runs/demo/test_accuracy_vs_bin_size.png``; print the ELM - LSTM gap at the finest bin
+   beside the paper's numbers (no verdict: one seed and a small budget cannot decide
+   whether the paper's picture holds; ``docs/results`` has the multi-seed evidence) and
+   the runs' CPU time.
 
 Usage::
 
@@ -188,12 +190,17 @@ def run_from_args(args: argparse.Namespace) -> int:
     at_finest = {r["model"]: r["test_accuracy"] for r in rows if r["bin_size_ms"] == finest}
     if "elm" in at_finest and "lstm" in at_finest:
         gap = at_finest["elm"] - at_finest["lstm"]
-        met = at_finest["elm"] >= 0.30 and gap >= 0.10
         print(
             f"finest bin {finest:g} ms: ELM {at_finest['elm']:.3f}, LSTM "
-            f"{at_finest['lstm']:.3f}, ELM - LSTM = {gap:+.3f}; the paper's picture (ELM >= "
-            f"0.30 and >= 0.10 above the LSTM) is {'' if met else 'NOT '}reproduced here."
+            f"{at_finest['lstm']:.3f}, ELM - LSTM = {gap:+.3f} (one seed, one generated "
+            "data set, the demo's small budget)"
         )
+    # the paper's numbers beside ours, without a verdict: the settings differ (real SHD,
+    # 70 epochs x 2000 batches of 8, d_m = 100); see docs/results for multi-seed evidence
+    print(
+        "the paper (real SHD-Adding, Spieler et al. 2023, Fig. 5): ELM 0.82 at 1-2 ms bins, "
+        "LSTM 0.10 there and at best 0.67 (50 ms), E/I SNN 0.09"
+    )
     cpu = sum(float(r.get("cpu_seconds") or 0.0) for r in rows)
     print(f"training and testing CPU time: {cpu:.0f} s over {len(rows)} runs")
     total = time.perf_counter() - start

@@ -122,8 +122,24 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--validation-split",
         choices=("sample", "speaker"),
         default=None,
-        help="SHD tasks: hold out 10%% of the training samples ('sample') or of the training "
-        "speakers ('speaker') for validation; default: the preset's",
+        help="SHD tasks: hold out a share (--validation-fraction) of the training samples "
+        "('sample') or of the training speakers ('speaker') for validation; default: the "
+        "preset's",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=None,
+        help="SHD tasks: share of the training samples / speakers held out for validation, "
+        "in (0, 1) (default: the preset's, 0.1)",
+    )
+    parser.add_argument(
+        "--input-dropout-mode",
+        choices=("scaled", "official"),
+        default=None,
+        help="SHD tasks: 'scaled' input dropout (torch Dropout: kept spikes x 1/(1-p) in "
+        "training, none in evaluation; the default) or the official notebook's 'official' "
+        "(spikes zeroed, never rescaled, in training and evaluation)",
     )
     parser.add_argument(
         "--input-format",
@@ -168,6 +184,8 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         readout=args.readout,
         logit_scale=args.logit_scale,
         validation_split=args.validation_split,
+        validation_fraction=args.validation_fraction,
+        input_dropout_mode=args.input_dropout_mode,
         input_format=args.input_format,
         accelerator=args.accelerator,
         devices=args.devices,
