@@ -36,6 +36,8 @@ __all__ = [
     "RESULT_COLUMNS",
     "run_points",
     "write_rows_csv",
+    "spearman",
+    "validation_test_agreement",
 ]
 
 RESULT_COLUMNS = (
@@ -104,6 +106,61 @@ def summary_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _ranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n of ``values``, ties given their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman rank correlation of paired values (average ranks for ties); ``None`` when
+    it is undefined (fewer than 3 pairs, or one side constant)."""
+    if len(xs) != len(ys):
+        raise ValueError(f"xs, ys: expected the same length, got {len(xs)} and {len(ys)}")
+    if len(xs) < 3:
+        return None
+    rx, ry = _ranks(xs), _ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def validation_test_agreement(
+    rows: Sequence[Mapping[str, Any]], metric: str, min_runs: int = 4
+) -> str | None:
+    """One line: how well the runs' best validation score ranks them the way ``metric``
+    (their test score) does, as a Spearman correlation over the runs that have both; ``None``
+    below ``min_runs`` such runs (too few to say anything)."""
+    val_key = "best_val_" + metric.removeprefix("test_")
+    pairs = [
+        (float(r[val_key]), float(r[metric]))
+        for r in rows
+        if r.get(val_key) is not None and r.get(metric) is not None
+    ]
+    if len(pairs) < min_runs:
+        return None
+    rho = spearman([p[0] for p in pairs], [p[1] for p in pairs])
+    if rho is None:
+        return None
+    return (
+        f"Validation/test rank correlation over the {len(pairs)} runs ({val_key} against "
+        f"{metric}, Spearman): {rho:+.2f}."
+    )
+
+
 def write_rows_csv(
     path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
 ) -> Path:
@@ -142,6 +199,9 @@ def write_results(
     cols = list(RESULT_COLUMNS) + metric_cols
     paths = {"csv": write_rows_csv(out / "results.csv", rows, cols), "markdown": out / "results.md"}
     md = summary_markdown(rows, metric, chance)
+    agreement = validation_test_agreement(rows, metric)
+    if agreement:
+        md += "\n" + agreement + "\n"
     if title:
         md = f"## {title}\n\n" + md
     atomic_write_text(paths["markdown"], md)

@@ -116,3 +116,22 @@ def test_data_record_of_a_random_split_and_of_generated_digits(shd_root, tmp_pat
     (copy / "spoken_digits.json").write_text(json.dumps({"params": params}))
     generator = shd_data_record(copy, cfg)["generator"]
     assert generator == {"seed": 7, "format_version": 2, "num_speakers": 3}
+
+
+def test_spearman_by_hand_and_the_agreement_line() -> None:
+    from elm_snn.train.compare import spearman, validation_test_agreement
+
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ties take their average rank: x ranks 1, 2.5, 2.5, 4; y ranks 1, 2, 3, 4
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / np.sqrt(4.5 * 5))
+    assert spearman([1, 2], [1, 2]) is None and spearman([1, 1, 1], [1, 2, 3]) is None
+    with pytest.raises(ValueError, match="the same length"):
+        spearman([1, 2, 3], [1, 2])
+    rows = [
+        {"best_val_accuracy": v, "test_accuracy": t}
+        for v, t in ((0.1, 0.2), (0.2, 0.1), (0.3, 0.4), (0.4, 0.5))
+    ]
+    line = validation_test_agreement(rows, "test_accuracy")
+    assert line is not None and "over the 4 runs" in line and "+0.80" in line
+    assert validation_test_agreement(rows[:3], "test_accuracy") is None  # too few runs
