@@ -7,6 +7,9 @@
   formant scale and pads to a cached bucket length), in a process pool;
 * :func:`_split_stats`: spikes per sample, active channels and durations.
 
+:class:`Speaker` lives here, below :mod:`elm_snn.synth.spoken_digits` (which re-exports it),
+so that the two modules import in one direction only.
+
 Private: the public entry point is :func:`elm_snn.synth.spoken_digits.generate_spoken_digits`.
 """
 
@@ -18,12 +21,9 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from elm_snn.synth.spoken_digits import Speaker
 
 ENGLISH_DIGITS: tuple[str, ...] = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -40,6 +40,37 @@ BUCKET_SAMPLES = 4800
 #: Highest formant scale accepted: the cochlea keeps input frequencies up to
 #: ``MAX_FORMANT_SCALE`` times eSpeak's Nyquist frequency.
 MAX_FORMANT_SCALE = 1.25
+
+
+@dataclasses.dataclass(frozen=True)
+class Speaker:
+    """One synthetic speaker: an eSpeak voice variant with its own pitch, rate and formants.
+
+    Attributes:
+        variant: eSpeak voice variant (a file in ``espeak-ng-data/voices/!v``, e.g. ``"m3"``,
+            ``"f2"``), or ``""`` for the plain language voice.
+        pitch: base pitch, eSpeak units 0..99 (50 is eSpeak's default).
+        pitch_range: pitch range (intonation), 0..99.
+        rate_wpm: base speaking rate, words per minute (80..450; eSpeak default 175).
+        formant_scale: vocal-tract scale; every frequency of the speech (formants and pitch)
+            is multiplied by it before the cochlea (1.0: eSpeak's voice; > 1: a shorter
+            tract, higher formants). In (0, MAX_FORMANT_SCALE].
+        english_voice: eSpeak language voice for labels 0-9.
+        german_voice: eSpeak language voice for labels 10-19.
+    """
+
+    variant: str
+    pitch: int = 50
+    pitch_range: int = 50
+    rate_wpm: int = 100
+    formant_scale: float = 1.0
+    english_voice: str = "en-us"
+    german_voice: str = "de"
+
+    def voice(self, german: bool) -> str:
+        """eSpeak voice name, e.g. ``"de+f2"``."""
+        base = self.german_voice if german else self.english_voice
+        return f"{base}+{self.variant}" if self.variant else base
 
 
 @dataclasses.dataclass(frozen=True)

@@ -52,6 +52,7 @@ from elm_snn.synth._utterances import (
     ENGLISH_DIGITS,
     GERMAN_DIGITS,
     MAX_FORMANT_SCALE,
+    Speaker,
     _hear,
     _Jitter,
     _PartialCochlea,
@@ -91,37 +92,6 @@ DEFAULT_FORMANT_SCALE = (0.96, 1.04)
 #: Size of the real SHD (Cramer et al. 2020): training and test samples.
 SHD_NUM_TRAIN = 8156
 SHD_NUM_TEST = 2264
-
-
-@dataclasses.dataclass(frozen=True)
-class Speaker:
-    """One synthetic speaker: an eSpeak voice variant with its own pitch, rate and formants.
-
-    Attributes:
-        variant: eSpeak voice variant (a file in ``espeak-ng-data/voices/!v``, e.g. ``"m3"``,
-            ``"f2"``), or ``""`` for the plain language voice.
-        pitch: base pitch, eSpeak units 0..99 (50 is eSpeak's default).
-        pitch_range: pitch range (intonation), 0..99.
-        rate_wpm: base speaking rate, words per minute (80..450; eSpeak default 175).
-        formant_scale: vocal-tract scale; every frequency of the speech (formants and pitch)
-            is multiplied by it before the cochlea (1.0: eSpeak's voice; > 1: a shorter
-            tract, higher formants). In (0, MAX_FORMANT_SCALE].
-        english_voice: eSpeak language voice for labels 0-9.
-        german_voice: eSpeak language voice for labels 10-19.
-    """
-
-    variant: str
-    pitch: int = 50
-    pitch_range: int = 50
-    rate_wpm: int = 100
-    formant_scale: float = 1.0
-    english_voice: str = "en-us"
-    german_voice: str = "de"
-
-    def voice(self, german: bool) -> str:
-        """eSpeak voice name, e.g. ``"de+f2"``."""
-        base = self.german_voice if german else self.english_voice
-        return f"{base}+{self.variant}" if self.variant else base
 
 
 @dataclasses.dataclass(frozen=True)
