@@ -550,6 +550,9 @@ def evaluate(
         raise ValueError(f"split: expected 'test' or 'validation', got {split!r}")
     path = Path(checkpoint)
     _, hp = _read_checkpoint_meta(path)
+    # built (and its stored config checked against its weights) before any data are read
+    # not load_from_checkpoint: nothing in the file is unpickled beyond tensors and plain values
+    module = ELMSNNModule.from_checkpoint(path)
     saved = dict(hp["config"])
     for what, expected in (("task", expect_task), ("model", expect_model)):
         if expected is not None and saved.get(what) != expected:
@@ -570,8 +573,6 @@ def evaluate(
             f"{hp['num_outputs']} outputs but the data have {data.num_inputs} / "
             f"{data.num_outputs}"
         )
-    # not load_from_checkpoint: nothing in the file is unpickled beyond tensors and plain values
-    module = ELMSNNModule.from_checkpoint(path)
     dm = ELMSNNDataModule(cfg, data)
     trainer = _make_trainer(cfg, path.parent, [], fit=False)
     with warnings.catch_warnings():
