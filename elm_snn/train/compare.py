@@ -356,31 +356,18 @@ def run_from_args(args: argparse.Namespace) -> int:
     from elm_snn.train.run import config_overrides, quiet_lightning
 
     quiet_lightning(args.verbose)
-    from elm_snn.tasks import NonFiniteLossError
-    from elm_snn.train.engine import CheckpointMismatchError
-
     out = args.out or f"runs/compare-{args.task}"
-    try:
-        compare(
-            args.task,
-            args.models,
-            args.bin_sizes,
-            args.seeds,
-            preset=args.preset,
-            out_dir=out,
-            overrides=config_overrides(args),
-            reuse=not args.no_reuse,
-            workers=args.workers,
-        )
-    except (
-        ValueError,
-        TypeError,
-        FileNotFoundError,
-        CheckpointMismatchError,
-        NonFiniteLossError,
-    ) as exc:
-        print(f"elm-snn: error: {exc}", file=sys.stderr)
-        return 2
+    compare(
+        args.task,
+        args.models,
+        args.bin_sizes,
+        args.seeds,
+        preset=args.preset,
+        out_dir=out,
+        overrides=config_overrides(args),
+        reuse=not args.no_reuse,
+        workers=args.workers,
+    )
     print(Path(out, "results.md").read_text())
     print(f"results: {out}/results.csv, {out}/results.md", file=sys.stderr)
     return 0

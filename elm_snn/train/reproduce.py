@@ -429,44 +429,40 @@ def run_from_args(args: argparse.Namespace) -> int:
         overrides["train_samples_per_epoch"] = args.train_samples
     command = "elm-snn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = args.out or f"runs/reproduce-{args.target}"
-    try:
-        if args.target == "shd":
-            from elm_snn.train.reproduce_shd import reproduce_shd
+    if args.target == "shd":
+        from elm_snn.train.reproduce_shd import reproduce_shd
 
-            reproduce_shd(
-                out,
-                data_root=args.data_root,
-                per_class=args.per_class,
-                runs_dir=args.runs_dir,
-                preset=args.preset,
-                tasks=args.tasks,
-                models=args.models,
-                bin_sizes=args.bin_sizes,
-                extra_seeds=args.extra_seeds,
-                seeds_bin=args.seeds_bin,
-                skip=_parse_skip(args.skip),
-                overrides=overrides,
-                workers=args.workers,
-                reuse=not args.no_reuse,
-                command=command,
-            )
-            print(Path(out, "results.md").read_text())
-            return 0
-        reproduce_neuronio(
+        reproduce_shd(
             out,
             data_root=args.data_root,
-            sims=args.sims,
-            sims_dir=args.sims_dir,
+            per_class=args.per_class,
             runs_dir=args.runs_dir,
             preset=args.preset,
-            points=args.points,
+            tasks=args.tasks,
+            models=args.models,
+            bin_sizes=args.bin_sizes,
+            extra_seeds=args.extra_seeds,
+            seeds_bin=args.seeds_bin,
+            skip=_parse_skip(args.skip),
             overrides=overrides,
             workers=args.workers,
             reuse=not args.no_reuse,
             command=command,
         )
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
-        print(f"elm-snn: error: {exc}", file=sys.stderr)
-        return 2
+        print(Path(out, "results.md").read_text())
+        return 0
+    reproduce_neuronio(
+        out,
+        data_root=args.data_root,
+        sims=args.sims,
+        sims_dir=args.sims_dir,
+        runs_dir=args.runs_dir,
+        preset=args.preset,
+        points=args.points,
+        overrides=overrides,
+        workers=args.workers,
+        reuse=not args.no_reuse,
+        command=command,
+    )
     print(Path(out, "results.md").read_text())
     return 0
