@@ -308,7 +308,8 @@ class ListOpsDataset(Dataset):
         _check_max_length(max_length)
         name = {"train": "basic_train.tsv", "validation": "basic_val.tsv", "test": "basic_test.tsv"}
         cands = _lra_candidates(_root(root), "listops-1000")
-        folder = _first_existing(cands, lambda c: (c / name[split]).is_file())
+        # exists, not is_file: a FIFO or a folder in its place is refused by name when read
+        folder = _first_existing(cands, lambda c: (c / name[split]).exists())
         if folder is None:
             raise _missing(
                 f"ListOps file {name[split]}",
@@ -455,7 +456,7 @@ class RetrievalDataset(Dataset):
         name = {"train": "train", "validation": "eval", "test": "test"}[split]
         fname = f"new_aan_pairs.{name}.tsv"
         cands = _lra_candidates(_root(root), "tsv_data")
-        folder = _first_existing(cands, lambda c: (c / fname).is_file())
+        folder = _first_existing(cands, lambda c: (c / fname).exists())
         if folder is None:
             raise _missing(
                 f"Retrieval file {fname}",
