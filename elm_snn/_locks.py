@@ -22,14 +22,16 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOCK_NAME", "FolderLockedError", "folder_lock"]
+__all__ = ["GENERATOR_LOCK_WAIT_S", "LOCK_NAME", "FolderLockedError", "folder_lock"]
 
 #: Name of the lock file inside the locked folder.
 LOCK_NAME = ".elm-snn.lock"
+#: How long a data generator waits for another one writing the same folder (seconds).
+GENERATOR_LOCK_WAIT_S = 6 * 3600.0
 
 
 class FolderLockedError(FileExistsError):
@@ -182,7 +184,13 @@ def _acquire(folder: Path, what: str) -> Path:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, what: str = "out") -> Iterator[Path]:
+def folder_lock(
+    folder: str | os.PathLike,
+    what: str = "out",
+    *,
+    wait: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
     """Hold ``FOLDER/.elm-snn.lock`` for the duration of the ``with`` block.
 
     The folder is created if needed (with its parents). Yields the lock's path.
@@ -190,10 +198,13 @@ def folder_lock(folder: str | os.PathLike, what: str = "out") -> Iterator[Path]:
     Args:
         folder: the folder to own.
         what: the argument that named the folder, for messages (``"out"``, ``"--out"``).
+        wait: seconds to wait for a live holder to finish before refusing (0: refuse at
+            once). Data generators wait, so two of them writing one folder run in turn.
+        on_wait: called once with a message naming the holder when waiting starts.
 
     Raises:
         FolderLockedError: another live process holds the lock (its pid, host, start time
-            and command are named).
+            and command are named), after ``wait`` seconds.
         PermissionError: the folder cannot be created or written.
 
     Example::
@@ -208,8 +219,19 @@ def folder_lock(folder: str | os.PathLike, what: str = "out") -> Iterator[Path]:
         raise PermissionError(
             f"{what}: cannot create the folder {str(path)!r} ({exc.strerror or exc})"
         ) from None
+    deadline = time.monotonic() + max(0.0, float(wait))
     try:
-        lock = _acquire(path, what)
+        while True:
+            try:
+                lock = _acquire(path, what)
+                break
+            except FolderLockedError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                if on_wait is not None:
+                    on_wait(f"waiting: {exc}".split("; wait for it")[0])
+                    on_wait = None
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
     except PermissionError as exc:
         raise PermissionError(
             f"{what}: cannot write the lock file into {str(path)!r} ({exc.strerror or exc})"

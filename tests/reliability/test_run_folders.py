@@ -214,3 +214,84 @@ def test_a_refused_run_in_an_existing_folder_leaves_it_as_it_was(tmp_path, capsy
     assert main(tiny_cli_args(tmp_path / "no-data", run)) == 2
     capsys.readouterr()
     assert sorted(p.name for p in run.iterdir()) == ["keep.txt"]
+
+
+# ----------------------------------------------------------------------------- grids
+def _another_grids_folder(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    info = {"command": "elm-snn reproduce neuronio --out results --preset quick"}
+    (folder / "run_info.json").write_text(json.dumps(info))
+    (folder / "results.csv").write_text("point,test_auc\nelm-1,0.9\n")
+    return folder
+
+
+def test_reproduce_refuses_another_grids_folder(tmp_path, capsys):
+    folder = _another_grids_folder(tmp_path)
+    args = ["reproduce", "shd", "--out", str(folder), "--data-root", str(tmp_path / "none")]
+    assert main(args) == 2
+    line = _one_error_line(capsys)
+    assert "holds the results of another grid ('reproduce neuronio'" in line
+    assert "--overwrite" in line
+    assert (folder / "results.csv").read_text() == "point,test_auc\nelm-1,0.9\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["results.csv", "run_info.json"]
+
+
+def test_grid_folder_marks_locks_and_allows_another_grid_only_with_overwrite(tmp_path):
+    from elm_snn.train.compare import GRID_MARKER, GridFolderError, grid_folder
+
+    folder = _another_grids_folder(tmp_path)
+    with pytest.raises(GridFolderError, match="another grid"):
+        with grid_folder(folder, "reproduce shd"):
+            pass
+    with grid_folder(folder, "reproduce shd", overwrite=True) as out:
+        assert (out / LOCK_NAME).is_file()
+        with pytest.raises(FolderLockedError, match="in use by process"):
+            with grid_folder(folder, "reproduce shd"):
+                pass
+    assert json.loads((folder / GRID_MARKER).read_text()) == {"grid": "reproduce shd"}
+    assert not (folder / LOCK_NAME).exists()
+    with grid_folder(folder, "reproduce shd"):  # the same grid again: fine
+        pass
+    # the same grid from a folder written before the marker existed
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "run_info.json").write_text('{"command": "elm-snn reproduce shd --out legacy"}')
+    with grid_folder(legacy, "reproduce shd"):
+        pass
+
+
+def test_compare_refuses_a_folder_in_use(shd_root, tmp_path, capsys):
+    out = tmp_path / "grid"
+    args = ["compare", "--task", "shd-adding", "--models", "elm", "--bin-sizes", "50"]
+    args += ["--data-root", str(shd_root), "--preset", "quick", "--out", str(out)]
+    with folder_lock(out, "--out"):
+        assert main(args) == 2
+        line = _one_error_line(capsys)
+    assert "is in use by process" in line and str(out) in line
+    assert [p.name for p in out.iterdir()] == []
+
+
+# ----------------------------------------------------------------------------- generators
+def test_two_generators_into_one_folder_run_in_turn(tmp_path, capsys):
+    """A second ListOps generator waits for the first (it names it once), then reuses its
+    files instead of interleaving with them."""
+    import threading
+    import time
+
+    from elm_snn.lra.listops import ListOpsConfig, generate_listops
+
+    cfg = ListOpsConfig(num_train=20, num_val=5, num_test=5, min_length=5, max_length=40)
+    out = tmp_path / "listops"
+    result = {}
+    with folder_lock(out, "out"):  # the "first generator"
+        worker = threading.Thread(target=lambda: result.update(generate_listops(out, cfg)))
+        worker.start()
+        time.sleep(1.0)
+        assert worker.is_alive() and not (out / "listops.json").exists()  # waiting
+    worker.join(timeout=60)
+    assert not worker.is_alive() and result["config"]["num_train"] == 20
+    assert "waiting: out:" in capsys.readouterr().err
+    again = generate_listops(out, cfg)
+    assert again["reused"] is True
+    assert not (out / LOCK_NAME).exists()
