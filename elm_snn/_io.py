@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
+    "DiskFullError",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -71,6 +74,52 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _atomic_path(target, suffix) as tmp:
+            yield tmp
+    except (OSError, RuntimeError) as exc:
+        full = _disk_full(exc, target)
+        if full is None:
+            raise
+        raise full from None
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+class DiskFullError(OSError):
+    """Writing a file failed because its device is full (or over quota); the previous
+    version of the file is intact. The message names the file and the free space."""
+
+
+def _disk_full(exc: BaseException, target: Path) -> DiskFullError | None:
+    """``exc`` as a :class:`DiskFullError` naming ``target`` if it means a full disk (an
+    ``ENOSPC``/``EDQUOT`` OSError, or torch's "file write failed" when little space is left);
+    None otherwise."""
+    if isinstance(exc, DiskFullError):
+        return exc
+    free = _free_bytes(target.parent)
+    if isinstance(exc, OSError):
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return None
+    elif not ("write failed" in str(exc) or "enforce fail" in str(exc)):
+        return None
+    elif free is None or free > 64 * 2**20:
+        return None  # a torch write error with space left: not a full disk
+    where = f"{free} bytes ({free / 2**20:.1f} MiB)" if free is not None else "unknown"
+    return DiskFullError(
+        errno.ENOSPC,
+        f"No space left on device: could not write {str(target)!r} (free space on its "
+        f"device: {where}); the previous version of the file, if any, is intact",
+    )
+
+
+@contextlib.contextmanager
+def _atomic_path(target: Path, suffix: str | None) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.name}.",
         suffix=suffix if suffix is not None else target.suffix,

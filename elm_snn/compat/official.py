@@ -292,7 +292,14 @@ def load_official_checkpoint(
             )
     with open(config_path, encoding="utf-8") as fh:
         config = json.load(fh)
-    state_dict = torch.load(weights_path, map_location=map_location, weights_only=True)
+    from elm_snn._safe_torch import load_weights_only
+
+    # one-line errors naming the file and any refused global (never "weights_only=False")
+    state_dict = load_weights_only(weights_path, "official checkpoint")
+    if map_location != "cpu" and isinstance(state_dict, Mapping):
+        state_dict = {
+            k: v.to(map_location) if isinstance(v, Tensor) else v for k, v in state_dict.items()
+        }
     return from_official(config, state_dict, version=version)
 
 

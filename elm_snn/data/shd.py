@@ -23,6 +23,7 @@ from elm_snn.data.shd_format import (
     SHD_NUM_CHANNELS,
     SHDFormatError,
     _open_checked,
+    integral_ids,
     validate_shd_file,
 )
 from elm_snn.data.transforms import apply_event_transform, events_from_arrays
@@ -110,8 +111,8 @@ class SHD(tonic.datasets.SHD):
         f = _open_checked(self.path)  # SHDFormatError naming the file, not a raw h5py error
         try:
             try:
-                self.labels = np.asarray(f["labels"][()], dtype=np.int64)
-                self.speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+                raw_labels = f["labels"][()]
+                raw_speakers = f["extra/speaker"][()]
                 n_classes = len(f["extra/keys"]) if "extra/keys" in f else len(SHD_CLASS_NAMES)
             except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
                 raise SHDFormatError(
@@ -119,6 +120,8 @@ class SHD(tonic.datasets.SHD):
                 ) from exc
         finally:
             f.close()
+        self.labels = integral_ids(raw_labels, f"{self.path}: labels")
+        self.speakers = integral_ids(raw_speakers, f"{self.path}: extra/speaker")
         bad = (self.labels < 0) | (self.labels >= n_classes)
         if bad.any():
             k = int(np.argmax(bad))

@@ -54,6 +54,25 @@ _REQUIRED = ("spikes/times", "spikes/units", "labels", "extra/speaker", "extra/k
 _TIME_DTYPES = ("float16", "float32", "float64")
 
 
+def integral_ids(values: Any, what: str) -> np.ndarray:
+    """``values`` as int64, refusing fractional or non-finite ones (``np.asarray(...,
+    dtype=int64)`` would silently truncate 3.7 to 3). ``what`` names them in the error."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "b" or (arr.size and arr.dtype.kind not in "iuf"):
+        raise SHDFormatError(f"{what}: expected integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.size:
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            k = int(np.argmax(bad.reshape(-1)))
+            raise SHDFormatError(
+                f"{what}: expected integers, got {arr.reshape(-1)[k].item()!r} at index {k} "
+                f"({int(bad.sum())} fractional or non-finite)"
+            )
+        if arr.size and np.abs(arr).max() >= 2**62:
+            raise SHDFormatError(f"{what}: values beyond the int64 range")
+    return arr.astype(np.int64)
+
+
 class SHDFormatError(ValueError):
     """A file exists but is not a valid file in SHD's HDF5 layout (truncated, corrupt, or
     with missing/inconsistent datasets)."""
@@ -333,8 +352,8 @@ def read_shd_file(path: str | os.PathLike, num_channels: int = SHD_NUM_CHANNELS)
         try:
             raw_t = f["spikes/times"][()]
             raw_u = f["spikes/units"][()]
-            labels = np.asarray(f["labels"][()], dtype=np.int64)
-            speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64)
+            labels = integral_ids(f["labels"][()], f"{p}: labels")
+            speakers = integral_ids(f["extra/speaker"][()], f"{p}: extra/speaker")
             keys = [str(k) for k in _decode(np.asarray(f["extra/keys"][()]).ravel())]
             meta: dict[str, np.ndarray] = {}
             if "extra/meta_info" in f:
@@ -350,7 +369,7 @@ def read_shd_file(path: str | os.PathLike, num_channels: int = SHD_NUM_CHANNELS)
     units: list[np.ndarray] = []
     for i, (t, u) in enumerate(zip(raw_t, raw_u, strict=True)):
         t64 = np.asarray(t, dtype=np.float64)
-        u64 = np.asarray(u, dtype=np.int64)
+        u64 = integral_ids(u, f"{p}: sample {i}: units")
         if t64.shape != u64.shape:
             raise SHDFormatError(f"{p}: sample {i} has {t64.size} spike times but {u64.size} units")
         if t64.size:

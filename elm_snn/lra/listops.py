@@ -180,10 +180,24 @@ def generate_listops(
     Returns:
         The manifest: config, sample counts, label counts and length statistics per split.
     """
-    from elm_snn._io import atomic_write_text
+
+    from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
 
     cfg = config or ListOpsConfig()
     out = Path(out)
+    # one generator writes a folder at a time; a second one waits, then reuses its files
+    with folder_lock(out, "out", wait=GENERATOR_LOCK_WAIT_S, on_wait=_note):
+        return _generate_into(out, cfg, force)
+
+
+def _note(message: str) -> None:
+    print(f"elm-snn: {message}", file=sys.stderr, flush=True)
+
+
+def _generate_into(out: Path, cfg: ListOpsConfig, force: bool) -> dict[str, Any]:
+    """:func:`generate_listops` once ``out`` is locked."""
+    from elm_snn._io import atomic_write_text
+
     manifest_path = out / "listops.json"
     wanted = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(cfg)}
     if not force and manifest_path.is_file():
@@ -247,20 +261,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data listops``; returns the exit status."""
-    try:
-        cfg = ListOpsConfig(
-            num_train=args.num_train,
-            num_val=args.num_val,
-            num_test=args.num_test,
-            min_length=args.min_length,
-            max_length=args.max_length,
-            max_depth=args.max_depth,
-            max_args=args.max_args,
-            seed=args.seed,
-        )
-        manifest = generate_listops(args.out, cfg, force=args.force)
-    except (ValueError, RuntimeError) as exc:
-        print(f"elm-snn data listops: error: {exc}", file=sys.stderr)
-        return 2
+    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
+    cfg = ListOpsConfig(
+        num_train=args.num_train,
+        num_val=args.num_val,
+        num_test=args.num_test,
+        min_length=args.min_length,
+        max_length=args.max_length,
+        max_depth=args.max_depth,
+        max_args=args.max_args,
+        seed=args.seed,
+    )
+    manifest = generate_listops(args.out, cfg, force=args.force)
     print(json.dumps(manifest, indent=2))
     return 0

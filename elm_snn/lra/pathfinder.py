@@ -306,12 +306,27 @@ def generate_pathfinder(
         The manifest (parameters, folder, counts); ``reused`` tells whether existing files
         written with the same parameters were kept.
     """
+    import sys
+
+    from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
+
+    cfg = config or PathfinderConfig()
+    root = Path(out) / f"pathfinder{cfg.resolution}" / difficulty_folder(cfg.difficulty)
+
+    def note(message: str) -> None:
+        print(f"elm-snn: {message}", file=sys.stderr, flush=True)
+
+    # one generator writes a folder at a time; a second one waits, then reuses its files
+    with folder_lock(root, "out", wait=GENERATOR_LOCK_WAIT_S, on_wait=note):
+        return _generate_into(root, cfg, force)
+
+
+def _generate_into(root: Path, cfg: PathfinderConfig, force: bool) -> dict[str, Any]:
+    """:func:`generate_pathfinder` once ``root`` is locked."""
     from PIL import Image
 
     from elm_snn._io import atomic_path, atomic_write_text
 
-    cfg = config or PathfinderConfig()
-    root = Path(out) / f"pathfinder{cfg.resolution}" / difficulty_folder(cfg.difficulty)
     manifest_path = root / "pathfinder.json"
     wanted = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(cfg)}
     if not force and manifest_path.is_file():

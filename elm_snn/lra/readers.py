@@ -38,6 +38,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,108 @@ def _bytes_to_tokens(data: bytes, max_length: int | None) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).astype(np.int64) + 1
 
 
+#: Longest line a ListOps / Retrieval TSV may hold (LRA's longest are a few hundred KB).
+MAX_TSV_LINE_BYTES = 16 * 2**20
+#: Largest file the readers load whole (a CIFAR batch is 31 MB, a Pathfinder metadata file
+#: a few hundred KB).
+MAX_WHOLE_FILE_BYTES = 512 * 2**20
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _open_regular(path: Path, what: str = "") -> Any:
+    """Open ``path`` for binary reading if it is a regular file (after links).
+
+    Opened non-blocking and checked on the open descriptor: a FIFO, a device (a link to
+    ``/dev/zero``), a socket or a folder is refused at once instead of hanging or being read
+    forever.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what}{path}: does not exist (or is a broken link)") from None
+    except OSError as exc:
+        raise ValueError(f"{what}{path}: cannot be opened ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ValueError(f"{what}{path}: expected a regular file, got {_file_kind(mode)}")
+    return os.fdopen(fd, "rb")
+
+
+def _read_whole(path: Path, limit: int = MAX_WHOLE_FILE_BYTES, what: str = "") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (refused otherwise)."""
+    with _open_regular(path, what) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise ValueError(
+                f"{what}{path}: {size} bytes, more than the {limit} bytes such a file can have"
+            )
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{what}{path}: grew beyond {limit} bytes while being read")
+    return data
+
+
+def _tsv_lines(path: Path) -> Any:
+    """``(line_number, line_bytes)`` of a TSV file, each line at most
+    :data:`MAX_TSV_LINE_BYTES` (a longer one is refused, naming the file and line, before
+    it is held in memory)."""
+    with _open_regular(path) as fh:
+        n = 0
+        while True:
+            line = fh.readline(MAX_TSV_LINE_BYTES + 1)
+            if not line:
+                return
+            n += 1
+            if len(line) > MAX_TSV_LINE_BYTES:
+                raise ValueError(
+                    f"{path}:{n}: line longer than {MAX_TSV_LINE_BYTES} bytes (the limit of "
+                    f"elm_snn.lra.readers.MAX_TSV_LINE_BYTES): not an LRA TSV file"
+                )
+            yield n, line.rstrip(b"\r\n")
+
+
+def _decode(line: bytes, where: str) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{where}: not UTF-8 text (byte {exc.start}: {line[exc.start : exc.start + 1]!r})"
+        ) from None
+
+
+def _integral_label(text: str | bytes, allowed: Sequence[int], where: str) -> int:
+    """A class label written as an integer (``"3"``, or ``"1.0"`` as LRA's Retrieval files
+    do); fractional, non-finite or out-of-range labels are refused."""
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    raw = raw.strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{where}: expected an integer label, got {raw[:40]!r}") from None
+    if not np.isfinite(value) or value != int(value):
+        raise ValueError(f"{where}: expected an integer label, got {raw[:40]!r}")
+    label = int(value)
+    if label not in allowed:
+        raise ValueError(
+            f"{where}: expected a label in {min(allowed)}..{max(allowed)}, got {raw[:40]!r}"
+        )
+    return label
+
+
 # ------------------------------------------------------------------------------- collate
 def collate_tokens(batch: Sequence[tuple[np.ndarray, int]]):
     """``B`` items ``(tokens (T_i,), label)`` -> ``(x (T, B) int64, y (B,) int64)``.
@@ -205,7 +308,8 @@ class ListOpsDataset(Dataset):
         _check_max_length(max_length)
         name = {"train": "basic_train.tsv", "validation": "basic_val.tsv", "test": "basic_test.tsv"}
         cands = _lra_candidates(_root(root), "listops-1000")
-        folder = _first_existing(cands, lambda c: (c / name[split]).is_file())
+        # exists, not is_file: a FIFO or a folder in its place is refused by name when read
+        folder = _first_existing(cands, lambda c: (c / name[split]).exists())
         if folder is None:
             raise _missing(
                 f"ListOps file {name[split]}",
@@ -216,25 +320,23 @@ class ListOpsDataset(Dataset):
         self.path = folder / name[split]
         self.tokens: list[np.ndarray] = []
         labels = []
-        with open(self.path, encoding="utf-8") as f:
-            header = f.readline().rstrip("\n").split("\t")
-            if header[:2] != ["Source", "Target"]:
-                raise ValueError(
-                    f"{self.path}: expected the header 'Source<TAB>Target', got {header!r}"
-                )
-            for n, line in enumerate(f, start=2):
-                line = line.rstrip("\n")
-                if not line:
-                    continue
-                parts = line.split("\t")
-                if len(parts) != 2:
-                    raise ValueError(f"{self.path}:{n}: expected 2 tab-separated fields")
-                toks = listops_tokens(parts[0], where=f"{self.path}:{n}")
-                self.tokens.append(_truncate(toks, max_length))
-                label = int(parts[1])
-                if not 0 <= label <= 9:
-                    raise ValueError(f"{self.path}:{n}: expected a label 0-9, got {label}")
-                labels.append(label)
+        lines = _tsv_lines(self.path)
+        first = next(lines, None)
+        header = _decode(first[1], f"{self.path}:1").split("\t") if first else []
+        if header[:2] != ["Source", "Target"]:
+            raise ValueError(
+                f"{self.path}: expected the header 'Source<TAB>Target', got {header!r}"
+            )
+        for n, raw in lines:
+            if not raw:
+                continue
+            where = f"{self.path}:{n}"
+            parts = _decode(raw, where).split("\t")
+            if len(parts) != 2:
+                raise ValueError(f"{where}: expected 2 tab-separated fields, got {len(parts)}")
+            toks = listops_tokens(parts[0], where=where)
+            self.tokens.append(_truncate(toks, max_length))
+            labels.append(_integral_label(parts[1], range(10), where))
         self.labels = np.asarray(labels, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -248,16 +350,28 @@ class ListOpsDataset(Dataset):
 class IMDBDataset(Dataset):
     """IMDB reviews from the ``aclImdb`` folder, byte-level (label 1 = positive).
 
+    Each review must be a regular file (a FIFO, a device or a folder named ``*.txt`` is
+    refused) inside the data folder: a link pointing outside it (to ``/etc/passwd``, to
+    ``/dev/zero``) is refused unless ``allow_links_outside=True``. Every file is checked when
+    the dataset is built, and at most ``max_length`` bytes of a review are ever read.
+
     Args:
         root: the ``aclImdb`` folder or its parent.
         split: ``"train"``, ``"validation"`` (10 % of train) or ``"test"``.
         max_length: keep at most this many bytes of each review (None: all).
+        allow_links_outside: accept reviews that are links to files outside the folder.
     """
 
     vocab_size = BYTE_VOCAB_SIZE
     num_classes = 2
 
-    def __init__(self, root: str | os.PathLike, split: str, max_length: int | None = 4000):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str,
+        max_length: int | None = 4000,
+        allow_links_outside: bool = False,
+    ):
         from elm_snn.data.adding import split_train_validation
 
         _check_split(split)
@@ -283,6 +397,9 @@ class IMDBDataset(Dataset):
         if split != "test":
             tr, va = split_train_validation(len(files), 0.1, 0)
             files = [files[i] for i in (tr if split == "train" else va)]
+        inside = folder.resolve()
+        for path, _ in files:
+            _check_review(path, inside, allow_links_outside)
         self.files = files
         self.max_length = max_length
         self.labels = np.asarray([lab for _, lab in files], dtype=np.int64)
@@ -292,7 +409,31 @@ class IMDBDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         path, label = self.files[i]
-        return _bytes_to_tokens(path.read_bytes(), self.max_length), label
+        with _open_regular(path, "review ") as fh:  # checked again: files can change
+            if self.max_length is None:
+                data = fh.read(os.fstat(fh.fileno()).st_size)
+            else:
+                data = fh.read(self.max_length)
+        return _bytes_to_tokens(data, self.max_length), label
+
+
+def _check_review(path: Path, inside: Path, allow_links_outside: bool) -> None:
+    """Refuse a review that is not a regular file, or a link leaving the data folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"review {path}: a broken link (its target does not exist)"
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"review {path}: expected a regular file, got {_file_kind(mode)}")
+    if not allow_links_outside:
+        target = path.resolve()
+        if not target.is_relative_to(inside):
+            raise ValueError(
+                f"review {path}: links to {str(target)!r}, outside the data folder "
+                f"{str(inside)!r}; refused (pass allow_links_outside=True to accept such links)"
+            )
 
 
 # ------------------------------------------------------------------------------- Retrieval
@@ -315,7 +456,7 @@ class RetrievalDataset(Dataset):
         name = {"train": "train", "validation": "eval", "test": "test"}[split]
         fname = f"new_aan_pairs.{name}.tsv"
         cands = _lra_candidates(_root(root), "tsv_data")
-        folder = _first_existing(cands, lambda c: (c / fname).is_file())
+        folder = _first_existing(cands, lambda c: (c / fname).exists())
         if folder is None:
             raise _missing(
                 f"Retrieval file {fname}",
@@ -326,27 +467,17 @@ class RetrievalDataset(Dataset):
         self.max_length = max_length
         self.docs: list[tuple[bytes, bytes]] = []
         labels = []
-        with open(self.path, "rb") as f:
-            for n, line in enumerate(f, start=1):
-                line = line.rstrip(b"\r\n")
-                if not line:
-                    continue
-                parts = line.split(b"\t")
-                if len(parts) != 5:
-                    raise ValueError(
-                        f"{self.path}:{n}: expected 5 tab-separated fields (label, id, id, "
-                        f"text, text), got {len(parts)}"
-                    )
-                try:
-                    label = int(float(parts[0]))
-                except ValueError:
-                    raise ValueError(
-                        f"{self.path}:{n}: expected a numeric label, got {parts[0]!r}"
-                    ) from None
-                if label not in (0, 1):
-                    raise ValueError(f"{self.path}:{n}: expected label 0 or 1, got {label}")
-                labels.append(label)
-                self.docs.append((parts[3][:max_length], parts[4][:max_length]))
+        for n, line in _tsv_lines(self.path):
+            if not line:
+                continue
+            parts = line.split(b"\t")
+            if len(parts) != 5:
+                raise ValueError(
+                    f"{self.path}:{n}: expected 5 tab-separated fields (label, id, id, "
+                    f"text, text), got {len(parts)}"
+                )
+            labels.append(_integral_label(parts[0], (0, 1), f"{self.path}:{n}"))
+            self.docs.append((parts[3][:max_length], parts[4][:max_length]))
         self.labels = np.asarray(labels, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -373,24 +504,95 @@ def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+class _ChargedArray(np.ndarray):
+    """ndarray rebuilt by :class:`RestrictedUnpickler`: its ``__setstate__`` (the pickle's
+    BUILD, which sets the real shape) charges the array's size before numpy allocates it.
+    Viewed as a plain ndarray before it is handed out."""
+
+    def __setstate__(self, state: Any) -> None:
+        charge = self.__dict__.get("_charge")
+        if charge is not None:
+            if not isinstance(state, tuple) or len(state) not in (4, 5):
+                raise pickle.UnpicklingError(
+                    f"malformed numpy array state ({type(state).__name__})"
+                )
+            charge(state[-4], state[-3])
+        super().__setstate__(state)
+
+
+def _plain(obj: Any) -> Any:
+    return obj.view(np.ndarray) if isinstance(obj, _ChargedArray) else obj
+
+
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that only rebuilds numpy arrays and plain containers.
+    """Unpickler that only rebuilds numpy arrays and plain containers, within a size budget.
 
     Pickle files can name any importable callable; this one refuses every name except the
     few numpy uses to store an array (``_reconstruct``, ``ndarray``, ``dtype``) and, for
     protocol-2 files written by Python 3, ``_codecs.encode`` limited to the latin-1 codec
     (replaced by a function that only turns text into bytes), so loading a file never runs
     code of the file's choosing.
+
+    ``max_bytes`` bounds what the array constructors may allocate in all (each array's size
+    is charged before numpy allocates it), and ``numpy.ndarray`` may not be called with a
+    buffer, an offset or strides: a zero-stride array over a one-byte buffer cannot pose as
+    millions of images.
     """
+
+    def __init__(self, file: Any, *, max_bytes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self.bytes_left = max_bytes
+        self.max_bytes = max_bytes
+
+    def _charge(self, shape: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+        if isinstance(shape, int | np.integer):
+            shape = (shape,)
+        if not isinstance(shape, tuple) or not all(
+            isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise pickle.UnpicklingError(
+                f"numpy array: expected a shape of ints >= 0, got {shape!r}"
+            )
+        dt = np.dtype(dtype)
+        nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * dt.itemsize
+        if self.bytes_left is not None:
+            if nbytes > self.bytes_left:
+                raise pickle.UnpicklingError(
+                    f"refusing to allocate {nbytes} bytes for a numpy array of shape "
+                    f"{tuple(int(d) for d in shape)}: the file may make the reader allocate "
+                    f"at most {self.max_bytes} bytes (twice its size + 1 MiB)"
+                )
+            self.bytes_left -= nbytes
+        return tuple(int(d) for d in shape), dt
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in (
             ("numpy.core.multiarray", "_reconstruct"),
             ("numpy._core.multiarray", "_reconstruct"),
         ):
-            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct
+            reconstruct = np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct
+
+            def guarded_reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
+                # the pickle names numpy.ndarray, which find_class turned into guarded_ndarray
+                if subtype is not np.ndarray and not getattr(subtype, "_stands_for_ndarray", 0):
+                    raise pickle.UnpicklingError(f"refusing to rebuild a {subtype!r}")
+                arr = reconstruct(_ChargedArray, *self._charge(shape, dtype))
+                arr.__dict__["_charge"] = self._charge
+                return arr
+
+            return guarded_reconstruct
         if module == "numpy" and name == "ndarray":
-            return np.ndarray
+
+            def guarded_ndarray(shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> Any:
+                if args or kwargs:  # buffer, offset, strides: views of any size over any bytes
+                    raise pickle.UnpicklingError(
+                        "refusing numpy.ndarray with a buffer, offset or strides (views such as "
+                        "zero-stride arrays can pose as arrays of any size)"
+                    )
+                return np.ndarray(*self._charge(shape, dtype))
+
+            guarded_ndarray._stands_for_ndarray = True  # type: ignore[attr-defined]
+            return guarded_ndarray
         if module == "numpy" and name == "dtype":
             return np.dtype
         if (module, name) == ("_codecs", "encode"):
@@ -402,28 +604,55 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """``(images (N, 3072) uint8, labels (N,) int64)`` of one ``cifar-10-batches-py`` file,
-    read with :class:`RestrictedUnpickler`."""
+    read with :class:`RestrictedUnpickler`.
+
+    What the file can make the reader allocate is bounded by its size: arrays at most twice
+    the file's size in all, and the images must be stored in the file (``N * 3072`` bytes
+    of pixels at most the file's size, a plain C-ordered array), checked before any copy.
+    """
     path = Path(path)
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = _read_whole(path)
+    if not raw:
+        raise ValueError(f"{path}: empty file (0 bytes), not a CIFAR-10 batch")
     try:
-        obj = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
+        obj = RestrictedUnpickler(
+            io.BytesIO(raw), encoding="bytes", max_bytes=2 * len(raw) + 2**20
+        ).load()
     except pickle.UnpicklingError as exc:
         raise ValueError(f"{path}: {exc}") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as exc:  # fmt: skip
+        raise ValueError(
+            f"{path}: not a readable CIFAR-10 batch ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'truncated or corrupt'})"
+        ) from None
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
-    d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in obj.items()}
+    d = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
     if "data" not in d or "labels" not in d:
-        raise ValueError(f"{path}: expected keys 'data' and 'labels', got {sorted(d)}")
-    data = d["data"]
+        raise ValueError(f"{path}: expected keys 'data' and 'labels', got {sorted(map(str, d))}")
+    data = _plain(d["data"])
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         raise ValueError(f"{path}: expected 'data' as a uint8 array (N, 3072)")
     if data.shape[1] != 3072:
         raise ValueError(f"{path}: expected 'data' of shape (N, 3072), got {data.shape}")
-    labels = np.asarray(d["labels"], dtype=np.int64)
-    if labels.shape != (data.shape[0],) or labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"{path}: expected {data.shape[0]} labels in 0..9")
-    return data, labels
+    if data.shape[0] * 3072 > len(raw) or data.strides != (3072, 1):
+        raise ValueError(
+            f"{path}: 'data' declares {data.shape[0]} images ({data.shape[0] * 3072} bytes of "
+            f"pixels) with strides {data.strides}, but the file holds {len(raw)} bytes: "
+            f"not a CIFAR-10 batch"
+        )
+    n = data.shape[0]
+    labels_in = _plain(d["labels"])
+    if isinstance(labels_in, np.ndarray):
+        labels_in = labels_in.tolist() if labels_in.ndim == 1 and labels_in.size <= n else None
+    if not isinstance(labels_in, list) or len(labels_in) != n:
+        raise ValueError(f"{path}: expected 'labels' as a list of {n} integers (one per image)")
+    for i, lab in enumerate(labels_in):
+        if isinstance(lab, bool) or not isinstance(lab, int | np.integer) or not 0 <= lab <= 9:
+            shown = repr(lab) if isinstance(lab, int | float | np.number) else type(lab).__name__
+            raise ValueError(f"{path}: label {i}: expected an integer in 0..9, got {shown[:40]}")
+    return data, np.asarray(labels_in, dtype=np.int64)
 
 
 class CIFAR10Dataset(Dataset):
@@ -524,20 +753,21 @@ class PathfinderDataset(Dataset):
             key=lambda p: (0, int(p.stem)) if p.stem.isdigit() else (1, p.stem),
         )
         entries: list[tuple[Path, int]] = []
+        inside = folder.resolve()
         for m in meta:
-            for n, line in enumerate(m.read_text().splitlines(), start=1):
+            text = _decode(_read_whole(m, what="metadata "), str(m))
+            for n, line in enumerate(text.splitlines(), start=1):
                 fields = line.split()
                 if not fields:
                     continue
+                where = f"{m}:{n}"
                 if len(fields) < 4:
                     raise ValueError(
-                        f"{m}:{n}: expected at least 4 space-separated fields "
+                        f"{where}: expected at least 4 space-separated fields "
                         f"(folder, file, index, label), got {len(fields)}"
                     )
-                label = int(fields[3])
-                if label not in (0, 1):
-                    raise ValueError(f"{m}:{n}: expected label 0 or 1, got {label}")
-                entries.append((folder / fields[0] / fields[1], label))
+                label = _integral_label(fields[3], (0, 1), where)
+                entries.append((_image_path(folder, fields[0], fields[1], where), label))
         n = len(entries)
         n_train, n_val = int(0.8 * n), int(0.1 * n)
         bounds = {
@@ -546,6 +776,7 @@ class PathfinderDataset(Dataset):
             "test": (n_train + n_val, n),
         }[split]
         self.entries = entries[bounds[0] : bounds[1]]
+        _check_images(self.entries, inside, folder)
         self.folder = folder
         self.resolution = resolution
         self.levels = levels
@@ -567,3 +798,49 @@ class PathfinderDataset(Dataset):
                 f"{grey.shape[1]}x{grey.shape[0]}"
             )
         return bin_grey(grey.reshape(-1), self.levels), label
+
+
+def _image_path(folder: Path, sub: str, name: str, where: str) -> Path:
+    """``folder/sub/name`` of a metadata line; absolute paths and ``..`` are refused (an
+    image path may not leave the data folder)."""
+    from pathlib import PurePosixPath
+
+    rel = PurePosixPath(sub) / name
+    if rel.is_absolute() or ".." in rel.parts or "\\" in str(rel):
+        raise ValueError(
+            f"{where}: image path {str(rel)!r} leaves the data folder (absolute or with '..'); "
+            f"Pathfinder metadata name images relative to {str(folder)!r}"
+        )
+    return folder / rel
+
+
+def _check_images(entries: Sequence[tuple[Path, int]], inside: Path, folder: Path) -> None:
+    """Every listed image is a regular file inside the data folder (links included), checked
+    when the dataset is built: a missing test image is reported before training, not after."""
+    missing: list[str] = []
+    real_parents: dict[Path, Path] = {}  # image folder -> its real path (links resolved)
+    for path, _ in entries:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            missing.append(str(path.relative_to(folder)))
+            continue
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"image {path}: expected a regular file, got {_file_kind(mode)}")
+        parent = real_parents.get(path.parent)
+        if parent is None:
+            parent = real_parents[path.parent] = path.parent.resolve()
+        target = path.resolve() if path.is_symlink() else parent / path.name
+        if not target.is_relative_to(inside):
+            raise ValueError(
+                f"image {path}: links to {str(target)!r}, outside the data folder "
+                f"{str(inside)!r}; refused"
+            )
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise FileNotFoundError(
+            f"data_root: {len(missing)} image(s) listed in {str(folder / 'metadata')!r} do not "
+            f"exist: {shown}"
+        )

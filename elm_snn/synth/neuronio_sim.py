@@ -269,6 +269,24 @@ def generate_neuronio_sim(
         raise ValueError(f"out_dir must be a folder, got the file {out}")
     out.mkdir(parents=True, exist_ok=True)
     say = progress if progress is not None else (lambda _msg: None)
+    from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
+
+    # one generator writes a folder at a time; a second one waits, then reuses its files
+    with folder_lock(out, "out_dir", wait=GENERATOR_LOCK_WAIT_S, on_wait=say):
+        return _generate_into(out, n_sims, seed, config, workers, sims_per_file, overwrite, say)
+
+
+def _generate_into(
+    out: Path,
+    n_sims: int,
+    seed: int,
+    config: NeuronIOSimConfig,
+    workers: int,
+    sims_per_file: int,
+    overwrite: bool,
+    say: Callable[[str], None],
+) -> list[Path]:
+    """:func:`generate_neuronio_sim` once ``out`` is locked."""
 
     from elm_snn.synth._nrnmech import compile_mechanisms
 

@@ -4,8 +4,6 @@ saving (:class:`SafeCheckpointIO`), and the compatibility check of a resumed run
 from __future__ import annotations
 
 import os
-import pickle
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from elm_snn._io import atomic_path
+from elm_snn._safe_torch import UnreadableCheckpointError, UnsafeCheckpointError, load_weights_only
 from elm_snn.tasks.config import RunConfig
 
 __all__ = [
@@ -40,14 +39,6 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _refused_global(exc: BaseException) -> str:
-    """Name of the global that torch's weights-only unpickler refused, if it says."""
-    match = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported class (\S+)", str(exc))
-    if match:
-        return f"it references {(match.group(1) or match.group(2)).rstrip('.')!r}"
-    return _first_line(exc)
-
-
 def _readable(path: Path) -> bool:
     try:
         _load_checked(path)
@@ -71,31 +62,17 @@ def _previous_good(path: Path) -> str:
 
 
 def _load_checked(path: Path) -> dict[str, Any]:
-    if path.stat().st_size == 0:
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is empty (0 bytes): not a readable checkpoint"
-        )
     try:
         # weights_only: tensors and plain containers only; a pickled global that is not on
         # torch's safe list (os.system, any class) is refused before it is looked up
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        if any(k in text for k in ("Unsupported global", "allowed global", "Unsupported class")):
-            raise CheckpointError(
-                f"checkpoint: {str(path)!r} refused: it holds Python objects that could run code "
-                f"when loaded ({_refused_global(exc)}); nothing from it was run (elm-snn loads "
-                f"only tensors and plain values from checkpoints)"
-            ) from None
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is not a readable checkpoint (truncated, corrupt or "
-            f"another format: {_first_line(exc)})"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError) as exc:
-        raise CheckpointError(
-            f"checkpoint: {str(path)!r} is not a readable checkpoint (truncated, corrupt or "
-            f"another format: {type(exc).__name__}: {_first_line(exc)})"
-        ) from None
+        ckpt = load_weights_only(path, "checkpoint")
+    except UnsafeCheckpointError as exc:
+        raise CheckpointError(str(exc)) from None
+    except UnreadableCheckpointError as exc:
+        text = str(exc).replace("not a readable torch file", "not a readable checkpoint")
+        if "is empty (0 bytes)" in text:
+            text += ": not a readable checkpoint"
+        raise CheckpointError(text) from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(
             f"checkpoint: {str(path)!r} is not a readable checkpoint (holds a "

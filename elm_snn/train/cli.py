@@ -9,6 +9,7 @@ Each command module exposes ``add_arguments(parser)`` and ``run_from_args(args) 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import signal
 import sys
@@ -86,8 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (multi-line messages joined, lists of places
+    separated by spaces); errors whose message alone says little get their type name, and
+    OS errors their file."""
     text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
+        text = f"{exc.filename}: {exc.strerror or text}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and "free space" not in text:
+        text += _free_space(exc.filename)
+    if isinstance(exc, KeyError | IndexError | AttributeError | MemoryError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text or type(exc).__name__
+
+
+def _free_space(filename: object) -> str:
+    import os
+    import shutil
+
+    folder = os.path.dirname(os.path.abspath(str(filename))) if filename else os.getcwd()
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" (free space on the device of {folder!r}: {free} bytes)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

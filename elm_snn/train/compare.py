@@ -15,13 +15,14 @@ model and bin size) and ``<metric>_vs_bin_size.png`` (like Fig. 5b-d of the pape
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,71 @@ RESULT_COLUMNS = (
     "epochs_trained",
     "wall_seconds",
 )
+
+
+#: Marker of a grid's result folder: which grid (``compare <task>``, ``reproduce shd``,
+#: ``reproduce neuronio``) wrote the results there.
+GRID_MARKER = ".elm-snn-grid.json"
+
+
+class GridFolderError(FileExistsError):
+    """The result folder holds another grid's results (nothing in it was touched)."""
+
+
+def _grid_of(out: Path) -> str | None:
+    """The grid whose results ``out`` holds: its marker, or (folders written before the
+    marker) the command recorded in ``run_info.json``; None if unknown."""
+    try:
+        kind = json.loads((out / GRID_MARKER).read_text(encoding="utf-8")).get("grid")
+        return str(kind) if kind else None
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        command = json.loads((out / "run_info.json").read_text(encoding="utf-8")).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+    words = str(command or "").split()
+    if "reproduce" in words and words.index("reproduce") + 1 < len(words):
+        return "reproduce " + words[words.index("reproduce") + 1]
+    return None
+
+
+@contextlib.contextmanager
+def grid_folder(out_dir: str | os.PathLike, grid: str, overwrite: bool = False) -> Iterator[Path]:
+    """Own a grid's result folder while the grid runs: lock it (one process at a time, see
+    :func:`elm_snn._locks.folder_lock`) and refuse a folder holding another grid's results
+    unless ``overwrite`` (then its results files are rewritten; its run folders are kept).
+
+    Raises:
+        FolderLockedError: another process writes the folder.
+        GridFolderError: the folder holds the results of another grid.
+    """
+    from elm_snn._io import atomic_write_text
+    from elm_snn._locks import folder_lock
+
+    out = Path(out_dir)
+    created = not out.exists()
+    try:
+        with folder_lock(out, "--out"):
+            other = _grid_of(out)
+            if other is not None and other != grid and not overwrite:
+                raise GridFolderError(
+                    f"--out: {str(out)!r} holds the results of another grid ({other!r}, this "
+                    f"is {grid!r}); pass --overwrite to replace its results (results.csv, "
+                    f"results.md, run_info.json, plots; its run folders are kept) or choose "
+                    f"another --out"
+                )
+            atomic_write_text(out / GRID_MARKER, json.dumps({"grid": grid}) + "\n")
+            yield out
+    except GridFolderError:
+        raise
+    except BaseException:
+        if created:  # refused before anything was written: leave no folder behind
+            with contextlib.suppress(OSError):
+                if [p.name for p in out.iterdir()] == [GRID_MARKER]:
+                    (out / GRID_MARKER).unlink()
+                out.rmdir()
+        raise
 
 
 def _run_name(model: str, bin_size_ms: float, seed: int) -> str:
@@ -244,6 +310,7 @@ def compare(
     reuse: bool = True,
     workers: int = 1,
     log: Any = None,
+    overwrite: bool = False,
     command: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train and test every (bin size, model, seed) of the grid with the same data and budget.
@@ -261,6 +328,8 @@ def compare(
         workers: grid points trained at the same time, each in its own process with one
             torch thread (CPU machines; keep 1 on a GPU).
         log: callable taking a progress line (default: print to stderr).
+        overwrite: write into a folder holding another grid's results (see
+            :func:`grid_folder`; the folder is locked while the grid runs either way).
         command: the command line recorded in ``run_info.json`` (default: ``sys.argv``).
 
     Returns:
@@ -294,10 +363,11 @@ def compare(
     commit = _git_commit()  # before the runs: what they started from
     metric = get_task(task).primary_metric
     named = [(_run_name(c.model, c.bin_size_ms, c.seed), c) for c in configs]
-    rows = run_points(named, out, reuse=reuse, workers=workers, log=log, metric=metric)
-    t = get_task(task)
-    write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
-    _write_run_info(out, task, preset, overrides, configs, rows, commit, command)
+    with grid_folder(out, f"compare {task}", overwrite):
+        rows = run_points(named, out, reuse=reuse, workers=workers, log=log, metric=metric)
+        t = get_task(task)
+        write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
+        _write_run_info(out, task, preset, overrides, configs, rows, commit, command)
     return rows
 
 
@@ -449,6 +519,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-reuse", action="store_true", help="retrain grid points that already finished"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder holding another grid's results (refused without it)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -462,31 +537,19 @@ def run_from_args(args: argparse.Namespace) -> int:
     from elm_snn.train.run import config_overrides, quiet_lightning
 
     quiet_lightning(args.verbose)
-    from elm_snn.tasks import NonFiniteLossError
-    from elm_snn.train.engine import CheckpointMismatchError
-
     out = args.out or f"runs/compare-{args.task}"
-    try:
-        compare(
-            args.task,
-            args.models,
-            args.bin_sizes,
-            args.seeds,
-            preset=args.preset,
-            out_dir=out,
-            overrides=config_overrides(args),
-            reuse=not args.no_reuse,
-            workers=args.workers,
-        )
-    except (
-        ValueError,
-        TypeError,
-        FileNotFoundError,
-        CheckpointMismatchError,
-        NonFiniteLossError,
-    ) as exc:
-        print(f"elm-snn: error: {exc}", file=sys.stderr)
-        return 2
+    compare(
+        args.task,
+        args.models,
+        args.bin_sizes,
+        args.seeds,
+        preset=args.preset,
+        out_dir=out,
+        overrides=config_overrides(args),
+        reuse=not args.no_reuse,
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
     print(Path(out, "results.md").read_text())
     print(f"results: {out}/results.csv, {out}/results.md", file=sys.stderr)
     return 0

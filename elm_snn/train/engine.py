@@ -64,6 +64,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from elm_snn._io import atomic_write_text
+from elm_snn._locks import FolderLockedError, folder_lock
 from elm_snn.tasks import RunConfig, count_parameters, get_task
 from elm_snn.tasks.base import NonFiniteLossError
 from elm_snn.tasks.sparse_input import with_input_format
@@ -86,12 +87,15 @@ from elm_snn.train.interrupts import (
 from elm_snn.train.modules import ELMSNNDataModule, ELMSNNModule, EpochSampler
 from elm_snn.train.run_folder import (
     RUN_FILES,
+    RUN_MARKER,
     RunFolderError,
     _AtomicCSVLogger,
     _check_run_folder,
+    _launched_as_rank_zero,
     _merge_logs,
     _plot_training,
     default_run_dir,
+    mark_run_folder,
 )
 
 __all__ = [
@@ -101,6 +105,7 @@ __all__ = [
     "CheckpointMismatchError",
     "CheckpointError",
     "RunFolderError",
+    "FolderLockedError",
     "TrainingInterrupted",
     "load_checkpoint",
     "train",
@@ -396,19 +401,79 @@ def _train(
     start = time.perf_counter()
     cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
+    if not _launched_as_rank_zero():  # rank 0 holds the folder's lock for all ranks
+        return _train_in_folder(
+            cfg,
+            out,
+            resume,
+            resume_from,
+            overwrite,
+            callbacks,
+            trainer_overrides,
+            commit,
+            start,
+            cpu_start,
+        )
+    created = not out.exists()
+    _make_run_folder(out)
+    started = False
+    try:
+        with folder_lock(out, "out"):
+            try:
+                return _train_in_folder(
+                    cfg,
+                    out,
+                    resume,
+                    resume_from,
+                    overwrite,
+                    callbacks,
+                    trainer_overrides,
+                    commit,
+                    start,
+                    cpu_start,
+                )
+            except BaseException:
+                started = (out / "config.json").is_file() or (out / "checkpoints").is_dir()
+                if not started:  # refused before it began: leave nothing behind
+                    with contextlib.suppress(FileNotFoundError):
+                        (out / RUN_MARKER).unlink()
+                raise
+    except BaseException:
+        if created and not started:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if empty
+        raise
+
+
+def _train_in_folder(
+    cfg: RunConfig,
+    out: Path,
+    resume: bool,
+    resume_from: str | os.PathLike | None,
+    overwrite: bool,
+    callbacks: Sequence[Callback],
+    trainer_overrides: dict[str, Any] | None,
+    commit: str | None,
+    start: float,
+    cpu_start: float,
+) -> dict[str, Any]:
+    """:func:`train` once the run folder is this process's (locked, on rank 0)."""
     ckpt_dir = out / "checkpoints"
     ckpt_path = _checkpoint_to_resume(cfg, out, resume, resume_from, overwrite)
-    _make_run_folder(out)
+    if _launched_as_rank_zero():
+        mark_run_folder(out)
 
     task = get_task(cfg.task)
     data_root = task.prepare_data(cfg)
     data = with_input_format(task.build_data(cfg, data_root), cfg)
-    if not ckpt_path:
-        atomic_write_text(out / "config.json", cfg.to_json() + "\n")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ELMSNNModule(cfg.to_dict(), data.num_inputs, data.num_outputs, data.num_steps)
     model_init = task.initialise_model(module.model, data, cfg)
     datamodule = ELMSNNDataModule(cfg, data)
+    if not ckpt_path and _launched_as_rank_zero():
+        # written once the data and the model are built: a run refused before it begins
+        # leaves no config.json to be taken for an unfinished run
+        atomic_write_text(out / "config.json", cfg.to_json() + "\n")
 
     monitor = task.monitor
     best_cb, cbs = _run_callbacks(cfg, task, ckpt_dir, callbacks)
@@ -485,6 +550,9 @@ def evaluate(
         raise ValueError(f"split: expected 'test' or 'validation', got {split!r}")
     path = Path(checkpoint)
     _, hp = _read_checkpoint_meta(path)
+    # built (and its stored config checked against its weights) before any data are read
+    # not load_from_checkpoint: nothing in the file is unpickled beyond tensors and plain values
+    module = ELMSNNModule.from_checkpoint(path)
     saved = dict(hp["config"])
     for what, expected in (("task", expect_task), ("model", expect_model)):
         if expected is not None and saved.get(what) != expected:
@@ -505,8 +573,6 @@ def evaluate(
             f"{hp['num_outputs']} outputs but the data have {data.num_inputs} / "
             f"{data.num_outputs}"
         )
-    # not load_from_checkpoint: nothing in the file is unpickled beyond tensors and plain values
-    module = ELMSNNModule.from_checkpoint(path)
     dm = ELMSNNDataModule(cfg, data)
     trainer = _make_trainer(cfg, path.parent, [], fit=False)
     with warnings.catch_warnings():

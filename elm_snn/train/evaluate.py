@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 __all__ = ["add_arguments", "run_from_args"]
 
@@ -68,23 +67,20 @@ def run_from_args(args: argparse.Namespace) -> int:
     from elm_snn.train.run import quiet_lightning
 
     quiet_lightning(args.verbose)
-    from elm_snn.train.engine import CheckpointMismatchError, evaluate
+    from elm_snn.train.engine import evaluate
 
     if args.official_checkpoint is not None:
         return _run_official(args)
-    try:
-        result = evaluate(
-            args.checkpoint,
-            data_root=args.data_root,
-            split=args.split,
-            out_json=args.out,
-            accelerator=args.accelerator,
-            expect_task=args.task,
-            expect_model=args.model,
-        )
-    except (FileNotFoundError, ValueError, CheckpointMismatchError) as exc:
-        print(f"elm-snn: error: {exc}", file=sys.stderr)
-        return 2
+    # every error is reported on one line by elm_snn.train.cli.main
+    result = evaluate(
+        args.checkpoint,
+        data_root=args.data_root,
+        split=args.split,
+        out_json=args.out,
+        accelerator=args.accelerator,
+        expect_task=args.task,
+        expect_model=args.model,
+    )
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
@@ -92,27 +88,20 @@ def run_from_args(args: argparse.Namespace) -> int:
 def _run_official(args: argparse.Namespace) -> int:
     from elm_snn._io import atomic_write_text
     from elm_snn.compat import evaluate_official_checkpoint
-    from elm_snn.data.neuronio import NeuronIOFormatError
 
     if args.data_root is None:
-        print(
-            "elm-snn: error: --official-checkpoint needs --data-root: a folder of NeuronIO "
-            "files (e.g. the official test folder)",
-            file=sys.stderr,
+        raise ValueError(
+            "--official-checkpoint needs --data-root: a folder of NeuronIO files (e.g. the "
+            "official test folder)"
         )
-        return 2
     device = "cuda" if args.accelerator in ("gpu", "cuda") else "cpu"
-    try:
-        result = evaluate_official_checkpoint(
-            args.official_checkpoint,
-            args.data_root,
-            protocol=args.protocol,
-            version=args.official_version,
-            device=device,
-        )
-    except (FileNotFoundError, ValueError, NeuronIOFormatError) as exc:
-        print(f"elm-snn: error: {exc}", file=sys.stderr)
-        return 2
+    result = evaluate_official_checkpoint(
+        args.official_checkpoint,
+        args.data_root,
+        protocol=args.protocol,
+        version=args.official_version,
+        device=device,
+    )
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.out is not None:
         atomic_write_text(args.out, text + "\n")

@@ -140,6 +140,54 @@ class ELMSNNDataModule(L.LightningDataModule):
         return self._loader(self.data.test, False, self.data.test_collate or self.data.collate)
 
 
+def _check_weights_fit(cls: Any, ckpt: dict[str, Any], hp: dict[str, Any], path: Path) -> None:
+    """Validate a checkpoint's stored config and sizes before any model is built from them.
+
+    The config goes through :class:`RunConfig`'s checks; the model is then built on the
+    ``meta`` device (no memory) and its parameter shapes are compared with the stored
+    weights, so a tampered config (``num_memory = 3e6``) is refused before it can make the
+    real model allocate gigabytes. Models that cannot be built on ``meta`` (they read
+    tensor values while being built) skip the shape comparison; ``load_state_dict`` still
+    compares them after building.
+    """
+    where = f"checkpoint: {str(path)!r}"
+    try:
+        RunConfig.from_dict(dict(hp["config"]))
+        sizes = [hp[k] for k in ("num_inputs", "num_outputs", "num_steps")]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{where} holds an invalid run configuration ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
+    for name, value in zip(("num_inputs", "num_outputs", "num_steps"), sizes, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**7:
+            raise CheckpointError(f"{where}: {name} must be an integer in 1..1e7, got {value!r}")
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{where} holds no state_dict of tensors")
+    try:
+        with torch.device("meta"):
+            probe = cls(hp["config"], *sizes)
+    except RuntimeError:
+        return  # built from tensor values (e.g. .item()): compared after building
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{where} holds a configuration no model can be built from ({_first_line(exc)})"
+        ) from None
+    expected = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != stored:
+        diffs = [
+            f"{k}: config gives {expected.get(k)}, weights are {stored.get(k)}"
+            for k in sorted(set(expected) | set(stored))
+            if expected.get(k) != stored.get(k)
+        ]
+        raise CheckpointError(
+            f"{where}: its configuration does not match its weights (tampered or damaged): "
+            + "; ".join(diffs[:3])
+            + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+        )
+
+
 class ELMSNNModule(L.LightningModule):
     """LightningModule wrapping a task's model, loss and metrics.
 
@@ -176,6 +224,7 @@ class ELMSNNModule(L.LightningModule):
         """
         p = Path(path)
         ckpt, hp = _read_checkpoint_meta(p)
+        _check_weights_fit(cls, ckpt, hp, p)
         try:
             module = cls(hp["config"], hp["num_inputs"], hp["num_outputs"], hp["num_steps"])
             module.load_state_dict(ckpt["state_dict"])

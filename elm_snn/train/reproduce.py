@@ -229,6 +229,7 @@ def reproduce_neuronio(
     reuse: bool = True,
     command: str | None = None,
     log: Any = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """Fit every point of :data:`NEURONIO_POINTS` (or those named in ``points``) with one
     budget and write the results (see module docstring).
@@ -246,81 +247,89 @@ def reproduce_neuronio(
         reuse: reuse finished points, resume interrupted ones.
         command: the command line recorded in ``run_info.json``.
         log: progress callable (default: stderr).
+        overwrite: write into a folder holding another grid's results
+            (:func:`elm_snn.train.compare.grid_folder`).
 
     Returns:
         One row per point (``metrics.json`` plus ``point``/``family``).
     """
-    from elm_snn._io import atomic_write_text
-    from elm_snn.tasks import resolve_config
-    from elm_snn.train.compare import run_points, write_rows_csv
-    from elm_snn.viz import plot_metrics_vs_parameters
+    from elm_snn.train.compare import grid_folder
 
-    known = {p[0]: p for p in NEURONIO_POINTS}
-    chosen = list(points) if points else list(known)
-    unknown = [p for p in chosen if p not in known]
-    if unknown:
-        raise ValueError(f"points: unknown {unknown}; expected names from {list(known)}")
-    if data_root is None:
-        from elm_snn.synth.neuronio_sim import generate_neuronio_sim
+    # one process per result folder; another grid's folder only with overwrite
+    with grid_folder(out_dir, "reproduce neuronio", overwrite):
+        from elm_snn._io import atomic_write_text
+        from elm_snn.tasks import resolve_config
+        from elm_snn.train.compare import run_points, write_rows_csv
+        from elm_snn.viz import plot_metrics_vs_parameters
 
-        if sims_dir is None:
-            from elm_snn._io import cache_dir
+        known = {p[0]: p for p in NEURONIO_POINTS}
+        chosen = list(points) if points else list(known)
+        unknown = [p for p in chosen if p not in known]
+        if unknown:
+            raise ValueError(f"points: unknown {unknown}; expected names from {list(known)}")
+        if data_root is None:
+            from elm_snn.synth.neuronio_sim import generate_neuronio_sim
 
-            sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0")
-        generate_neuronio_sim(sims_dir, int(sims), seed=0, workers=max(1, workers), sims_per_file=8)
-        data_root = sims_dir
-    named = []
-    for name in chosen:
-        _, _, model, extra = known[name]
-        cfg = resolve_config(
-            "neuronio",
-            model,
-            preset,
-            **{**(overrides or {}), **extra, "data_root": os.fspath(data_root)},
+            if sims_dir is None:
+                from elm_snn._io import cache_dir
+
+                sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0")
+            generate_neuronio_sim(
+                sims_dir, int(sims), seed=0, workers=max(1, workers), sims_per_file=8
+            )
+            data_root = sims_dir
+        named = []
+        for name in chosen:
+            _, _, model, extra = known[name]
+            cfg = resolve_config(
+                "neuronio",
+                model,
+                preset,
+                **{**(overrides or {}), **extra, "data_root": os.fspath(data_root)},
+            )
+            named.append((name, cfg))
+        out = Path(out_dir)
+        commit = _git_commit()  # the code the runs start with, not what is checked out at the end
+        results = run_points(
+            named,
+            Path(runs_dir) if runs_dir is not None else out / "runs",
+            reuse=reuse,
+            workers=workers,
+            log=log,
+            metric="test_auc",
         )
-        named.append((name, cfg))
-    out = Path(out_dir)
-    commit = _git_commit()  # the code the runs start with, not what is checked out at the end
-    results = run_points(
-        named,
-        Path(runs_dir) if runs_dir is not None else out / "runs",
-        reuse=reuse,
-        workers=workers,
-        log=log,
-        metric="test_auc",
-    )
-    rows = []
-    for (name, cfg), result in zip(named, results, strict=True):
-        row = {**result, "point": name, "family": known[name][1], "num_memory": cfg.num_memory}
-        for key in ("wall_seconds", "cpu_seconds"):  # runs of older versions lack the totals
-            row.setdefault(f"{key}_total", result.get(key))
-        rows.append(row)
-    write_rows_csv(out / "results.csv", rows, CSV_COLUMNS)
-    title = f"NeuronIO: Fig. 3 / Table S4 ({preset} preset)"
-    from elm_snn.data.neuronio_datasets import load_neuronio_files
+        rows = []
+        for (name, cfg), result in zip(named, results, strict=True):
+            row = {**result, "point": name, "family": known[name][1], "num_memory": cfg.num_memory}
+            for key in ("wall_seconds", "cpu_seconds"):  # runs of older versions lack the totals
+                row.setdefault(f"{key}_total", result.get(key))
+            rows.append(row)
+        write_rows_csv(out / "results.csv", rows, CSV_COLUMNS)
+        title = f"NeuronIO: Fig. 3 / Table S4 ({preset} preset)"
+        from elm_snn.data.neuronio_datasets import load_neuronio_files
 
-    files = load_neuronio_files(data_root)
-    n_sims = sum(f.num_simulations for f in files)
-    info = run_info(
-        command,
-        commit,
-        data_root,
-        preset,
-        overrides,
-        results,
-        data_description=f"{len(files)} files, {n_sims} simulations of "
-        f"{files[0].duration_ms} ms, {files[0].num_inputs} inputs",
-        points=chosen,
-    )
-    plot_metrics_vs_parameters(
-        rows,
-        out / "metrics_vs_parameters.png",
-        [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
-        title=title,
-    )
-    atomic_write_text(out / "results.md", results_markdown(rows, title, info))
-    atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
-    return rows
+        files = load_neuronio_files(data_root)
+        n_sims = sum(f.num_simulations for f in files)
+        info = run_info(
+            command,
+            commit,
+            data_root,
+            preset,
+            overrides,
+            results,
+            data_description=f"{len(files)} files, {n_sims} simulations of "
+            f"{files[0].duration_ms} ms, {files[0].num_inputs} inputs",
+            points=chosen,
+        )
+        plot_metrics_vs_parameters(
+            rows,
+            out / "metrics_vs_parameters.png",
+            [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
+            title=title,
+        )
+        atomic_write_text(out / "results.md", results_markdown(rows, title, info))
+        atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
+        return rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -394,6 +403,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
     parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder holding another grid's results (refused without it)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
 
 
@@ -429,44 +443,42 @@ def run_from_args(args: argparse.Namespace) -> int:
         overrides["train_samples_per_epoch"] = args.train_samples
     command = "elm-snn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = args.out or f"runs/reproduce-{args.target}"
-    try:
-        if args.target == "shd":
-            from elm_snn.train.reproduce_shd import reproduce_shd
+    if args.target == "shd":
+        from elm_snn.train.reproduce_shd import reproduce_shd
 
-            reproduce_shd(
-                out,
-                data_root=args.data_root,
-                per_class=args.per_class,
-                runs_dir=args.runs_dir,
-                preset=args.preset,
-                tasks=args.tasks,
-                models=args.models,
-                bin_sizes=args.bin_sizes,
-                extra_seeds=args.extra_seeds,
-                seeds_bin=args.seeds_bin,
-                skip=_parse_skip(args.skip),
-                overrides=overrides,
-                workers=args.workers,
-                reuse=not args.no_reuse,
-                command=command,
-            )
-            print(Path(out, "results.md").read_text())
-            return 0
-        reproduce_neuronio(
+        reproduce_shd(
             out,
             data_root=args.data_root,
-            sims=args.sims,
-            sims_dir=args.sims_dir,
+            per_class=args.per_class,
             runs_dir=args.runs_dir,
             preset=args.preset,
-            points=args.points,
+            tasks=args.tasks,
+            models=args.models,
+            bin_sizes=args.bin_sizes,
+            extra_seeds=args.extra_seeds,
+            seeds_bin=args.seeds_bin,
+            skip=_parse_skip(args.skip),
             overrides=overrides,
             workers=args.workers,
             reuse=not args.no_reuse,
             command=command,
+            overwrite=args.overwrite,
         )
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
-        print(f"elm-snn: error: {exc}", file=sys.stderr)
-        return 2
+        print(Path(out, "results.md").read_text())
+        return 0
+    reproduce_neuronio(
+        out,
+        data_root=args.data_root,
+        sims=args.sims,
+        sims_dir=args.sims_dir,
+        runs_dir=args.runs_dir,
+        preset=args.preset,
+        points=args.points,
+        overrides=overrides,
+        workers=args.workers,
+        reuse=not args.no_reuse,
+        command=command,
+        overwrite=args.overwrite,
+    )
     print(Path(out, "results.md").read_text())
     return 0

@@ -165,6 +165,7 @@ def reproduce_shd(
     reuse: bool = True,
     command: str | None = None,
     log: Any = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """Train every point of :func:`shd_grid` with one budget and write the results (see the
     module docstring).
@@ -184,118 +185,128 @@ def reproduce_shd(
         reuse: reuse finished runs, resume interrupted ones.
         command: the command line recorded in ``run_info.json``.
         log: progress callable (default: stderr).
+        overwrite: write into a folder holding another grid's results
+            (:func:`elm_snn.train.compare.grid_folder`).
 
     Returns:
         One row per run (``metrics.json`` plus ``task``), in grid order.
     """
-    from elm_snn._io import atomic_write_text
-    from elm_snn.tasks import get_task, resolve_config
-    from elm_snn.train.compare import run_points, summary_markdown, write_rows_csv
-    from elm_snn.train.reproduce import _git_commit, run_info, run_info_markdown
-    from elm_snn.viz import plot_metric_vs_bin_size
+    from elm_snn.train.compare import grid_folder
 
-    bad = [t for t in tasks if t not in ("shd", "shd-adding")]
-    if bad or not tasks:
-        raise ValueError(f"tasks: expected a non-empty subset of ['shd', 'shd-adding'], got {bad}")
-    if not models or not bin_sizes:
-        raise ValueError("models, bin_sizes: each needs at least one value")
-    data: dict[str, Any]
-    if data_root is None:
-        from elm_snn.tasks.shd import synthetic_spoken_digits
+    # one process per result folder; another grid's folder only with overwrite
+    with grid_folder(out_dir, "reproduce shd", overwrite):
+        from elm_snn._io import atomic_write_text
+        from elm_snn.tasks import get_task, resolve_config
+        from elm_snn.train.compare import run_points, summary_markdown, write_rows_csv
+        from elm_snn.train.reproduce import _git_commit, run_info, run_info_markdown
+        from elm_snn.viz import plot_metric_vs_bin_size
 
-        root = synthetic_spoken_digits(int(per_class))
-        data = {"synthetic": True, "synthetic_size": int(per_class)}
-    else:
-        from elm_snn.tasks.shd import check_shd_folder
-
-        root = check_shd_folder(data_root)
-        data = {"synthetic": False, "data_root": os.fspath(root)}
-    grid = shd_grid(
-        tasks, models, bin_sizes, extra_seeds, seeds_bin, SHD_GRID_DEFAULTS["seed_models"], skip
-    )
-    named = []
-    for task, model, b, seed in grid:  # validate the whole grid before the first run starts
-        cfg = resolve_config(
-            task, model, preset, bin_size_ms=b, seed=seed, **{**(overrides or {}), **data}
-        )
-        named.append((f"{task}/{model}-bin{b:g}ms-seed{seed}", cfg))
-    out = Path(out_dir)
-    commit = _git_commit()  # the code the runs start with, not what is checked out at the end
-    results = run_points(
-        named,
-        Path(runs_dir) if runs_dir is not None else out / "runs",
-        reuse=reuse,
-        workers=workers,
-        log=log,
-        metric="test_accuracy",
-    )
-    rows = [
-        _row(task, r, cfg) for (task, *_), (_, cfg), r in zip(grid, named, results, strict=True)
-    ]
-    speaker_cols = sorted(
-        {k for r in rows for k in r if k.startswith("test_accuracy_speaker")},
-        key=lambda k: int(k.rsplit("speaker", 1)[1]),
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    write_rows_csv(out / "results.csv", rows, list(SHD_CSV_COLUMNS) + speaker_cols)
-
-    manifest = Path(root) / "spoken_digits.json"
-    stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
-    info = run_info(
-        command,
-        commit,
-        root,
-        preset,
-        overrides,
-        results,
-        data_stats={
-            split: {k: v for k, v in st.items() if k != "per_speaker"}
-            for split, st in (stats or {}).items()
-        },
-        grid=[list(p) for p in grid],
-    )
-    data_line = f"offline spoken digits, {per_class} per class, seed 0" if data["synthetic"] else ""
-    lines = [
-        f"# {' and '.join(_TASK_TITLES[t] for t in tasks)}: Fig. 5 ({preset} preset)",
-        "",
-        *run_info_markdown(info, data_line),
-        "- left out (task/model @ bin ms): "
-        + (", ".join(f"{t or 'both'}/{m} @ {b:g}" for t, m, b in skip) or "none"),
-        f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",
-        "",
-    ]
-    for task in tasks:
-        task_rows = [r for r in rows if r["task"] == task]
-        if not task_rows:
-            continue
-        chance = get_task(task).chance
-        png = f"{task}_accuracy_vs_bin_size.png"
-        plot_metric_vs_bin_size(
-            task_rows,
-            out / png,
-            metric="test_accuracy",
-            chance=chance,
-            title=f"{task}: test accuracy ({preset} preset)",
-        )
-        readouts = ", ".join(
-            f"{m} {r}" + (f" (logits x {scale:g})" if scale not in (None, 1.0) else "")
-            for m, r, scale in dict.fromkeys(
-                (x["model"], x.get("readout"), x.get("logit_scale")) for x in task_rows
+        bad = [t for t in tasks if t not in ("shd", "shd-adding")]
+        if bad or not tasks:
+            raise ValueError(
+                f"tasks: expected a non-empty subset of ['shd', 'shd-adding'], got {bad}"
             )
-            if r
+        if not models or not bin_sizes:
+            raise ValueError("models, bin_sizes: each needs at least one value")
+        data: dict[str, Any]
+        if data_root is None:
+            from elm_snn.tasks.shd import synthetic_spoken_digits
+
+            root = synthetic_spoken_digits(int(per_class))
+            data = {"synthetic": True, "synthetic_size": int(per_class)}
+        else:
+            from elm_snn.tasks.shd import check_shd_folder
+
+            root = check_shd_folder(data_root)
+            data = {"synthetic": False, "data_root": os.fspath(root)}
+        grid = shd_grid(
+            tasks, models, bin_sizes, extra_seeds, seeds_bin, SHD_GRID_DEFAULTS["seed_models"], skip
         )
-        lines += [
-            f"## {task}",
+        named = []
+        for task, model, b, seed in grid:  # validate the whole grid before the first run starts
+            cfg = resolve_config(
+                task, model, preset, bin_size_ms=b, seed=seed, **{**(overrides or {}), **data}
+            )
+            named.append((f"{task}/{model}-bin{b:g}ms-seed{seed}", cfg))
+        out = Path(out_dir)
+        commit = _git_commit()  # the code the runs start with, not what is checked out at the end
+        results = run_points(
+            named,
+            Path(runs_dir) if runs_dir is not None else out / "runs",
+            reuse=reuse,
+            workers=workers,
+            log=log,
+            metric="test_accuracy",
+        )
+        rows = [
+            _row(task, r, cfg) for (task, *_), (_, cfg), r in zip(grid, named, results, strict=True)
+        ]
+        speaker_cols = sorted(
+            {k for r in rows for k in r if k.startswith("test_accuracy_speaker")},
+            key=lambda k: int(k.rsplit("speaker", 1)[1]),
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        write_rows_csv(out / "results.csv", rows, list(SHD_CSV_COLUMNS) + speaker_cols)
+
+        manifest = Path(root) / "spoken_digits.json"
+        stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
+        info = run_info(
+            command,
+            commit,
+            root,
+            preset,
+            overrides,
+            results,
+            data_stats={
+                split: {k: v for k, v in st.items() if k != "per_speaker"}
+                for split, st in (stats or {}).items()
+            },
+            grid=[list(p) for p in grid],
+        )
+        data_line = (
+            f"offline spoken digits, {per_class} per class, seed 0" if data["synthetic"] else ""
+        )
+        lines = [
+            f"# {' and '.join(_TASK_TITLES[t] for t in tasks)}: Fig. 5 ({preset} preset)",
             "",
-            summary_markdown(task_rows, "test_accuracy", chance).rstrip("\n"),
-            "",
-            f"Readouts: {readouts}." if readouts else "",
-            "",
-            paper_comparison_markdown(task_rows, task).rstrip("\n"),
-            "",
-            f"![{task}: test accuracy against bin size]({png})",
+            *run_info_markdown(info, data_line),
+            "- left out (task/model @ bin ms): "
+            + (", ".join(f"{t or 'both'}/{m} @ {b:g}" for t, m, b in skip) or "none"),
+            f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",
             "",
         ]
-    atomic_write_text(out / "results.md", "\n".join(lines).rstrip("\n") + "\n")
-    atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
-    return rows
+        for task in tasks:
+            task_rows = [r for r in rows if r["task"] == task]
+            if not task_rows:
+                continue
+            chance = get_task(task).chance
+            png = f"{task}_accuracy_vs_bin_size.png"
+            plot_metric_vs_bin_size(
+                task_rows,
+                out / png,
+                metric="test_accuracy",
+                chance=chance,
+                title=f"{task}: test accuracy ({preset} preset)",
+            )
+            readouts = ", ".join(
+                f"{m} {r}" + (f" (logits x {scale:g})" if scale not in (None, 1.0) else "")
+                for m, r, scale in dict.fromkeys(
+                    (x["model"], x.get("readout"), x.get("logit_scale")) for x in task_rows
+                )
+                if r
+            )
+            lines += [
+                f"## {task}",
+                "",
+                summary_markdown(task_rows, "test_accuracy", chance).rstrip("\n"),
+                "",
+                f"Readouts: {readouts}." if readouts else "",
+                "",
+                paper_comparison_markdown(task_rows, task).rstrip("\n"),
+                "",
+                f"![{task}: test accuracy against bin size]({png})",
+                "",
+            ]
+        atomic_write_text(out / "results.md", "\n".join(lines).rstrip("\n") + "\n")
+        atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
+        return rows

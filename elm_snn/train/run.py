@@ -250,53 +250,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
-def _fail(msg: str) -> int:
-    print(f"elm-snn: error: {msg}", file=sys.stderr)
-    return 2
-
-
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn train``; prints the metrics as JSON; returns the exit status."""
     quiet_lightning(args.verbose)
-    from elm_snn.tasks import NonFiniteLossError, resolve_config
-    from elm_snn.train.engine import CheckpointMismatchError, default_run_dir, train
+    from elm_snn.tasks import resolve_config
+    from elm_snn.train.engine import default_run_dir, train
 
-    try:
-        cfg = resolve_config(
-            args.task,
-            args.model,
-            args.preset,
-            bin_size_ms=args.bin_size,
-            seed=args.seed,
-            **config_overrides(args),
-        )
-    except (ValueError, TypeError) as exc:
-        return _fail(str(exc))
-    out = args.out or str(default_run_dir(cfg))
     if args.overwrite and (args.resume or args.resume_from):
-        return _fail("--overwrite: cannot be combined with --resume / --resume-from")
-    # any other error (and SIGINT/SIGTERM) is reported by elm_snn.train.cli.main
-    try:
-        result = train(
-            cfg,
-            out,
-            resume=args.resume,
-            resume_from=args.resume_from,
-            overwrite=args.overwrite,
-        )
-    except (
-        FileNotFoundError,
-        FileExistsError,
-        PermissionError,
-        ValueError,
-        CheckpointMismatchError,
-        NonFiniteLossError,
-    ) as exc:
-        if args.verbose:
-            import traceback
-
-            traceback.print_exc()
-        return _fail(str(exc))
+        raise ValueError("--overwrite: cannot be combined with --resume / --resume-from")
+    # every error (and SIGINT/SIGTERM) is reported on one line by elm_snn.train.cli.main
+    cfg = resolve_config(
+        args.task,
+        args.model,
+        args.preset,
+        bin_size_ms=args.bin_size,
+        seed=args.seed,
+        **config_overrides(args),
+    )
+    out = args.out or str(default_run_dir(cfg))
+    result = train(
+        cfg,
+        out,
+        resume=args.resume,
+        resume_from=args.resume_from,
+        overwrite=args.overwrite,
+    )
     print(json.dumps(result, indent=2, sort_keys=True))
     print(f"run folder: {out}", file=sys.stderr)
     return 0

@@ -3,8 +3,9 @@ atomic CSV logs, merging the logs of a resumed run, the training plot."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = [
     "RunFolderError",
     "default_run_dir",
     "RUN_FILES",
+    "RUN_MARKER",
+    "mark_run_folder",
 ]
 
 
@@ -78,6 +81,29 @@ def default_run_dir(cfg: RunConfig, root: str | os.PathLike = "runs") -> Path:
 
 RUN_FILES = ("config.json", "metrics.json", "checkpoints", "logs", "plots")
 
+#: Marker file that :func:`train` writes into every run folder it makes: ``--overwrite``
+#: deletes files only in a folder holding it (or, for folders written before the marker
+#: existed, a ``config.json`` of a run).
+RUN_MARKER = ".elm-snn-run"
+
+#: The files a run writes (glob patterns relative to the run folder); ``--overwrite`` removes
+#: these and nothing else. The ``.NAME.*`` patterns are temporary files of atomic writes that
+#: a SIGKILL may leave behind.
+_RUN_WRITES = (
+    "config.json",
+    ".config.json.*",
+    "metrics.json",
+    ".metrics.json.*",
+    "checkpoints/*.ckpt",
+    "checkpoints/.*.ckpt",
+    "logs/metrics.csv",
+    "logs/.metrics.csv.*",
+    "logs/hparams.yaml",
+    "logs/.hparams.yaml.*",
+    "plots/training.png",
+    "plots/.training.png.*",
+)
+
 
 def _launched_as_rank_zero() -> bool:
     """False in the processes that a multi-process launcher (Lightning's ``ddp``, SLURM,
@@ -90,22 +116,86 @@ def _launched_as_rank_zero() -> bool:
     return True
 
 
+def _made_by_a_run(out: Path) -> bool:
+    """Whether ``out`` is a run folder: it holds :data:`RUN_MARKER`, or (folders of
+    versions before the marker) a ``config.json`` with a task and a model."""
+    if (out / RUN_MARKER).is_file():
+        return True
+    try:
+        cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(cfg, dict) and "task" in cfg and "model" in cfg
+
+
+def _files_a_run_wrote(out: Path) -> list[Path]:
+    """The files in ``out`` that a run writes (:data:`_RUN_WRITES`), sorted."""
+    found: set[Path] = set()
+    for pattern in _RUN_WRITES:
+        found.update(p for p in out.glob(pattern) if p.is_file() or p.is_symlink())
+    return sorted(found)
+
+
+def _other_files(out: Path) -> list[str]:
+    """Files under the run's sub-folders that a run did not write (kept by --overwrite)."""
+    kept = []
+    for sub in ("checkpoints", "logs", "plots"):
+        folder = out / sub
+        if folder.is_dir():
+            kept += [str(p.relative_to(out)) for p in sorted(folder.rglob("*"))]
+    return kept
+
+
+def mark_run_folder(out: Path) -> bool:
+    """Write :data:`RUN_MARKER` into ``out`` if absent; True if this call wrote it."""
+    marker = out / RUN_MARKER
+    if marker.is_file():
+        return False
+    atomic_write_text(
+        marker,
+        "This folder was made by `elm-snn train`. `--overwrite` deletes in it only the files "
+        "a run writes (config.json, metrics.json, checkpoints/*.ckpt, logs/metrics.csv, "
+        "logs/hparams.yaml, plots/training.png); everything else is kept.\n",
+    )
+    return True
+
+
+def _names(paths: list[str], limit: int = 5) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
 def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to start a new run over a finished or unfinished one (see :func:`train`)."""
+    """Refuse to start a new run over a finished or unfinished one (see :func:`train`);
+    with ``overwrite``, remove what a run wrote (only in a run's folder) and keep the rest."""
     if resume or not out.exists() or not _launched_as_rank_zero():
         return
     if not out.is_dir():
         raise RunFolderError(f"out: {str(out)!r} exists and is not a folder")
-    present = [name for name in RUN_FILES if (out / name).exists()]
-    if not present:
-        return
+    written = _files_a_run_wrote(out)
+    if not written:
+        return  # nothing a run writes: other files (logs/notes.txt, ...) stay as they are
+    rel = [str(p.relative_to(out)) for p in written]
+    if not _made_by_a_run(out):
+        raise RunFolderError(
+            f"out: {str(out)!r} was not made by an elm-snn run (no {RUN_MARKER} marker, no "
+            f"run's config.json) but holds files a run would write ({_names(rel)}); elm-snn "
+            f"deletes only files it wrote, even with --overwrite: move them away or choose "
+            f"another --out"
+        )
     if overwrite:
-        for name in present:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
+        for path in written:
+            path.unlink()
+        for sub in ("checkpoints", "logs", "plots"):
+            with contextlib.suppress(OSError):  # only if empty: other files are kept
+                (out / sub).rmdir()
+        kept = _other_files(out)
+        if kept:
+            warnings.warn(
+                f"out: --overwrite removed the previous run from {str(out)!r} and kept the "
+                f"files it did not write: {_names(kept)}",
+                stacklevel=3,
+            )
         return
     if (out / "metrics.json").is_file():
         raise RunFolderError(

@@ -241,7 +241,7 @@ def test_python2_latin1_file(tmp_path, sims):
         np.testing.assert_array_equal(np.flatnonzero(f.output_raster(k)), np.unique(expect))
 
 
-def test_compact_round_trip_and_cli(tmp_path, sims):
+def test_compact_round_trip_and_cli(tmp_path, sims, capsys):
     src = tmp_path / "src"
     nio.write_neuronio_pickle(src / "a_sim__1.p", sims[:2], _params())
     nio.write_neuronio_pickle(src / "b_sim__2.p", sims[2:], _params())
@@ -264,8 +264,13 @@ def test_compact_round_trip_and_cli(tmp_path, sims):
     args = parser.parse_args([str(src), str(tmp_path / "dst2"), "--quiet"])
     assert nio.run_from_args(args) == 0
     assert sorted(p.name for p in (tmp_path / "dst2").iterdir()) == ["a_sim__1.h5", "b_sim__2.h5"]
-    args = parser.parse_args([str(tmp_path / "missing"), str(tmp_path / "dst3"), "--quiet"])
-    assert nio.run_from_args(args) == 1
+    # errors: one line through the command line's handler, exit status 2
+    from elm_snn.train.cli import main
+
+    missing = tmp_path / "missing"
+    assert main(["data", "neuronio-convert", str(missing), str(tmp_path / "dst3"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("elm-snn: error: ") and str(missing) in err[0]
 
 
 def test_compact_rejects_other_hdf5(tmp_path):

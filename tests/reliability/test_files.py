@@ -103,11 +103,12 @@ def test_files_we_write_follow_the_umask(tmp_path, umask):
         run / "checkpoints" / "last.ckpt",
         run / "logs" / "metrics.csv",
         run / "plots" / "training.png",
+        run / ".elm-snn-run",
     ]
     files += list((run / "checkpoints").glob("best-*.ckpt"))
     assert {str(p.relative_to(tmp_path)): oct(_mode(p)) for p in files} == {
         str(p.relative_to(tmp_path)): oct(expected) for p in files
     }
     assert json.loads((run / "metrics.json").read_text())["model"] == "elm"
-    # no temporary files are left behind
-    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]
+    # no temporary files (nor the run's lock) are left behind; the run's marker stays
+    assert [p.name for p in tmp_path.rglob(".*") if p.is_file()] == [".elm-snn-run"]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from elm_snn.data.neuronio.convert import convert_neuronio_folder
-from elm_snn.data.neuronio.layout import NeuronIOFormatError
 
 __all__ = [
     "add_arguments",
@@ -29,17 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data neuronio-convert``; returns the exit status."""
-    try:
-        outs = convert_neuronio_folder(
-            args.src,
-            args.dst,
-            overwrite=args.overwrite,
-            encoding=args.encoding,
-            verbose=not args.quiet,
-        )
-    except (NeuronIOFormatError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
+    outs = convert_neuronio_folder(
+        args.src,
+        args.dst,
+        overwrite=args.overwrite,
+        encoding=args.encoding,
+        verbose=not args.quiet,
+    )
     if not args.quiet:
         print(f"{len(outs)} file(s) in {args.dst}")
     return 0

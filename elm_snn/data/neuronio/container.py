@@ -299,7 +299,9 @@ def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
         )
     T = _duration_ms_from_params(params, source)
     S = len(sims)
-    volt = np.empty((S, T), dtype=np.float32)
+    # one row per simulation, filled from each simulation's own (validated) voltage array, so
+    # the allocation never exceeds what the file holds (T comes from Params alone)
+    volt_rows: list[np.ndarray] = []
     in_times: list[np.ndarray] = []
     in_rows: list[np.ndarray] = []
     in_off = np.zeros(S + 1, dtype=np.int64)
@@ -326,9 +328,10 @@ def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
         in_off[k + 1] = in_off[k] + key.size
         out_times.append(sim.output_spike_times_ms.astype(np.float64))
         out_off[k + 1] = out_off[k] + sim.output_spike_times_ms.size
-        volt[k] = sim.soma_voltage_mv
-        if not np.all(np.isfinite(volt[k])):
+        row = sim.soma_voltage_mv.astype(np.float32)
+        if not np.all(np.isfinite(row)):
             raise NeuronIOFormatError(f"{where}: soma voltage overflows float32")
+        volt_rows.append(row)
     cat = np.concatenate
     return NeuronIOFile(
         source=source,
@@ -341,7 +344,7 @@ def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
         input_rows=cat(in_rows) if S else np.zeros(0, np.int32),
         output_offsets=out_off,
         output_spike_times_ms=cat(out_times) if S else np.zeros(0, np.float64),
-        soma_voltage_mv=volt,
+        soma_voltage_mv=np.stack(volt_rows) if S else np.zeros((0, T), np.float32),
     )
 
 

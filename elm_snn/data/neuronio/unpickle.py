@@ -136,6 +136,52 @@ def _plain_arrays(obj: Any, seen: dict[int, Any] | None = None) -> Any:
     return obj
 
 
+def _expanded_size(root: Any, limit: int) -> int:
+    """Bytes the loaded object takes once every reference is expanded, as ``np.asarray``
+    expands a nested list: a list shared 1,000 times through the pickle's memo costs 1,000
+    times its contents. Computed once per distinct object (memoised by id), so the walk is
+    cheap however large the expansion; refused as soon as it passes ``limit``. A container
+    that contains itself is refused too (``np.asarray`` would recurse forever)."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    keep_alive: list[Any] = []
+
+    def size(obj: Any) -> int:
+        key = id(obj)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if isinstance(obj, np.ndarray):
+            total = int(obj.nbytes)
+            if obj.dtype.hasobject:
+                total += sum(size(v) for v in obj.reshape(-1).tolist())
+        elif isinstance(obj, list | tuple | set | frozenset | dict):
+            if key in in_progress:
+                raise NeuronIOFormatError("a container of the file contains itself")
+            in_progress.add(key)
+            items = obj.items() if isinstance(obj, dict) else ((v, None) for v in obj)
+            total = 8 * (len(obj) + 1)
+            for k, v in items:
+                total += size(k) + (size(v) if v is not None else 0)
+                if total > limit:
+                    break
+            in_progress.discard(key)
+        elif isinstance(obj, bytes | bytearray | str):
+            total = 8 + len(obj)
+        else:
+            total = 8
+        if total > limit:
+            raise NeuronIOFormatError(
+                f"its content expands to more than {limit} bytes (containers shared through "
+                f"the pickle's memo and expanded, e.g. by numpy, would need that much memory)"
+            )
+        sizes[key] = total
+        keep_alive.append(obj)  # ids stay unique while the walk runs
+        return total
+
+    return size(root)
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only numpy array/scalar/dtype globals and builtin containers,
     and bounds what the constructors it calls may allocate (see :class:`_AllocationBudget`)."""
@@ -313,7 +359,11 @@ def _restricted_loads(data: bytes, encoding: str) -> Any:
         )
     unpickler = _RestrictedUnpickler(io.BytesIO(data), encoding=encoding, file_size=len(data))
     try:
-        return _plain_arrays(unpickler.load())
+        obj = _plain_arrays(unpickler.load())
+        # what reading it may allocate afterwards (np.asarray of shared nested lists, arrays
+        # referenced many times) is bounded like the unpickling itself
+        _expanded_size(obj, unpickler.budget.limit)
+        return obj
     except MemoryError:
         raise NeuronIOFormatError(
             f"the file asks for more memory than is available (a {len(data)}-byte file); it is "
