@@ -459,6 +459,34 @@ def generate_spoken_digits(
         "time_dtype": time_dtype,
         "espeakng_loader": espeak_version,
     }
+    from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
+
+    def note(message: str) -> None:
+        if progress:
+            print(f"spoken digits: {message}", file=sys.stderr, flush=True)
+
+    # one generator writes a folder at a time; a second one waits, then reuses its files
+    with folder_lock(out, "out_dir", wait=GENERATOR_LOCK_WAIT_S, on_wait=note):
+        return _generate_locked(
+            out, params, counts, speakers, test_ids, jitter, workers, force, progress
+        )
+
+
+def _generate_locked(
+    out: Path,
+    params: dict[str, Any],
+    counts: dict[str, list[int]],
+    speakers: Sequence[Speaker],
+    test_ids: list[int],
+    jitter: _Jitter,
+    workers: int,
+    force: bool,
+    progress: bool,
+) -> SpokenDigitsSummary:
+    """The work of :func:`generate_spoken_digits` once ``out`` is locked: reuse, or plan,
+    speak, hear (resuming saved cochlea results) and write the files and the manifest."""
+    seed, num_channels = params["seed"], params["num_channels"]
+    margin_ms, time_dtype = params["margin_ms"], params["time_dtype"]
     if not force:
         reused = _try_reuse(out, params)
         if reused is not None:

@@ -293,3 +293,30 @@ def test_total_sample_counts_and_per_speaker_stats(tmp_path) -> None:
     counts0 = [len(t) for t, s in zip(train.times, train.speakers, strict=True) if s == 0]
     assert per["0"]["spikes_per_sample"] == pytest.approx(sum(counts0) / n0)
     assert summary.stats["train"]["duration_p10_ms"] <= summary.stats["train"]["duration_ms"]
+
+
+def test_a_second_generator_into_the_same_folder_waits_then_reuses(tmp_path, capsys) -> None:
+    """While another process writes the folder (its lock held), a generation waits and names
+    the holder; when the lock is released it makes the files, and the next call reuses them."""
+    import threading
+    import time
+
+    from elm_snn._locks import LOCK_NAME, folder_lock
+    from elm_snn.synth.spoken_digits import MANIFEST_NAME
+
+    out = tmp_path / "digits"
+    result = {}
+    with folder_lock(out, "out_dir"):  # the "first generator"
+        worker = threading.Thread(
+            target=lambda: result.update(
+                summary=generate_spoken_digits(out, seed=2, progress=True, **TINY)
+            )
+        )
+        worker.start()
+        time.sleep(1.0)
+        assert worker.is_alive() and not (out / MANIFEST_NAME).exists()  # waiting
+    worker.join(timeout=120)
+    assert not worker.is_alive() and not result["summary"].reused
+    assert "spoken digits: waiting: out_dir:" in capsys.readouterr().err
+    assert generate_spoken_digits(out, seed=2, **TINY).reused
+    assert not (out / LOCK_NAME).exists()
