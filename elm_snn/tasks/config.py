@@ -197,7 +197,10 @@ class RunConfig:
         seq_len: LRA text tasks: tokens kept per sequence (Text / Retrieval: bytes per
             document; ListOps: also the longest generated tree with ``synthetic``).
         difficulty: LRA Pathfinder difficulty, ``"easy"`` / ``"medium"`` / ``"hard"``
-            (contours of 6 / 9 / 14 dashes; LRA uses ``"hard"``).
+            (contours of 6 / 9 / 14 dashes; LRA uses ``"hard"``), or ``None``: the one
+            ``data_root`` holds (the hardest if several), with ``synthetic`` the preset's
+            (:data:`elm_snn.tasks.lra_presets.SYNTHETIC_DIFFICULTY`); a run records the
+            difficulty it read.
 
     LRA presets: :mod:`elm_snn.tasks.lra_presets`.
         readout: SHD tasks, the reduction over time of the model's output that gives the
@@ -267,7 +270,7 @@ class RunConfig:
     output_init: str = "data"
     # Long Range Arena (see elm_snn.tasks.lra_presets)
     seq_len: int | None = None
-    difficulty: str = "hard"
+    difficulty: str | None = None
     # SHD tasks
     readout: str = "last"
     logit_scale: float = 1.0
@@ -327,8 +330,10 @@ class RunConfig:
             isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
         ):
             raise ValueError(f"seq_len: expected None or an integer >= 1, got {self.seq_len!r}")
-        if self.difficulty not in DIFFICULTIES:
-            raise ValueError(f"difficulty: expected one of {DIFFICULTIES}, got {self.difficulty!r}")
+        if self.difficulty is not None and self.difficulty not in DIFFICULTIES:
+            raise ValueError(
+                f"difficulty: expected None or one of {DIFFICULTIES}, got {self.difficulty!r}"
+            )
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr: expected a number > 0, got {self.lr!r}")
         if self.optimizer not in ("adamax", "adam", "adamw"):
