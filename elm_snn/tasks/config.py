@@ -264,6 +264,11 @@ class RunConfig:
     snn_l1: float = 0.01
     # LIF / ALIF (NeuronIO)
     lif_threshold: float = 1.27
+    # TCN (NeuronIO; elm_snn.networks.tcn): Beniaguev et al.'s published L5PC model
+    tcn_depth: int = 7
+    tcn_width: int = 128
+    tcn_kernel_first: int = 45
+    tcn_kernel: int = 19
     # NeuronIO
     window_ms: int = 500
     burn_in_ms: int = 150
@@ -296,7 +301,16 @@ class RunConfig:
         if self.preset not in PRESETS:
             raise ValueError(f"preset: expected one of {PRESETS}, got {self.preset!r}")
         self.tau_m_init = (float(self.tau_m_init[0]), float(self.tau_m_init[1]))
-        for name in ("max_epochs", "batch_size", "eval_batch_size", "num_nodes"):
+        for name in (
+            "max_epochs",
+            "batch_size",
+            "eval_batch_size",
+            "num_nodes",
+            "tcn_depth",
+            "tcn_width",
+            "tcn_kernel_first",
+            "tcn_kernel",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
@@ -430,6 +444,10 @@ class RunConfig:
         "snn_num_neurons",
         "snn_synapses_per_neuron",
         "lif_threshold",
+        "tcn_depth",
+        "tcn_width",
+        "tcn_kernel_first",
+        "tcn_kernel",
     )
 
 
@@ -530,6 +548,12 @@ _NEURONIO_QUICK: dict[str, Any] = dict(
     num_branches=10,
     synapses_per_branch=128,  # neuronio routing needs >= ceil(1278 / 10) = 128 per branch
     lstm_hidden=16,
+    # the small TCN: 3 layers of 16 channels, kernels of 10 steps (28 ms receptive field),
+    # 209,778 parameters on NeuronIO's 1278 inputs (the first layer holds 97 %)
+    tcn_depth=3,
+    tcn_width=16,
+    tcn_kernel_first=10,
+    tcn_kernel=10,
     gradient_clip_val=1.0,
     output_init="data",
     synthetic_size=8,

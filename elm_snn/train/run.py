@@ -207,7 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn, norse-lif, norse-lsnn; "
-        "neuronio: elm, branch-elm, lif, alif, lstm, norse-lif, norse-lsnn; "
+        "neuronio: elm, branch-elm, lif, alif, lstm, tcn, norse-lif, norse-lsnn; "
         "listops/text/retrieval/image/pathfinder/pathfinder-x: elm, branch-elm, chrono-lstm, lstm",
     )
     parser.add_argument(
