@@ -61,6 +61,7 @@ __all__ = [
     "draw_pathfinder_image",
     "generate_pathfinder",
     "difficulty_folder",
+    "find_pathfinder_folders",
     "add_arguments",
     "run_from_args",
 ]
@@ -81,6 +82,38 @@ def difficulty_folder(difficulty: str) -> str:
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty: expected one of {list(DIFFICULTIES)}, got {difficulty!r}")
     return DIFFICULTIES[difficulty][1]
+
+
+def _has_metadata(folder: Path) -> bool:
+    meta = folder / "metadata"
+    return meta.is_dir() and any(meta.glob("*.npy"))
+
+
+def find_pathfinder_folders(root: str | Path) -> dict[tuple[int, str], Path]:
+    """The Pathfinder difficulty folders holding metadata files under ``root``.
+
+    Looks where :class:`elm_snn.lra.readers.PathfinderDataset` looks: ``root`` itself (a
+    difficulty folder), ``root/pathfinder{R}/{folder}``, ``root/lra_release/pathfinder{R}/...``
+    and ``root/lra_release/lra_release/pathfinder{R}/...``.
+
+    Returns:
+        ``(resolution, difficulty) -> folder``, first layout first; ``root`` itself counts
+        when its name is a difficulty folder's and its parent's is ``pathfinder{R}``.
+    """
+    base = Path(root)
+    by_folder = {folder: name for name, (_, folder) in DIFFICULTIES.items()}
+    found: dict[tuple[int, str], Path] = {}
+    if _has_metadata(base) and base.name in by_folder:
+        res = base.parent.name.removeprefix("pathfinder")
+        if res.isdigit() and int(res) in RESOLUTIONS:
+            found[(int(res), by_folder[base.name])] = base
+    for parent in (base, base / "lra_release", base / "lra_release" / "lra_release"):
+        for resolution in RESOLUTIONS:
+            for folder, name in by_folder.items():
+                candidate = parent / f"pathfinder{resolution}" / folder
+                if (resolution, name) not in found and _has_metadata(candidate):
+                    found[(resolution, name)] = candidate
+    return found
 
 
 @dataclasses.dataclass(frozen=True)

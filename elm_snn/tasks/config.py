@@ -206,7 +206,10 @@ class RunConfig:
         seq_len: LRA text tasks: tokens kept per sequence (Text / Retrieval: bytes per
             document; ListOps: also the longest generated tree with ``synthetic``).
         difficulty: LRA Pathfinder difficulty, ``"easy"`` / ``"medium"`` / ``"hard"``
-            (contours of 6 / 9 / 14 dashes; LRA uses ``"hard"``).
+            (contours of 6 / 9 / 14 dashes; LRA uses ``"hard"``), or ``None``: the one
+            ``data_root`` holds (the hardest if several), with ``synthetic`` the preset's
+            (:data:`elm_snn.tasks.lra_presets.SYNTHETIC_DIFFICULTY`); a run records the
+            difficulty it read.
 
     LRA presets: :mod:`elm_snn.tasks.lra_presets`.
         readout: SHD tasks, the reduction over time of the model's output that gives the
@@ -274,13 +277,18 @@ class RunConfig:
     snn_l1: float = 0.01
     # LIF / ALIF (NeuronIO)
     lif_threshold: float = 1.27
+    # TCN (NeuronIO; elm_snn.networks.tcn): Beniaguev et al.'s published L5PC model
+    tcn_depth: int = 7
+    tcn_width: int = 128
+    tcn_kernel_first: int = 45
+    tcn_kernel: int = 19
     # NeuronIO
     window_ms: int = 500
     burn_in_ms: int = 150
     output_init: str = "data"
     # Long Range Arena (see elm_snn.tasks.lra_presets)
     seq_len: int | None = None
-    difficulty: str = "hard"
+    difficulty: str | None = None
     # SHD tasks
     readout: str = "last"
     logit_scale: float = 1.0
@@ -308,7 +316,16 @@ class RunConfig:
         if self.preset not in PRESETS:
             raise ValueError(f"preset: expected one of {PRESETS}, got {self.preset!r}")
         self.tau_m_init = (float(self.tau_m_init[0]), float(self.tau_m_init[1]))
-        for name in ("max_epochs", "batch_size", "eval_batch_size", "num_nodes"):
+        for name in (
+            "max_epochs",
+            "batch_size",
+            "eval_batch_size",
+            "num_nodes",
+            "tcn_depth",
+            "tcn_width",
+            "tcn_kernel_first",
+            "tcn_kernel",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {v!r}")
@@ -342,8 +359,10 @@ class RunConfig:
             isinstance(self.seq_len, bool) or not isinstance(self.seq_len, int) or self.seq_len < 1
         ):
             raise ValueError(f"seq_len: expected None or an integer >= 1, got {self.seq_len!r}")
-        if self.difficulty not in DIFFICULTIES:
-            raise ValueError(f"difficulty: expected one of {DIFFICULTIES}, got {self.difficulty!r}")
+        if self.difficulty is not None and self.difficulty not in DIFFICULTIES:
+            raise ValueError(
+                f"difficulty: expected None or one of {DIFFICULTIES}, got {self.difficulty!r}"
+            )
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr: expected a number > 0, got {self.lr!r}")
         if self.optimizer not in ("adamax", "adam", "adamw"):
@@ -452,6 +471,10 @@ class RunConfig:
         "snn_num_neurons",
         "snn_synapses_per_neuron",
         "lif_threshold",
+        "tcn_depth",
+        "tcn_width",
+        "tcn_kernel_first",
+        "tcn_kernel",
     )
 
 
@@ -554,6 +577,12 @@ _NEURONIO_QUICK: dict[str, Any] = dict(
     num_branches=10,
     synapses_per_branch=128,  # neuronio routing needs >= ceil(1278 / 10) = 128 per branch
     lstm_hidden=16,
+    # the small TCN: 3 layers of 16 channels, kernels of 10 steps (28 ms receptive field),
+    # 209,778 parameters on NeuronIO's 1278 inputs (the first layer holds 97 %)
+    tcn_depth=3,
+    tcn_width=16,
+    tcn_kernel_first=10,
+    tcn_kernel=10,
     gradient_clip_val=1.0,
     output_init="data",
     synthetic_size=8,

@@ -24,8 +24,11 @@ elm-snn cache (data seed 0): ListOps with ``synthetic_size`` training expression
 ``max(200, synthetic_size // 10)`` for validation and test each) of tree length
 ``seq_len // 4 .. seq_len`` (LRA: 500..2000, depth 10, 10 arguments; below 500, depth 4 and
 5 arguments, so short expressions come out quickly); Pathfinder with ``synthetic_size``
-images at 32 x 32 (Pathfinder-X: 128 x 128) and difficulty ``difficulty``. Text, Retrieval
-and Image have no generator: they need ``--data-root``.
+images at 32 x 32 (Pathfinder-X: 128 x 128) and difficulty ``difficulty`` (the preset's,
+:data:`~elm_snn.tasks.lra_presets.SYNTHETIC_DIFFICULTY`, when it is None). Text, Retrieval
+and Image have no generator: they need ``--data-root``. Pathfinder from ``--data-root`` reads
+``difficulty``, or with None the difficulty folder found there (the hardest if several); the
+resolved difficulty is written back into the run's configuration.
 
 ``train_samples_per_epoch``: training samples drawn anew every epoch (by the engine's
 sampler, from ``(seed, epoch)``); ``val_samples`` / ``test_samples`` keep the first samples
@@ -44,7 +47,13 @@ from elm_snn.tasks.config import LRA_MODELS, RunConfig
 from elm_snn.tasks.models import SequenceModel, build_model
 from elm_snn.tasks.shd import _ClassificationTask
 
-__all__ = ["LRATask", "LRA_TASK_INFO", "RETRIEVAL_LATENT", "synthetic_listops"]
+__all__ = [
+    "LRATask",
+    "LRA_TASK_INFO",
+    "RETRIEVAL_LATENT",
+    "resolve_pathfinder_difficulty",
+    "synthetic_listops",
+]
 
 RETRIEVAL_LATENT = 75
 #: task -> (classes, grey levels or None, image side or None)
@@ -96,6 +105,44 @@ def synthetic_pathfinder(num_images: int, resolution: int, difficulty: str) -> P
     return out
 
 
+def resolve_pathfinder_difficulty(root: Path, resolution: int, difficulty: str | None) -> str:
+    """The Pathfinder difficulty to read from ``root``: ``difficulty`` if given, otherwise the
+    one ``root`` holds at ``resolution`` (the hardest if it holds several: ``"hard"``, LRA's
+    and the generator's default, in the LRA release).
+
+    Raises:
+        FileNotFoundError: the difficulty folder is not there; the message names the
+            difficulty folders that are (any resolution) and the option that picks one.
+    """
+    from elm_snn.lra.pathfinder import DIFFICULTIES, difficulty_folder, find_pathfinder_folders
+
+    found = find_pathfinder_folders(root)
+    if (root / "metadata").is_dir() and any((root / "metadata").glob("*.npy")):
+        # root is a difficulty folder itself: the reader takes it as it is
+        named = [d for (_, d), path in found.items() if path == root]
+        return difficulty or (named[0] if named else "hard")
+    here = [d for d in DIFFICULTIES if (resolution, d) in found]  # easiest first
+    if difficulty is None:
+        difficulty = here[-1] if here else "hard"
+    if (resolution, difficulty) in found:
+        return difficulty
+    if found:
+        listed = ", ".join(
+            f"{path} (--difficulty {d}{'' if r == resolution else f', resolution {r}'})"
+            for (r, d), path in found.items()
+        )
+        what = f"found only: {listed}"
+    else:
+        what = "found no Pathfinder difficulty folder (pathfinder{R}/curv_*/metadata/*.npy)"
+    raise FileNotFoundError(
+        f"data_root: Pathfinder at resolution {resolution}, difficulty {difficulty!r} needs "
+        f"pathfinder{resolution}/{difficulty_folder(difficulty)}/metadata/*.npy under "
+        f"{str(root)!r}; {what}. Pick one with --difficulty, or generate the missing one: "
+        f"elm-snn data pathfinder --out {root} --resolution {resolution} "
+        f"--difficulty {difficulty}"
+    )
+
+
 class LRATask(_ClassificationTask):
     """One of the six LRA tasks (``LRATask("listops")``, ...)."""
 
@@ -114,7 +161,10 @@ class LRATask(_ClassificationTask):
             if self.name == "listops":
                 return synthetic_listops(cfg.synthetic_size, cfg.seq_len or 2000)
             if self.name in ("pathfinder", "pathfinder-x"):
+                from elm_snn.tasks.lra_presets import SYNTHETIC_DIFFICULTY
+
                 assert self.side is not None
+                cfg.difficulty = cfg.difficulty or SYNTHETIC_DIFFICULTY[cfg.preset]
                 return synthetic_pathfinder(cfg.synthetic_size, self.side, cfg.difficulty)
             raise ValueError(
                 f"synthetic: {self.name!r} has no offline generator (only listops, pathfinder "
@@ -127,6 +177,8 @@ class LRATask(_ClassificationTask):
                 f"data_root: folder {str(root)!r} does not exist (task {self.name}). "
                 f"See `elm-snn train --help` and docs/lra.md for the layouts and downloads."
             )
+        if self.side is not None and self.name != "image":  # the two Pathfinders
+            cfg.difficulty = resolve_pathfinder_difficulty(root, self.side, cfg.difficulty)
         # the readers raise FileNotFoundError with the places they looked; keep what they
         # read for build_data
         self._built = {
@@ -148,8 +200,9 @@ class LRATask(_ClassificationTask):
             assert self.levels is not None
             return readers.CIFAR10Dataset(root, split, levels=self.levels)
         assert self.levels is not None and self.side is not None
+        difficulty = cfg.difficulty or resolve_pathfinder_difficulty(root, self.side, None)
         return readers.PathfinderDataset(
-            root, split, resolution=self.side, difficulty=cfg.difficulty, levels=self.levels
+            root, split, resolution=self.side, difficulty=difficulty, levels=self.levels
         )
 
     def vocab_size(self) -> int:

@@ -23,18 +23,32 @@ Values the paper does not give legibly, and our choices (named ``CHOICE`` below)
 * Text / Retrieval documents are truncated to 4000 bytes (LRA's setting); the vocabulary is
   all 256 byte values plus padding (the paper's input dims 169 / 105 and ListOps' 25 came
   from their tokenisers, which the paper does not describe);
-* LRA Pathfinder uses the hardest difficulty (contours of 14 paddles).
+* LRA Pathfinder uses the hardest difficulty (contours of 14 paddles): ``--synthetic``
+  generates it, and a ``--data-root`` holding several difficulties is read at it.
 
 ``"quick"``: small models for a CPU; data generated offline with ``--synthetic`` (ListOps,
 Pathfinder, Pathfinder-X), or 2,000 training samples per epoch drawn from the real data (Text,
 Retrieval, Image) and the first 500 / 1,000 validation / test samples.
+
+Pathfinder difficulty (``difficulty``, ``--difficulty``): no preset sets it. Left out, a
+``--data-root`` is read at the difficulty it holds (the hardest when it holds several;
+``hard`` is the generator's and LRA's default), and ``--synthetic`` generates
+:data:`SYNTHETIC_DIFFICULTY` of the preset (quick: ``easy``, contours of 6 paddles, so a CPU
+run has a chance).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LRA_TASKS", "LRA_MODELS", "LRA_LENGTHS", "LRA_PRESETS", "LRA_MODEL_OVERRIDES"]
+__all__ = [
+    "LRA_TASKS",
+    "LRA_MODELS",
+    "LRA_LENGTHS",
+    "LRA_PRESETS",
+    "LRA_MODEL_OVERRIDES",
+    "SYNTHETIC_DIFFICULTY",
+]
 
 LRA_TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathfinder-x")
 LRA_MODELS = ("elm", "branch-elm", "chrono-lstm", "lstm")
@@ -55,6 +69,8 @@ _EPOCHS = {  # CHOICE: Tables S2/S3's 300 / 150 column read as epochs
     "pathfinder": 300,
     "pathfinder-x": 300,
 }
+#: preset -> Pathfinder difficulty that ``--synthetic`` generates when none is given
+SYNTHETIC_DIFFICULTY = {"paper": "hard", "quick": "easy"}
 _SYNTHETIC = {  # CHOICE: training-set size of --synthetic data with the paper preset
     "listops": 96000,  # LRA's ListOps training set
     "pathfinder": 200000,
@@ -89,7 +105,6 @@ def _paper(task: str) -> dict[str, Any]:
         routing="random",
         lstm_hidden=150,
         seq_len=length,
-        difficulty="hard",
         synthetic_size=_SYNTHETIC.get(task, 1),
     )
     return d
@@ -124,8 +139,8 @@ def _quick(task: str) -> dict[str, Any]:
             max_epochs=20,
         )
     elif task == "pathfinder":
-        # 32 x 32, contours of 6 paddles ("easy"), 2500 images (2000 training)
-        d.update(difficulty="easy", synthetic_size=2500)
+        # 32 x 32, 2500 images (2000 training); --synthetic: contours of 6 paddles ("easy")
+        d.update(synthetic_size=2500)
     elif task == "pathfinder-x":
         d.update(
             max_epochs=2,
@@ -133,7 +148,6 @@ def _quick(task: str) -> dict[str, Any]:
             eval_batch_size=16,
             num_memory=16,
             mlp_hidden_size=32,
-            difficulty="easy",
             synthetic_size=250,
             train_samples_per_epoch=200,
             val_samples=25,

@@ -126,7 +126,7 @@ def count_parameters(module: nn.Module) -> int:
 def output_offset(model: SequenceModel, channel: int) -> torch.Tensor | None:
     """The tensor that holds the constant additive offset of output ``channel``, or None.
 
-    ELM, Branch-ELM, LSTM and Chrono-LSTM: element ``channel`` of the readout bias (a 0-d
+    ELM, Branch-ELM, LSTM, Chrono-LSTM and TCN: element ``channel`` of the readout bias (a 0-d
     view; adding to it shifts that output by the same amount at every step). LIF/ALIF:
     their spike-logit offset for channel 0; their channel 1 is the membrane voltage itself,
     which has no free offset (shifting the input bias would also move the spike threshold),
@@ -267,6 +267,20 @@ def _alif(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> 
 
     _check_two_outputs(num_outputs)
     return LinearALIF(num_inputs, 1, dt=cfg.bin_size_ms, threshold=cfg.lif_threshold)
+
+
+@register_model("tcn")
+def _tcn(cfg: RunConfig, num_inputs: int, num_outputs: int, num_steps: int) -> nn.Module:
+    from elm_snn.networks.tcn import TCN
+
+    return TCN(
+        num_inputs,
+        num_outputs,
+        depth=cfg.tcn_depth,
+        width=cfg.tcn_width,
+        kernel_size_first=cfg.tcn_kernel_first,
+        kernel_size=cfg.tcn_kernel,
+    )
 
 
 #: model name -> Norse neuron of :class:`~elm_snn.networks.norse_baselines.NorseSNN`

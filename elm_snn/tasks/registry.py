@@ -30,7 +30,7 @@ __all__ = [
 
 # Norse's own LIF / LSNN neurons as extra baselines (elm_snn.networks.norse_baselines)
 SHD_MODELS = ("elm", "branch-elm", "lstm", "chrono-lstm", "snn", "norse-lif", "norse-lsnn")
-NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm", "norse-lif", "norse-lsnn")
+NEURONIO_MODELS = ("elm", "branch-elm", "lif", "alif", "lstm", "tcn", "norse-lif", "norse-lsnn")
 
 
 @dataclasses.dataclass(frozen=True)

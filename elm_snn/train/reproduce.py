@@ -15,7 +15,9 @@ training budget for all:
 * the "fair" ELM of Table S4: one memory unit and linear integration (no hidden MLP layer);
 * the ELM with ``d_m`` = 1, 2, 5, 10, 20, 50, 100 (MLP hidden size ``2 d_m``);
 * the Branch-ELM of the paper (45 branches x 100 synapses, NeuronIO routing, ``d_m = 20``);
-* the LSTM at hidden sizes 8, 32 and 64.
+* the LSTM at hidden sizes 8, 32 and 64;
+* a small TCN after Beniaguev et al. (2021): 3 causal convolutions of 16 channels, kernels of
+  10 ms (209,778 parameters).
 
 Each point is an ordinary run folder ``<runs-dir>/<point>/`` (default ``<out>/runs``; reused
 when finished with the same configuration, resumed when interrupted, so the command
@@ -58,6 +60,14 @@ NEURONIO_POINTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
         dict(num_memory=20, num_branches=45, synapses_per_branch=100, routing="neuronio"),
     ),
     *((f"lstm-h{h}", "LSTM", "lstm", dict(lstm_hidden=h)) for h in (8, 32, 64)),
+    # the small TCN (the quick preset's; Beniaguev et al.'s 9.2M-parameter model is the
+    # paper preset's tcn_* defaults, too slow for a CPU grid)
+    (
+        "tcn-small",
+        "TCN",
+        "tcn",
+        dict(tcn_depth=3, tcn_width=16, tcn_kernel_first=10, tcn_kernel=10),
+    ),
 )
 
 CSV_COLUMNS = (

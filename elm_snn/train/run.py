@@ -98,6 +98,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-memory", type=int, default=None, help="ELM memory units d_m")
     parser.add_argument(
+        "--difficulty",
+        choices=("easy", "medium", "hard"),
+        default=None,
+        help="Pathfinder: contours of 6 / 9 / 14 paddles; default: the one --data-root holds "
+        "(the hardest if several), with --synthetic the preset's (paper hard, quick easy)",
+    )
+    parser.add_argument(
         "--output-init",
         choices=("data", "none"),
         default=None,
@@ -180,6 +187,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         gradient_clip_val=args.gradient_clip,
         early_stopping_patience=args.early_stopping,
         num_memory=args.num_memory,
+        difficulty=args.difficulty,
         output_init=args.output_init,
         readout=args.readout,
         logit_scale=args.logit_scale,
@@ -217,7 +225,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn, norse-lif, norse-lsnn; "
-        "neuronio: elm, branch-elm, lif, alif, lstm, norse-lif, norse-lsnn; "
+        "neuronio: elm, branch-elm, lif, alif, lstm, tcn, norse-lif, norse-lsnn; "
         "listops/text/retrieval/image/pathfinder/pathfinder-x: elm, branch-elm, chrono-lstm, lstm",
     )
     parser.add_argument(

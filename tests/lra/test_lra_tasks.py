@@ -186,3 +186,55 @@ def test_train_on_real_layouts(tmp_path, task, make):
     cfg = resolve_config(task, "elm", "quick", data_root=str(tmp_path / "data"), **TINY)
     result = train(cfg, tmp_path / "run")
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["task"] == task
+
+
+def test_generated_pathfinder_trains_with_the_generators_default(tmp_path, capsys):
+    """`elm-snn data pathfinder --out D --resolution 32` then `elm-snn train --task
+    pathfinder --preset quick --data-root D` (the generator's default difficulty, hard, is
+    found without --difficulty; with it too)."""
+    data = tmp_path / "pf"
+    generate = ["data", "pathfinder", "--out", str(data), "--resolution", "32", "--num", "20"]
+    assert main(generate) == 0
+    capsys.readouterr()
+    args = ["train", "--task", "pathfinder", "--model", "elm", "--preset", "quick"]
+    args += ["--data-root", str(data), "--max-epochs", "1", "--batch-size", "8"]
+    args += ["--num-memory", "4", "--no-progress", "--accelerator", "cpu"]
+    for extra, name in (([], "auto"), (["--difficulty", "hard"], "explicit")):
+        out = tmp_path / name
+        assert main([*args, *extra, "--out", str(out)]) == 0, capsys.readouterr().err
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert 0.0 <= metrics["test_accuracy"] <= 1.0
+        assert json.loads((out / "config.json").read_text())["difficulty"] == "hard"
+    capsys.readouterr()
+    # a difficulty that is not there: the error names the folder that is, and the option
+    assert main([*args, "--difficulty", "easy", "--out", str(tmp_path / "easy")]) == 2
+    err = capsys.readouterr().err
+    assert "curv_baseline" in err and "curv_contour_length_14" in err
+    assert "--difficulty hard" in err
+
+
+def test_pathfinder_difficulty_resolution(tmp_path):
+    from elm_snn.lra.pathfinder import PathfinderConfig, generate_pathfinder
+    from elm_snn.tasks.lra import resolve_pathfinder_difficulty
+
+    with pytest.raises(FileNotFoundError, match="found no Pathfinder difficulty folder"):
+        resolve_pathfinder_difficulty(tmp_path, 32, None)
+    for d in ("easy", "medium"):
+        generate_pathfinder(tmp_path, PathfinderConfig(difficulty=d, num_images=2))
+    generate_pathfinder(tmp_path, PathfinderConfig(resolution=64, difficulty="hard", num_images=2))
+    # the hardest at the asked resolution; an explicit one is kept
+    assert resolve_pathfinder_difficulty(tmp_path, 32, None) == "medium"
+    assert resolve_pathfinder_difficulty(tmp_path, 32, "easy") == "easy"
+    with pytest.raises(FileNotFoundError) as err:
+        resolve_pathfinder_difficulty(tmp_path, 32, "hard")
+    assert "--difficulty hard, resolution 64" in str(err.value)
+    assert "--difficulty easy)" in str(err.value)
+    # a difficulty folder given directly
+    folder = tmp_path / "pathfinder32" / "curv_baseline"
+    assert resolve_pathfinder_difficulty(folder, 32, None) == "easy"
+    # --synthetic without a difficulty: the preset's
+    cfg = resolve_config("pathfinder", "elm", "quick", synthetic=True)
+    assert cfg.difficulty is None
+    from elm_snn.tasks.lra_presets import SYNTHETIC_DIFFICULTY
+
+    assert SYNTHETIC_DIFFICULTY == {"paper": "hard", "quick": "easy"}

@@ -51,6 +51,17 @@ def test_neuronio_trains(model, neuronio_root, tmp_path):
     assert result["best_val_loss"] is not None
 
 
+def test_neuronio_tcn_takes_its_sizes_from_the_config(neuronio_root, tmp_path):
+    cfg = tiny_config("neuronio", "tcn", neuronio_root, tcn_depth=2, tcn_width=4)
+    cfg = cfg.replace(tcn_kernel_first=5, tcn_kernel=3)
+    out = tmp_path / "run"
+    result = train(cfg, out)
+    assert 0.0 <= result["test_auc"] <= 1.0 and result["test_soma_rmse_mv"] > 0
+    # 12 inputs (6 segments): convolutions 12x5 -> 4 and 4x3 -> 4, two batch norms, 2 heads
+    assert result["num_parameters"] == (12 * 5 * 4 + 4) + (4 * 3 * 4 + 4) + 2 * 8 + 2 * 5
+    assert json.loads((out / "config.json").read_text())["tcn_kernel_first"] == 5
+
+
 def test_task_registry():
     assert get_task("shd-adding").chance == pytest.approx(1 / 19)
     assert get_task("shd").primary_metric == "test_accuracy"
