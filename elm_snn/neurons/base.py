@@ -96,6 +96,15 @@ def _first_tensor(state: Any) -> Tensor | None:
     return None
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    """``torch.is_autocast_enabled(device_type)``, False for device types autocast does not
+    know (``meta``: shape inference runs the layer as it is)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:
+        return False
+
+
 def runs_in_parameter_dtype(forward: _F) -> _F:
     """Decorate a layer's ``forward(x, state=None, ...)`` with the autocast policy.
 
@@ -110,7 +119,7 @@ def runs_in_parameter_dtype(forward: _F) -> _F:
 
     @functools.wraps(forward)
     def wrapper(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(x, Tensor) or not torch.is_autocast_enabled(x.device.type):
+        if not isinstance(x, Tensor) or not _autocast_enabled(x.device.type):
             return forward(self, x, *args, **kwargs)
         dtype = self._param_dtype()
 
