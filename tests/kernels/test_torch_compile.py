@@ -151,3 +151,21 @@ def test_init_hidden_under_compile_continues_like_eager():
         y0 = y0[0] if isinstance(y0, tuple) else y0
         y1 = y1[0] if isinstance(y1, tuple) else y1
         torch.testing.assert_close(y1, y0, rtol=1e-10, atol=1e-12)
+
+
+def test_other_layers_compile():
+    """The LIF/ALIF layers, the LSTM and the E/I network (auto backend: its PyTorch loop
+    when compiling) compile and match eager."""
+    from elm_snn.networks import EISNN
+
+    torch.manual_seed(5)
+    x = torch.rand(10, 2, 6)
+    for layer in (
+        elm_snn.LIFNeuron(6, threshold=0.3),
+        elm_snn.LinearALIF(6, 2),
+        elm_snn.LSTM(6, 4, 2),
+        EISNN(6, 2, num_neurons=8, synapses_per_neuron=4),
+    ):
+        torch._dynamo.reset()
+        y, _ = torch.compile(layer, backend="aot_eager")(x)
+        torch.testing.assert_close(y, layer(x)[0])
