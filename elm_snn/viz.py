@@ -11,6 +11,8 @@ into a panel of your own figure, :func:`save_figure` writes it atomically):
   recall by default).
 * :func:`plot_accuracy_by_group` - accuracy per group (e.g. per speaker), one bar each, with
   the overall accuracy.
+* :func:`plot_learning_curves` - a validation metric per epoch of several runs (their
+  Lightning ``logs/metrics.csv``) on one axis.
 
 Runs and comparisons (PNG files):
 
@@ -39,6 +41,7 @@ from elm_snn._io import atomic_path
 __all__ = [
     "plot_accuracy_by_group",
     "plot_confusion",
+    "plot_learning_curves",
     "plot_memory_traces",
     "plot_metric_vs_bin_size",
     "plot_metrics_vs_parameters",
@@ -575,6 +578,62 @@ def plot_accuracy_by_group(
     ax.set_xticks(range(len(names)), [str(k) for k in names])
     ax.set(xlabel=group_label, ylabel="accuracy", ylim=(0, 1.08))
     ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _per_epoch(path: Path, key: str) -> dict[int, float]:
+    values: dict[int, float] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            epoch, v = _float(row.get("epoch")), _float(row.get(key))
+            if epoch is not None and v is not None:
+                values[int(epoch)] = v
+    return values
+
+
+def plot_learning_curves(
+    logs: Mapping[str, str | os.PathLike],
+    *,
+    monitor: str = "val_accuracy",
+    chance: float | None = None,
+    ax: Any = None,
+    title: str | None = None,
+):
+    """``monitor`` per epoch for several runs, one line each (e.g. the models of a demo).
+
+    Args:
+        logs: label -> a run's Lightning ``logs/metrics.csv``.
+        monitor: the per-epoch column to draw (``"val_accuracy"``, ``"val_loss"``, ...).
+        chance: draw the chance level as a dashed line.
+        ax: draw into this Axes (default: a new figure).
+        title: panel title.
+
+    Returns:
+        The figure (one line per run with values, labelled by its key).
+
+    Raises:
+        FileNotFoundError: a log is missing. ValueError: no log holds ``monitor``.
+    """
+    curves = {}
+    for label, path in logs.items():
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"logs[{label!r}]: {str(path)!r} does not exist")
+        values = _per_epoch(path, monitor)
+        if values:
+            curves[label] = values
+    if not curves:
+        raise ValueError(f"logs: no per-epoch {monitor!r} values in any of {list(logs)}")
+    fig, ax = _axes_for(ax, (5.5, 3.6))
+    for label, values in curves.items():
+        epochs, ys = zip(*sorted(values.items()), strict=True)
+        ax.plot([e + 1 for e in epochs], ys, "o-", ms=3, label=label)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", label="chance")
+    ax.set(xlabel="epoch", ylabel=monitor.replace("_", " "))
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
     return fig

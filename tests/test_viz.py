@@ -123,3 +123,40 @@ def test_tutorial_01_uses_the_plots():
     source = (Path(__file__).resolve().parents[1] / "tutorials" / "01_elm_basics.py").read_text()
     for name in ("plot_spike_raster", "plot_spike_rasters", "plot_memory_traces", "plot_confusion"):
         assert f"viz.{name}(" in source, name
+
+
+def _write_log(path, values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["epoch,step,train_loss_epoch,val_accuracy"]
+    for epoch, v in enumerate(values):
+        rows += [f"{epoch},{epoch},,{v}", f"{epoch},{epoch},1.0,"]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_learning_curves(tmp_path):
+    _write_log(tmp_path / "a.csv", [0.1, 0.3, 0.5])
+    _write_log(tmp_path / "b.csv", [0.2, 0.2])
+    fig = viz.plot_learning_curves(
+        {"elm": tmp_path / "a.csv", "lstm": tmp_path / "b.csv"}, chance=0.05
+    )
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["elm", "lstm", "chance"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.1, 0.3, 0.5])
+    np.testing.assert_allclose(lines[0].get_xdata(), [1, 2, 3])
+    with pytest.raises(FileNotFoundError, match="logs\\['x'\\]"):
+        viz.plot_learning_curves({"x": tmp_path / "missing.csv"})
+    with pytest.raises(ValueError, match="no per-epoch 'val_f1'"):
+        viz.plot_learning_curves({"elm": tmp_path / "a.csv"}, monitor="val_f1")
+
+
+def test_demo_figure_is_written(tmp_path):
+    from elm_snn.train.demo import demo_figure
+
+    rows = [
+        {"model": "elm", "bin_size_ms": 20.0, "seed": 0, "test_accuracy": 0.4},
+        {"model": "lstm", "bin_size_ms": 20.0, "seed": 0, "test_accuracy": 0.2},
+    ]
+    _write_log(tmp_path / "elm-bin20ms-seed0" / "logs" / "metrics.csv", [0.1, 0.4])
+    _write_log(tmp_path / "lstm-bin20ms-seed0" / "logs" / "metrics.csv", [0.1, 0.2])
+    path = demo_figure(rows, tmp_path, 1 / 19, 0.1)
+    assert path == tmp_path / "demo.png" and path.read_bytes()[:4] == b"\x89PNG"

@@ -298,9 +298,13 @@ def _labels(cfg: PathfinderConfig) -> np.ndarray:
 
 
 def generate_pathfinder(
-    out: str | Path, config: PathfinderConfig | None = None, force: bool = False
+    out: str | Path,
+    config: PathfinderConfig | None = None,
+    force: bool = False,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Write the images and metadata files of ``config`` under ``out`` (see module doc).
+    """Write the images and metadata files of ``config`` under ``out`` (see module doc);
+    ``progress`` shows a bar with an ETA on stderr (per image).
 
     Returns:
         The manifest (parameters, folder, counts); ``reused`` tells whether existing files
@@ -309,6 +313,8 @@ def generate_pathfinder(
     from PIL import Image
 
     from elm_snn._io import atomic_path, atomic_write_text
+    from elm_snn._progress import progress as progress_bar
+    from elm_snn._progress import progress_enabled
 
     cfg = config or PathfinderConfig()
     root = Path(out) / f"pathfinder{cfg.resolution}" / difficulty_folder(cfg.difficulty)
@@ -324,7 +330,13 @@ def generate_pathfinder(
     t0 = time.perf_counter()
     labels = _labels(cfg)
     lines: dict[int, list[str]] = {}
-    for i in range(cfg.num_images):
+    bar = progress_bar(
+        range(cfg.num_images),
+        desc="pathfinder",
+        unit="image",
+        enabled=progress and progress_enabled(),
+    )
+    for i in bar:
         folder = i // cfg.per_folder
         img = draw_pathfinder_image(cfg, i, int(labels[i]))
         path = root / "imgs" / str(folder) / f"sample_{i}.png"
@@ -363,6 +375,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-folder", type=int, default=1000, help="images per imgs/ folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -375,7 +388,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             per_folder=args.per_folder,
             seed=args.seed,
         )
-        manifest = generate_pathfinder(args.out, cfg, force=args.force)
+        manifest = generate_pathfinder(args.out, cfg, force=args.force, progress=not args.quiet)
     except ValueError as exc:
         print(f"elm-snn data pathfinder: error: {exc}", file=sys.stderr)
         return 2

@@ -60,6 +60,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from elm_snn._progress import progress as progress_bar
+from elm_snn._progress import progress_enabled
 from elm_snn._validation import check_int
 
 __all__ = [
@@ -286,7 +288,13 @@ def generate_neuronio_sim(
     if todo:
         compile_mechanisms()  # once, here, so workers only load the library
         params = neuronio_params(config, seed)
-        with _simulation_results(config, seed, todo, workers) as results_iter:
+        bar = progress_bar(
+            total=sum(p["n_sims"] for p in todo),
+            desc="neuronio-sim",
+            unit="sim",
+            enabled=progress is not None and progress_enabled(),
+        )
+        with _simulation_results(config, seed, todo, workers) as results_iter, bar:
             for p in todo:
                 t0 = time.perf_counter()
                 results: list[SimResult] = []
@@ -295,6 +303,7 @@ def generate_neuronio_sim(
                     if sim_index != expected:  # pragma: no cover - imap keeps order
                         raise RuntimeError(f"simulation {sim_index} arrived, {expected} expected")
                     results.append(result)
+                    bar.update(1)
                 kept[p["name"]] = _write_file(out, p, results, params)
                 manifest.write(kept)
                 rate = kept[p["name"]]["output_spikes"] / (len(results) * config.n_ms / 1000.0)

@@ -229,6 +229,7 @@ def reproduce_neuronio(
     reuse: bool = True,
     command: str | None = None,
     log: Any = None,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Fit every point of :data:`NEURONIO_POINTS` (or those named in ``points``) with one
     budget and write the results (see module docstring).
@@ -246,13 +247,14 @@ def reproduce_neuronio(
         reuse: reuse finished points, resume interrupted ones.
         command: the command line recorded in ``run_info.json``.
         log: progress callable (default: stderr).
+        progress: progress bars with an ETA on stderr (simulations, runs).
 
     Returns:
         One row per point (``metrics.json`` plus ``point``/``family``).
     """
     from elm_snn._io import atomic_write_text
     from elm_snn.tasks import resolve_config
-    from elm_snn.train.compare import run_points, write_rows_csv
+    from elm_snn.train.compare import _stderr_line, run_points, write_rows_csv
     from elm_snn.viz import plot_metrics_vs_parameters
 
     known = {p[0]: p for p in NEURONIO_POINTS}
@@ -267,7 +269,14 @@ def reproduce_neuronio(
             from elm_snn._io import cache_dir
 
             sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0")
-        generate_neuronio_sim(sims_dir, int(sims), seed=0, workers=max(1, workers), sims_per_file=8)
+        generate_neuronio_sim(
+            sims_dir,
+            int(sims),
+            seed=0,
+            workers=max(1, workers),
+            sims_per_file=8,
+            progress=(log or _stderr_line) if progress else None,
+        )
         data_root = sims_dir
     named = []
     for name in chosen:
@@ -288,6 +297,7 @@ def reproduce_neuronio(
         workers=workers,
         log=log,
         metric="test_auc",
+        progress=progress,
     )
     rows = []
     for (name, cfg), result in zip(named, results, strict=True):
@@ -395,6 +405,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
     parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
 
 
 def _parse_skip(items: Sequence[str]) -> list[tuple[str | None, str, float]]:
@@ -449,6 +460,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 reuse=not args.no_reuse,
                 command=command,
+                progress=not args.quiet,
             )
             print(Path(out, "results.md").read_text())
             return 0
@@ -464,6 +476,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             workers=args.workers,
             reuse=not args.no_reuse,
             command=command,
+            progress=not args.quiet,
         )
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
         print(f"elm-snn: error: {exc}", file=sys.stderr)
