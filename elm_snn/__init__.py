@@ -11,14 +11,17 @@ from .neurons import (
     ALIF,
     ELM,
     LIF,
+    ALIFCell,
     ALIFNeuron,
     BranchELM,
     BranchELMCell,
     ELMCell,
+    LIFCell,
     LIFNeuron,
     LinearALIF,
     LinearLIF,
     StatefulModule,
+    detach,
     reset,
 )
 
@@ -26,9 +29,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALIF",
+    "ALIFCell",
     "ALIFNeuron",
     "EISNN",
     "LIF",
+    "LIFCell",
     "LIFNeuron",
     "LinearALIF",
     "LinearLIF",
@@ -43,5 +48,6 @@ __all__ = [
     "ELMState",
     "StatefulModule",
     "__version__",
+    "detach",
     "reset",
 ]

@@ -71,7 +71,7 @@ def check_finite(name: str, value: torch.Tensor) -> None:
     proves every entry finite. Only a non-finite sum (a bad entry, or a float overflow of
     huge but finite values) pays for the element-wise check.
     """
-    if value.numel() == 0:
+    if value.numel() == 0 or value.device.type == "meta":  # meta tensors hold no values
         return
     if value.device.type != "cpu" and not debug_checks_enabled():
         return

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -32,6 +32,7 @@ from snntorch import surrogate
 from torch import nn
 
 import elm_snn
+from elm_snn import viz
 from elm_snn.functional import memory_gain
 
 # %% tags=["parameters"]
@@ -116,23 +117,20 @@ print("same memory  :", torch.allclose(record.memory, memory, atol=1e-5))
 
 # %% [markdown]
 # A picture of the neuron's dynamics in the style of Fig. S9: (a) input spikes, excitatory
-# in red and inhibitory in blue; (b) the synaptic traces $s_t$ (inhibitory ones go
-# negative); (c) the memory units $m_t$, coloured by their timescale (fast units follow
-# the input, slow ones integrate it); (d) the two readout channels.
+# in red and inhibitory in blue (`viz.plot_spike_raster`); (b) the synaptic traces $s_t$
+# (inhibitory ones go negative); (c) the memory units $m_t$, coloured by their timescale
+# (`viz.plot_memory_traces`: fast units follow the input, slow ones integrate it); (d) the
+# two readout channels.
 
 # %%
 tau_m = cell.tau_m.detach().numpy()
 fig, axes = plt.subplots(4, 1, figsize=(8, 8), sharex=True)
-ts, ch = np.nonzero(spikes[:, 0].numpy())
-colors = np.where(sign.numpy()[ch] > 0, "tab:red", "tab:blue")
-axes[0].scatter(ts, ch, s=4, c=colors)
-axes[0].set(ylabel="input", title="(a) input spikes")
+channel_colors = np.where(sign.numpy() > 0, "tab:red", "tab:blue")
+viz.plot_spike_raster(spikes, colors=channel_colors, ax=axes[0], title="(a) input spikes")
 for j in range(trace.shape[-1]):
     axes[1].plot(trace[:, 0, j].numpy(), color="tab:red" if sign[j] > 0 else "tab:blue", lw=0.8)
 axes[1].set(ylabel="$s_t$", title="(b) synaptic traces")
-for j in range(memory.shape[-1]):
-    axes[2].plot(memory[:, 0, j].numpy(), color=plt.cm.viridis(np.log(tau_m[j]) / np.log(150)))
-axes[2].set(ylabel="$m_t$", title=r"(c) memory units (colour: $\log\,\tau_m$)")
+viz.plot_memory_traces(memory, cell.tau_m, ax=axes[2], title="(c) memory units")
 axes[3].plot(y_steps[:, 0].numpy())
 axes[3].set(xlabel="time (ms)", ylabel="$y_t$", title="(d) readout")
 fig.tight_layout()
@@ -167,10 +165,11 @@ for ax, update in zip(axes, ("paper", "stable"), strict=True):
     layer.load_state_dict(cell.state_dict())
     with torch.no_grad():
         _, _, rec = layer(x[:60], return_states=True)
-    for j in range(3):  # the three fastest units
-        ax.plot(np.arange(60) * 10.0, rec.memory[:, 0, j].numpy(), label=f"tau_m={tau_m[j]:.1f}")
-    ax.set(title=f'memory_update="{update}"', xlabel="time (ms)")
-axes[0].set_ylabel("$m_t$")
+    viz.plot_memory_traces(  # the three fastest units
+        rec.memory, layer.tau_m, dt=10.0, units=range(3), ax=ax, colorbar=False,
+        title=f'memory_update="{update}"',
+    )
+axes[1].set_ylabel("")
 axes[0].legend(fontsize=8)
 plt.show()
 
@@ -212,10 +211,7 @@ x_test, y_test = make_order_task(N_TEST, gen)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.5), sharey=True)
 for ax, i in zip(axes, (0, 1), strict=True):
-    ts, ch = np.nonzero(x_train[:, i].numpy())
-    ax.scatter(ts, ch, s=3)
-    ax.set(title=f"label {y_train[i].item()}", xlabel="time (ms)")
-axes[0].set_ylabel("channel")
+    viz.plot_spike_raster(x_train, sample=i, ax=ax, title=f"label {y_train[i].item()}")
 plt.show()
 
 # %% [markdown]
@@ -271,7 +267,10 @@ def train(net: nn.Module) -> list[float]:
 
 
 torch.manual_seed(SEED)
-results = {"snnTorch only": train(snntorch_only()), "snnTorch + ELM": train(snntorch_with_elm())}
+nets, results = {}, {}
+for name, make in (("snnTorch only", snntorch_only), ("snnTorch + ELM", snntorch_with_elm)):
+    nets[name] = make()
+    results[name] = train(nets[name])
 for name, acc in results.items():
     print(f"{name:15s} test accuracy per epoch: {np.round(acc, 3)}")
 
@@ -282,6 +281,32 @@ for name, acc in results.items():
 ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
 ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.05))
 ax.legend()
+plt.show()
+
+# %% [markdown]
+# Inside the trained snnTorch + ELM network, on one test sequence: the input and the
+# spikes of the `Leaky` layer that feeds the ELM (`viz.plot_spike_rasters`), the ELM's
+# memory units with their timescales, and the confusion matrix of its test predictions
+# (`viz.plot_confusion`).
+
+# %%
+elm_net = nets["snnTorch + ELM"]
+elm_snn.reset(elm_net)
+hidden_spikes, memories = [], []
+with torch.no_grad():
+    for x_t in x_test[:, :1]:
+        h_t = elm_net[1](elm_net[0](x_t))  # the Leaky layer's spikes
+        elm_net[2](h_t)
+        hidden_spikes.append(h_t)
+        memories.append(elm_net[2].hidden.memory)
+    test_pred = last_step_logits(elm_net, x_test).argmax(1)
+viz.plot_spike_rasters(
+    x_test[:, :1], torch.stack(hidden_spikes), titles=("input spikes", "Leaky layer spikes")
+)
+plt.show()
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [2, 1]})
+viz.plot_memory_traces(torch.stack(memories), elm_net[2].tau_m, ax=axes[0], title="ELM memory")
+viz.plot_confusion(y_test, test_pred, class_names=["A first", "B first"], ax=axes[1])
 plt.show()
 
 # %% [markdown]

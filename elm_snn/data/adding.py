@@ -106,13 +106,44 @@ def split_by_speaker(
     )
 
 
+def _resolve_split(split: Any, train: Any) -> Any:
+    """``split`` from Tonic's ``train=`` (True: "train", False: "test") or ``split=``
+    (default "train"); both given must agree."""
+    if train is None:
+        return "train" if split is None else split
+    if not isinstance(train, bool):
+        raise TypeError(f"train: expected a bool (as in Tonic), got {type(train).__name__}")
+    implied = "train" if train else "test"
+    if split is not None and split != implied:
+        raise ValueError(
+            f"train={train} means split={implied!r}, but split={split!r} was given; pass "
+            f"one of them (split='validation' has no train= spelling)"
+        )
+    return implied
+
+
+def _frames_with_layout(sample: Any) -> Any:
+    """Binned frames ``(T, C)`` (a 2-D float array) as :class:`~elm_snn.data.layout.Frames`
+    that know they are one time-major sample; anything else (events, a user transform's
+    output) unchanged."""
+    if isinstance(sample, np.ndarray) and sample.ndim == 2 and sample.dtype.kind == "f":
+        import torch
+
+        from elm_snn.data.layout import frames
+
+        return frames(torch.from_numpy(sample), "TC")
+    return sample
+
+
 class SHDAdding:
     """The SHD-Adding task as a map-style dataset (works with ``torch.utils.data.DataLoader``).
 
     Args:
         save_to: folder holding ``shd_train.h5`` / ``shd_test.h5`` (directly or in ``SHD/``),
             as for :class:`~elm_snn.data.SHD`.
-        split: ``"train"``, ``"validation"`` or ``"test"`` (see module docstring).
+        split: ``"train"`` (default), ``"validation"`` or ``"test"`` (see module docstring).
+        train: Tonic's spelling: ``True`` is ``split="train"``, ``False`` is
+            ``split="test"`` (keyword only in practice; both given must agree).
         transform: applied to each sample. Without ``bin_size_ms`` the sample is a Tonic event
             array (``t`` in us over ``[0, 2 * digit_duration_ms)``, ``x`` channel, ``p`` = 1)
             and ``transform`` gets it, as with Tonic datasets; a
@@ -125,7 +156,10 @@ class SHDAdding:
             the sample is already a float32 frame and ``transform`` gets the frame.
         target_transform: applied to the integer target (0..18).
         bin_size_ms: if given, return float32 frames ``(2 * T, 700)``,
-            ``T = digit_duration_ms / bin_size_ms`` (must be an integer).
+            ``T = digit_duration_ms / bin_size_ms`` (must be an integer). Frames (from
+            ``bin_size_ms`` or a ``BinToFrames`` transform) come as
+            :class:`~elm_snn.data.layout.Frames` tensors that know their layout, so a
+            batch stacked batch-first and fed to a time-major layer raises.
         binary: with ``bin_size_ms``: 0/1 frames instead of spike counts.
         digit_duration_ms: fixed length of each digit (ms); the paper uses 1000.
         pairs_per_epoch: samples per epoch; default 16000 for ``"train"`` (paper: 2000
@@ -152,7 +186,7 @@ class SHDAdding:
     def __init__(
         self,
         save_to: str | os.PathLike,
-        split: Literal["train", "validation", "test"] = "train",
+        split: Literal["train", "validation", "test"] | None = None,
         transform: Callable | None = None,
         target_transform: Callable | None = None,
         *,
@@ -168,7 +202,9 @@ class SHDAdding:
         cache: Literal["memory", "disk"] | None = "memory",
         download: bool = False,
         num_channels: int = 700,
+        train: bool | None = None,
     ) -> None:
+        split = _resolve_split(split, train)
         if split not in _SPLIT_CODES:
             raise ValueError(f"split: expected 'train', 'validation' or 'test', got {split!r}")
         if validation_split not in ("sample", "speaker"):
@@ -379,7 +415,7 @@ class SHDAdding:
                 sample = out if self.transform is None else self.transform(out)
         if self.target_transform is not None:
             target = self.target_transform(target)
-        return sample, target
+        return _frames_with_layout(sample), target
 
     def __len__(self) -> int:
         return self.pairs_per_epoch

@@ -56,12 +56,10 @@ def fused_support(module: Any) -> tuple[Callable | None, str | None]:
     """
     try:
         dtype = module.readout.weight.dtype
-        device = module.readout.weight.device
     except AttributeError:
         return None, f"expected an ELM module with a readout layer, got {type(module).__name__}"
     if dtype not in SUPPORTED_DTYPES:
         return None, f"dtype {dtype} is not supported (float32 or float64)"
-    if device.type == "meta":
-        return None, "device meta is not supported (the kernel needs real tensors)"
-    # any other device: compiled loops on CPU, the same PyTorch loops elsewhere
+    # compiled loops on CPU, the same PyTorch loops elsewhere; on the meta device only
+    # shapes, through the custom operator's fake kernel (see ._library)
     return fused_elm_sequence, None

@@ -9,8 +9,13 @@ the same key (e.g. ``pytest -n 2``); the library is written atomically. When com
 loading fails (no compiler, an error), :func:`compiled_ops` warns once and returns
 ``None``: the fused kernel then runs its pure-PyTorch loops.
 
-The first build takes about 15-40 s (logged at INFO level on the ``elm_snn.kernels._compiled``
-logger). Set ``ELM_SNN_COMPILED=0`` to never build or use the compiled loops.
+The first build takes from about 15 s to a few minutes (184 s measured on a shared,
+loaded 2-core VM) and says so on stderr: what is built and why, where it
+goes, how to skip it, and how long it took (a new user should not think the first forward
+pass hangs). Build it ahead of time (after installing, in a Docker image, before a batch
+job) with ``python -c "import elm_snn.kernels as k; k.compiled_available()"``; set
+``ELM_SNN_COMPILED=0`` to never build or use the compiled loops (the pure-PyTorch loops
+then run: the same results, slower on CPU).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,9 +147,30 @@ def _load() -> Any:
         with _file_lock(path.with_suffix(".lock")):
             if not path.is_file():
                 _log.info("elm_snn: building the compiled ELM loops once into %s", path.parent)
-                _build(path, compiler)
+                _announce(
+                    "elm-snn: compiling the fused kernel's C++ loops once for this torch and "
+                    f"compiler ({Path(compiler).name}); this takes from about 15 s to a few "
+                    f"minutes (a busy machine) and is cached in {path.parent}. Set "
+                    "ELM_SNN_COMPILED=0 to skip it (pure-PyTorch loops: the same results, "
+                    "slower on CPU)."
+                )
+                start = time.perf_counter()
+                try:
+                    _build(path, compiler)
+                except Exception:
+                    _announce(
+                        f"elm-snn: the build failed after {time.perf_counter() - start:.0f} s "
+                        "(the reason follows as a warning)"
+                    )
+                    raise
+                _announce(f"elm-snn: built in {time.perf_counter() - start:.0f} s")
     torch.ops.load_library(str(path))
     return getattr(torch.ops, _namespace(path))
+
+
+def _announce(message: str) -> None:
+    """One line on stderr (not a log record: shown whatever the logging setup)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def compiled_ops() -> Any | None:

@@ -67,6 +67,7 @@ from ._common import (
     denormals_flushed,
     flush_denormals,
 )
+from ._library import compiled_graph_sequence
 from ._recurrence import _ELMRecurrence
 from ._scans import SYNAPSE_CHECKPOINT_EVERY, _LinearScan, _SynapseTraceScan
 from ._sparse import (
@@ -272,6 +273,7 @@ def fused_elm_sequence(
     params: ELMParameters,
     *,
     flush_denormal: bool = True,
+    _from_operator: bool = False,
 ) -> tuple[Tensor, ELMState, None]:
     """Run the ELM over a sequence with the fused kernel (same result as the reference).
 
@@ -293,7 +295,19 @@ def fused_elm_sequence(
 
     Returns:
         ``(y, final_state, None)``: ``y`` ``(T, B, O)`` and the final state.
+
+    Under ``torch.compile`` and on the meta device a dense ``x`` goes through the
+    ``torch.ops.elm_snn.fused_elm_sequence`` custom operator (:mod:`._library`), which
+    runs this same function eagerly inside.
     """
+    if (
+        not _from_operator
+        and isinstance(x, Tensor)
+        and (torch.compiler.is_compiling() or x.device.type == "meta")
+    ):
+        result = compiled_graph_sequence(x, state, params)
+        if result is not None:
+            return result
     rows = None
     if isinstance(x, SparseFrames):
         x, rows = _sparse_input(x, params)

@@ -169,34 +169,38 @@ def _split_file(out: Path, split: str) -> Path:
 
 
 def generate_listops(
-    out: str | Path, config: ListOpsConfig | None = None, force: bool = False
+    out: str | Path,
+    config: ListOpsConfig | None = None,
+    force: bool = False,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Write ``basic_{train,val,test}.tsv`` and ``listops.json`` to ``out``.
 
     Every split has its own random stream (``random.Random(3 * seed + k)``, k = 0, 1, 2), so
     the files depend only on the config. An existing folder written with the same config is
-    reused unless ``force``.
+    reused unless ``force``. ``progress`` shows a bar with an ETA on stderr (per sample).
 
     Returns:
         The manifest: config, sample counts, label counts and length statistics per split.
     """
-
     from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
 
     cfg = config or ListOpsConfig()
     out = Path(out)
     # one generator writes a folder at a time; a second one waits, then reuses its files
     with folder_lock(out, "out", wait=GENERATOR_LOCK_WAIT_S, on_wait=_note):
-        return _generate_into(out, cfg, force)
+        return _generate_into(out, cfg, force, progress)
 
 
 def _note(message: str) -> None:
     print(f"elm-snn: {message}", file=sys.stderr, flush=True)
 
 
-def _generate_into(out: Path, cfg: ListOpsConfig, force: bool) -> dict[str, Any]:
+def _generate_into(out: Path, cfg: ListOpsConfig, force: bool, progress: bool) -> dict[str, Any]:
     """:func:`generate_listops` once ``out`` is locked."""
     from elm_snn._io import atomic_write_text
+    from elm_snn._progress import progress as progress_bar
+    from elm_snn._progress import progress_enabled
 
     manifest_path = out / "listops.json"
     wanted = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(cfg)}
@@ -212,6 +216,12 @@ def _generate_into(out: Path, cfg: ListOpsConfig, force: bool) -> dict[str, Any]
     t0 = time.perf_counter()
     counts = {"train": cfg.num_train, "val": cfg.num_val, "test": cfg.num_test}
     stats: dict[str, Any] = {}
+    bar = progress_bar(
+        total=sum(counts.values()),
+        desc="listops",
+        unit="sample",
+        enabled=progress and progress_enabled(),
+    )
     for k, split in enumerate(SPLITS):
         rng = random.Random(3 * cfg.seed + k)
         rows = ["Source\tTarget"]
@@ -225,6 +235,7 @@ def _generate_into(out: Path, cfg: ListOpsConfig, force: bool) -> dict[str, Any]
             labels[label] += 1
             lengths.append(n)
             rows.append(f"{tree_to_source(tree)}\t{label}")
+            bar.update(1)
         atomic_write_text(_split_file(out, split), "\n".join(rows) + "\n")
         stats[split] = {
             "samples": counts[split],
@@ -233,6 +244,7 @@ def _generate_into(out: Path, cfg: ListOpsConfig, force: bool) -> dict[str, Any]
             "max_length": max(lengths),
             "mean_length": sum(lengths) / len(lengths),
         }
+    bar.close()
     manifest = {**wanted, "splits": stats, "seconds": round(time.perf_counter() - t0, 3)}
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return {**manifest, "reused": False}
@@ -257,6 +269,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-args", type=int, default=d.max_args, help="arguments per operator (LRA 10)"
     )
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -272,6 +285,6 @@ def run_from_args(args: argparse.Namespace) -> int:
         max_args=args.max_args,
         seed=args.seed,
     )
-    manifest = generate_listops(args.out, cfg, force=args.force)
+    manifest = generate_listops(args.out, cfg, force=args.force, progress=not args.quiet)
     print(json.dumps(manifest, indent=2))
     return 0

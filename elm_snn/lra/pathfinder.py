@@ -331,9 +331,13 @@ def _labels(cfg: PathfinderConfig) -> np.ndarray:
 
 
 def generate_pathfinder(
-    out: str | Path, config: PathfinderConfig | None = None, force: bool = False
+    out: str | Path,
+    config: PathfinderConfig | None = None,
+    force: bool = False,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Write the images and metadata files of ``config`` under ``out`` (see module doc).
+    """Write the images and metadata files of ``config`` under ``out`` (see module doc);
+    ``progress`` shows a bar with an ETA on stderr (per image).
 
     Returns:
         The manifest (parameters, folder, counts); ``reused`` tells whether existing files
@@ -351,14 +355,18 @@ def generate_pathfinder(
 
     # one generator writes a folder at a time; a second one waits, then reuses its files
     with folder_lock(root, "out", wait=GENERATOR_LOCK_WAIT_S, on_wait=note):
-        return _generate_into(root, cfg, force)
+        return _generate_into(root, cfg, force, progress)
 
 
-def _generate_into(root: Path, cfg: PathfinderConfig, force: bool) -> dict[str, Any]:
+def _generate_into(
+    root: Path, cfg: PathfinderConfig, force: bool, progress: bool
+) -> dict[str, Any]:
     """:func:`generate_pathfinder` once ``root`` is locked."""
     from PIL import Image
 
     from elm_snn._io import atomic_path, atomic_write_text
+    from elm_snn._progress import progress as progress_bar
+    from elm_snn._progress import progress_enabled
 
     manifest_path = root / "pathfinder.json"
     wanted = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(cfg)}
@@ -372,7 +380,13 @@ def _generate_into(root: Path, cfg: PathfinderConfig, force: bool) -> dict[str, 
     t0 = time.perf_counter()
     labels = _labels(cfg)
     lines: dict[int, list[str]] = {}
-    for i in range(cfg.num_images):
+    bar = progress_bar(
+        range(cfg.num_images),
+        desc="pathfinder",
+        unit="image",
+        enabled=progress and progress_enabled(),
+    )
+    for i in bar:
         folder = i // cfg.per_folder
         img = draw_pathfinder_image(cfg, i, int(labels[i]))
         path = root / "imgs" / str(folder) / f"sample_{i}.png"
@@ -411,6 +425,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-folder", type=int, default=1000, help="images per imgs/ folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -423,7 +438,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             per_folder=args.per_folder,
             seed=args.seed,
         )
-        manifest = generate_pathfinder(args.out, cfg, force=args.force)
+        manifest = generate_pathfinder(args.out, cfg, force=args.force, progress=not args.quiet)
     except ValueError as exc:
         print(f"elm-snn data pathfinder: error: {exc}", file=sys.stderr)
         return 2

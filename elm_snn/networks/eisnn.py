@@ -60,7 +60,7 @@ from torch import Tensor, nn
 from .._validation import check_choice, check_int, check_positive
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
 from ..functional.lif import LIFParameters, LIFState, default_spike_fn, lif_step, membrane_decay
-from ..neurons.base import StatefulModule, runs_in_parameter_dtype
+from ..neurons.base import NOT_GIVEN, StatefulModule, runs_in_parameter_dtype
 
 __all__ = ["EISNN", "EISNNRecord", "EISNNState", "draw_synapses"]
 
@@ -325,7 +325,12 @@ class EISNN(StatefulModule):
         return self.rec.dense(), self.out.dense()
 
     def _resolved_backend(self) -> str:
-        return "fused" if self.backend == "auto" else self.backend
+        resolved = "fused" if self.backend == "auto" else self.backend
+        if resolved == "fused" and torch.compiler.is_compiling():
+            # the fused loops are not a torch.library operator: under torch.compile the
+            # network runs its PyTorch loop (the same equations, tested against them)
+            return "dense"
+        return resolved
 
     # ------------------------------------------------------------------ forward
     def _zero_state(self, batch: int, like: Tensor) -> EISNNState:
@@ -355,11 +360,13 @@ class EISNN(StatefulModule):
         )
 
     @runs_in_parameter_dtype
-    def forward(self, x: Tensor, state: EISNNState | None = None, return_spikes: bool = False):
-        """Run the network; see the class docstring for shapes."""
+    def forward(self, x: Tensor, state: EISNNState | None = NOT_GIVEN, return_spikes: bool = False):
+        """Run the network; see the class docstring for shapes (with ``init_hidden=True``,
+        ``net(x)`` returns only ``y``)."""
+        state_given = state is not NOT_GIVEN
         x = self._sequence_input(x, self.num_inputs)
         steps, batch = x.shape[0], x.shape[1]
-        state = self._initial_state(state, batch, x)
+        state = self._initial_state(state if state_given else None, batch, x)
         if state is None:
             state = self._zero_state(batch, x)
         v_r, z_r, v_o, z_o, f = state
@@ -392,6 +399,7 @@ class EISNN(StatefulModule):
                 EISNNRecord(z_rs, z_os),
                 EISNNState(v_r, z_rs[-1], v_o, z_os[-1], y[-1]),
                 return_spikes,
+                state_given,
             )
         w_rec = self.rec.dense()
         w_in, w_rr = w_rec[:, :n_in], w_rec[:, n_in:]
@@ -422,9 +430,17 @@ class EISNN(StatefulModule):
             outputs.append(f)
         y = torch.stack(outputs)
         record = EISNNRecord(torch.stack(spikes_r), torch.stack(spikes_o))
-        return self._finish(y, record, EISNNState(v_r, z_r, v_o, z_o, f), return_spikes)
+        final = EISNNState(v_r, z_r, v_o, z_o, f)
+        return self._finish(y, record, final, return_spikes, state_given)
 
-    def _finish(self, y: Tensor, record: EISNNRecord, final: EISNNState, return_spikes: bool):
+    def _finish(
+        self,
+        y: Tensor,
+        record: EISNNRecord,
+        final: EISNNState,
+        return_spikes: bool,
+        state_given: bool,
+    ):
         """Keep the spikes for the penalty, store the state, lay out the outputs."""
         self._last_spikes = record
         self._keep(final)
@@ -433,7 +449,7 @@ class EISNN(StatefulModule):
             record = EISNNRecord(record.rec.transpose(0, 1), record.out.transpose(0, 1))
         if return_spikes:
             return y, final, record
-        return y, final
+        return self._call_result((y, final), state_given)
 
     def spike_penalty(self, reduction: str = "mean", record: EISNNRecord | None = None) -> Tensor:
         """L1 penalty on the spikes, ``l1_weight * |spikes|`` (spikes are 0/1, so a count).

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_int, check_positive
-from ..neurons.base import StatefulModule, runs_in_parameter_dtype
+from ..neurons.base import NOT_GIVEN, StatefulModule, runs_in_parameter_dtype
 
 __all__ = ["LSTM", "ChronoLSTM", "LSTMState", "chrono_bias"]
 
@@ -116,11 +116,12 @@ class LSTM(StatefulModule):
         return self.lstm(x, hx)
 
     @runs_in_parameter_dtype
-    def forward(self, x: Tensor, state: LSTMState | None = None):
+    def forward(self, x: Tensor, state: LSTMState | None = NOT_GIVEN):
         """Run the sequence: ``x`` ``(T, B, I)`` -> ``(y, LSTMState(h, c))``; see the class
-        docstring."""
+        docstring (with ``init_hidden=True``, ``layer(x)`` returns only ``y``)."""
+        state_given = state is not NOT_GIVEN
         x = self._sequence_input(x, self.num_inputs)
-        state = self._initial_state(state, x.shape[1], x)
+        state = self._initial_state(state if state_given else None, x.shape[1], x)
         hx = None
         if state is not None:
             hx = (state.h.unsqueeze(0), state.c.unsqueeze(0))
@@ -131,7 +132,7 @@ class LSTM(StatefulModule):
         self._keep(final)
         if self.batch_first:
             y = y.transpose(0, 1)
-        return y, final
+        return self._call_result((y, final), state_given)
 
     def extra_repr(self) -> str:
         return (

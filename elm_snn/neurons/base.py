@@ -38,9 +38,11 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_bool, check_layer_input, check_state_tensor, check_time_steps
+from ..data.layout import check_frames_layout
 
 __all__ = [
     "StatefulModule",
+    "detach",
     "detach_state",
     "reset",
     "runs_in_parameter_dtype",
@@ -96,6 +98,15 @@ def _first_tensor(state: Any) -> Tensor | None:
     return None
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    """``torch.is_autocast_enabled(device_type)``, False for device types autocast does not
+    know (``meta``: shape inference runs the layer as it is)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:
+        return False
+
+
 def runs_in_parameter_dtype(forward: _F) -> _F:
     """Decorate a layer's ``forward(x, state=None, ...)`` with the autocast policy.
 
@@ -110,7 +121,7 @@ def runs_in_parameter_dtype(forward: _F) -> _F:
 
     @functools.wraps(forward)
     def wrapper(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(x, Tensor) or not torch.is_autocast_enabled(x.device.type):
+        if not isinstance(x, Tensor) or not _autocast_enabled(x.device.type):
             return forward(self, x, *args, **kwargs)
         dtype = self._param_dtype()
 
@@ -123,6 +134,27 @@ def runs_in_parameter_dtype(forward: _F) -> _F:
             return forward(self, cast(x), *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _StoredStateView(Tensor):
+    """What :attr:`StatefulModule.mem` returns: a detached view of the first stored state
+    tensor whose ``detach_()`` detaches the layer's whole stored state (snnTorch's truncated
+    BPTT calls ``layer.mem.detach_()``). Every operation on it gives a plain tensor."""
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+    _owner: Any
+
+    @staticmethod
+    def of(tensor: Tensor, owner: StatefulModule) -> _StoredStateView:
+        view = tensor.detach().as_subclass(_StoredStateView)
+        view._owner = weakref.ref(owner)
+        return view
+
+    def detach_(self) -> _StoredStateView:  # type: ignore[override]
+        owner = self._owner()
+        if owner is not None:
+            owner.detach_hidden()
+        return self
 
 
 def _forget_registration(proxy: Any) -> None:
@@ -168,11 +200,16 @@ class StatefulModule(snntorch.Leaky):
 
     @property
     def mem(self) -> Tensor:
-        """snnTorch's state hook: the first stored state tensor, detached (an empty tensor
-        without a stored state). Assigning zeros (what ``snntorch.utils.reset`` and
-        ``reset_mem()`` do) forgets the stored state; other values are refused."""
+        """snnTorch's state hook: the first stored state tensor (ELM: the memory ``(B, M)``;
+        LIF/ALIF: the voltage ``(B, N)``), a detached view (an empty tensor without a stored
+        state). Its ``detach_()``, which snnTorch's ``Leaky.detach_hidden()`` calls on every
+        registered neuron, detaches the whole stored state (:meth:`detach_hidden`).
+        Assigning zeros (what ``snntorch.utils.reset`` and ``reset_mem()`` do) forgets the
+        stored state; other values are refused. The full state is :attr:`hidden`."""
         first = _first_tensor(self._hidden)
-        return torch.zeros(0) if first is None else first.detach()
+        if first is None:
+            return torch.zeros(0)
+        return _StoredStateView.of(first, self)
 
     @mem.setter
     def mem(self, value: Tensor) -> None:
@@ -196,6 +233,14 @@ class StatefulModule(snntorch.Leaky):
             self.register_parameter(name, nn.Parameter(value))
         else:
             self.register_buffer(name, value)
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Any:
+        """``.to()``, ``.double()``, ``.cuda()``, ... move the stored state with the
+        parameters (snnTorch keeps its state in buffers, which move too)."""
+        result = super()._apply(fn, recurse)
+        if self._hidden is not None:
+            self._hidden = _map_tensors(self._hidden, fn)
+        return result
 
     def _store_hidden(self, state: Any) -> None:
         self._hidden = state
@@ -221,11 +266,24 @@ class StatefulModule(snntorch.Leaky):
 
     def _step_result(self, y: Tensor, state: Any, state_given: bool) -> Any:
         """What a cell returns: ``(y, state)`` (Norse's call ``cell(x, state)``, or without
-        ``init_hidden``), or only ``y`` for snnTorch's call ``cell(x)`` with
-        ``init_hidden=True``, unless the cell's ``output`` flag asks for the state too."""
-        if self.init_hidden and not state_given and getattr(self, "output", False) is not True:
+        ``init_hidden``); for snnTorch's call ``cell(x)`` with ``init_hidden=True`` only
+        ``y``, or with the cell's ``output`` flag ``(y, mem)`` as snnTorch returns
+        ``(spk, mem)``: ``mem`` the first state tensor (ELM memory, LIF voltage), the full
+        state staying in :attr:`hidden`."""
+        if self.init_hidden and not state_given:
+            if getattr(self, "output", False) is True:
+                return y, _first_tensor(state)
             return y
         return y, state
+
+    def _call_result(self, result: tuple, state_given: bool) -> Any:
+        """What a sequence layer returns for ``(y, final_state)`` (or with a record): only
+        ``y`` for snnTorch's call ``layer(x)`` with ``init_hidden=True`` (the state stays
+        inside, so the layer sits in an ``nn.Sequential``), else the tuple (Norse's call
+        ``layer(x, state)``, or a record asked for)."""
+        if self.init_hidden and not state_given and len(result) == 2:
+            return result[0]
+        return result
 
     def _keep(self, final: Any) -> None:
         """Store the final state with ``init_hidden`` (the next call continues from it)."""
@@ -268,6 +326,7 @@ class StatefulModule(snntorch.Leaky):
 
     def _step_input(self, x: Any, num_features: int, name: str = "x_t") -> Tensor:
         """Check one time step ``(B, num_features)``."""
+        x = check_frames_layout(name, x, batch_first=False, rank=2)
         return check_layer_input(
             name,
             x,
@@ -281,6 +340,7 @@ class StatefulModule(snntorch.Leaky):
         """Check a sequence and return it time-major ``(T, B, num_features)`` (transposed
         from ``(B, T, num_features)`` with ``batch_first``)."""
         batch_first = bool(getattr(self, "batch_first", False))
+        x = check_frames_layout(name, x, batch_first=batch_first)
         axes = "(B, T, num_inputs)" if batch_first else "(T, B, num_inputs)"
         check_layer_input(
             name, x, rank=3, num_features=num_features, dtype=self._param_dtype(), axes=axes
@@ -338,4 +398,40 @@ def reset(module: nn.Module) -> nn.Module:
                 type(sub).__dict__.get("reset_hidden"), classmethod
             ):
                 sub.reset_hidden()
+    return module
+
+
+def _detach_snntorch_neuron(module: nn.Module) -> bool:
+    if not isinstance(module, snntorch.SpikingNeuron):
+        return False
+    for name in _SNNTORCH_STATE_NAMES:
+        value = module._buffers.get(name)
+        if isinstance(value, Tensor):
+            module._buffers[name] = value.detach()
+    return True
+
+
+def detach(module: nn.Module) -> nn.Module:
+    """Detach the stored hidden state of every stateful layer inside ``module`` from the
+    autograd graph (truncated BPTT: call it between two chunks' ``backward()``).
+
+    The state keeps its values (unlike :func:`reset`); only the graph behind it is cut.
+    Handles elm-snn layers (:meth:`StatefulModule.detach_hidden`), snnTorch neurons (their
+    state buffers) and any module with an instance method ``detach_hidden()``. snnTorch's
+    own ``snntorch.Leaky.detach_hidden()`` (all registered neurons) reaches elm-snn layers
+    too, through :attr:`StatefulModule.mem`. Returns ``module`` for chaining.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
+    for sub in module.modules():
+        if isinstance(sub, StatefulModule):
+            sub.detach_hidden()
+        elif _detach_snntorch_neuron(sub):
+            continue
+        else:
+            method = getattr(type(sub), "detach_hidden", None)
+            if callable(method) and not isinstance(
+                type(sub).__dict__.get("detach_hidden"), classmethod
+            ):
+                sub.detach_hidden()
     return module

@@ -372,12 +372,15 @@ class ELMCell(ELMCore):
       the stored state. This is how ``norse.torch.SequentialState`` and ``Lift`` call it.
     * ``cell(x_t)`` (snnTorch): ``(y_t, new_state)`` without ``init_hidden``; with
       ``init_hidden=True`` the state stays inside and only ``y_t`` comes back (so the
-      cell sits in an ``nn.Sequential``), or ``(y_t, new_state)`` with ``output=True``, as
-      snnTorch's ``output`` flag does.
+      cell sits in an ``nn.Sequential``), or with ``output=True`` the tensors
+      ``(y_t, mem)``, ``mem`` the memory ``(B, num_memory)``, as snnTorch's ``output``
+      flag returns ``(spk, mem)`` (so ``torch.stack`` of the recorded ``mem`` works and
+      ``snntorch.backprop.BPTT`` takes the cell last). The full state (memory and
+      trace) is :attr:`hidden`.
 
     Args:
-        output: with ``init_hidden=True``, ``cell(x_t)`` also returns the state (snnTorch's
-            ``output``); a bool, default False.
+        output: with ``init_hidden=True``, ``cell(x_t)`` also returns the memory
+            (snnTorch's ``output``); a bool, default False.
     """
 
     def __init__(
@@ -459,6 +462,11 @@ class ELM(ELMCore):
     ``(y, final_state, record)`` where ``record`` is an
     :class:`~elm_snn.functional.elm.ELMRecord` with per-step ``memory`` ``(T, B, M)``,
     ``trace`` and ``branch_input`` (batch-first too when ``batch_first``).
+
+    With ``init_hidden=True`` the call ``layer(x)`` (no state argument) returns only ``y``
+    and keeps the final state inside (:attr:`hidden`), as every elm-snn layer and
+    snnTorch's neurons do, so the layer sits in an ``nn.Sequential``; ``layer(x, state)``
+    (Norse's call, ``state`` may be ``None``) still returns ``(y, final_state)``.
     """
 
     def __init__(
@@ -494,12 +502,15 @@ class ELM(ELMCore):
         return fn
 
     @runs_in_parameter_dtype
-    def forward(self, x: Tensor, state: ELMState | None = None, return_states: bool = False):
-        """Run the sequence; see the class docstring for shapes."""
+    def forward(self, x: Tensor, state: ELMState | None = NOT_GIVEN, return_states: bool = False):
+        """Run the sequence; see the class docstring for shapes and return values."""
+        state_given = state is not NOT_GIVEN
+        state = state if state_given else None
         if not isinstance(x, Tensor):  # a sparse spike batch (elm_snn.kernels.SparseFrames)
             from ..kernels import sparse_module_forward
 
-            return sparse_module_forward(self, x, state, return_states)
+            result = sparse_module_forward(self, x, state, return_states)
+            return self._call_result(result, state_given)
         x = self._sequence_input(x, self.num_inputs)
         state = self._initial_state(state, x.shape[1], x)
         params = self.functional_parameters()
@@ -517,7 +528,7 @@ class ELM(ELMCore):
                 record = ELMRecord(*(r.transpose(0, 1) for r in record))
         if return_states:
             return y, final, record
-        return y, final
+        return self._call_result((y, final), state_given)
 
 
 def _branch_options(

@@ -26,15 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_bounds, check_choice, check_int, check_positive
+from .._validation import check_bool, check_bounds, check_choice, check_int, check_positive
 from ..functional import lif as F_lif
 from ..functional.elm import inverse_scaled_sigmoid, scaled_sigmoid
 from ..functional.lif import ALIFParameters, ALIFState, LIFParameters, LIFRecord, LIFState
-from .base import StatefulModule, runs_in_parameter_dtype
+from .base import NOT_GIVEN, StatefulModule, runs_in_parameter_dtype
 
 __all__ = [
     "ALIF",
+    "ALIFCell",
     "LIF",
+    "LIFCell",
     "OUTPUT_MODES",
     "ALIFNeuron",
     "LIFNeuron",
@@ -87,7 +89,9 @@ class LIFNeuron(StatefulModule):
     ``(spikes, final_state)``, ``spikes`` ``(T, B, N)`` and a
     :class:`~elm_snn.functional.lif.LIFState` (``v`` ``(B, N)``); with
     ``return_states=True`` also the :class:`~elm_snn.functional.lif.LIFRecord` (spikes,
-    pre-reset voltage, threshold; each ``(T, B, N)``).
+    pre-reset voltage, threshold; each ``(T, B, N)``). With ``init_hidden=True``,
+    ``layer(x)`` returns only the spikes (the state stays inside). For one step at a
+    time (where ``snntorch.Leaky`` goes) use :class:`LIFCell`.
     """
 
     _state_type = LIFState
@@ -196,12 +200,14 @@ class LIFNeuron(StatefulModule):
         return y, final
 
     @runs_in_parameter_dtype
-    def forward(self, x: Tensor, state: Any = None, return_states: bool = False):
+    def forward(self, x: Tensor, state: Any = NOT_GIVEN, return_states: bool = False):
         """Run the sequence: ``x`` ``(T, B, N)`` drive -> ``(spikes, final_state)``; see
         the class docstring."""
+        state_given = state is not NOT_GIVEN
         x = self._sequence_input(x, self.num_neurons)
-        record, final = self._integrate(x, state)
-        return self._result(record.spikes, final, record, return_states)
+        record, final = self._integrate(x, state if state_given else None)
+        result = self._result(record.spikes, final, record, return_states)
+        return self._call_result(result, state_given)
 
     def extra_repr(self) -> str:
         return (
@@ -291,6 +297,57 @@ class ALIFNeuron(LIFNeuron):
         return F_lif.alif_sequence(current, state, self.functional_parameters())
 
 
+class _NeuronStep:
+    """One time step of a weightless neuron (mixed in before :class:`LIFNeuron` or
+    :class:`ALIFNeuron`): the same equations, run on a sequence of one step."""
+
+    num_neurons: int
+
+    def __init__(self, num_neurons: int = 1, *, output: bool = False, **options: Any) -> None:
+        if "batch_first" in options:
+            raise TypeError(
+                "batch_first: a cell takes one time step (B, N); batch_first only concerns "
+                "the sequence layers (LIFNeuron, ALIFNeuron)"
+            )
+        super().__init__(num_neurons, **options)  # type: ignore[call-arg]
+        self.output = check_bool("output", output)
+
+    @runs_in_parameter_dtype
+    def forward(self, x_t: Tensor, state: Any = NOT_GIVEN):
+        """Advance one step: ``x_t`` ``(B, N)`` drive -> spikes ``(B, N)``; see the class
+        docstring for what comes back."""
+        x_t = self._step_input(x_t, self.num_neurons)  # type: ignore[attr-defined]
+        given = state is not NOT_GIVEN
+        record, final = self._integrate(x_t.unsqueeze(0), state if given else None)  # type: ignore[attr-defined]
+        return self._step_result(record.spikes[0], final, state_given=given)  # type: ignore[attr-defined]
+
+
+class LIFCell(_NeuronStep, LIFNeuron):
+    """One time step of :class:`LIFNeuron` (weightless; where ``snntorch.Leaky`` goes).
+
+    Same arguments and equations as :class:`LIFNeuron` (without ``batch_first``), plus
+    ``output``. Calls, as :class:`~elm_snn.ELMCell`:
+
+    * ``cell(x_t, state)`` (Norse) returns ``(spikes, LIFState)``; ``state=None`` starts
+      at rest, or with ``init_hidden=True`` from the stored state;
+    * ``cell(x_t)`` (snnTorch): ``(spikes, LIFState)`` without ``init_hidden``; with
+      ``init_hidden=True`` only the spikes ``(B, N)``, or with ``output=True`` the
+      tensors ``(spikes, v)``, ``v`` the voltage after the reset ``(B, N)`` (snnTorch's
+      ``(spk, mem)``; the full state is :attr:`hidden`).
+
+    ``x_t`` ``(B, N)`` is the drive in voltage units (e.g. an ``nn.Linear``'s output).
+    """
+
+
+class ALIFCell(_NeuronStep, ALIFNeuron):
+    """One time step of :class:`ALIFNeuron` (weightless, adaptive threshold).
+
+    Same arguments and equations as :class:`ALIFNeuron` (without ``batch_first``), plus
+    ``output``; calls as :class:`LIFCell`, with an ``ALIFState(v, a)`` and, with
+    ``init_hidden=True, output=True``, ``(spikes, v)``.
+    """
+
+
 class _LinearFit:
     """The part :class:`LinearLIF` and :class:`LinearALIF` add to their neuron: an input
     ``nn.Linear`` and the spike-logit readout (mixed in before the neuron class)."""
@@ -331,7 +388,7 @@ class _LinearFit:
         return torch.cat([logit, record.voltage], dim=-1)
 
     @runs_in_parameter_dtype
-    def forward(self, x: Tensor, state: Any = None, return_states: bool = False):
+    def forward(self, x: Tensor, state: Any = NOT_GIVEN, return_states: bool = False):
         """Run the sequence.
 
         Args:
@@ -346,11 +403,16 @@ class _LinearFit:
             ``output="logit_voltage"``, ``y`` is ``(T, B, 2 N)``: ``y[..., :N]`` spike
             logits ``spike_logit_scale * (v - theta) + spike_logit_offset`` and
             ``y[..., N:]`` the membrane voltage ``v`` before the reset; with
-            ``output="spikes"``, ``y`` is the ``(T, B, N)`` spike train.
+            ``output="spikes"``, ``y`` is the ``(T, B, N)`` spike train. With
+            ``init_hidden=True`` and no ``state`` argument only ``y`` (the state stays
+            inside, as for every elm-snn layer).
         """
+        state_given = state is not NOT_GIVEN
         x = self._sequence_input(x, self.num_inputs)  # type: ignore[attr-defined]
-        record, final = self._integrate(self.linear(x), state)  # type: ignore[attr-defined]
-        return self._result(self._format_output(record), final, record, return_states)  # type: ignore[attr-defined]
+        drive = self.linear(x)
+        record, final = self._integrate(drive, state if state_given else None)  # type: ignore[attr-defined]
+        result = self._result(self._format_output(record), final, record, return_states)  # type: ignore[attr-defined]
+        return self._call_result(result, state_given)  # type: ignore[attr-defined]
 
     def extra_repr(self) -> str:
         return (

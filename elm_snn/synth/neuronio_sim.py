@@ -60,6 +60,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from elm_snn._progress import progress as progress_bar
+from elm_snn._progress import progress_enabled
 from elm_snn._validation import check_int
 
 __all__ = [
@@ -273,7 +275,9 @@ def generate_neuronio_sim(
 
     # one generator writes a folder at a time; a second one waits, then reuses its files
     with folder_lock(out, "out_dir", wait=GENERATOR_LOCK_WAIT_S, on_wait=say):
-        return _generate_into(out, n_sims, seed, config, workers, sims_per_file, overwrite, say)
+        return _generate_into(
+            out, n_sims, seed, config, workers, sims_per_file, overwrite, say, progress
+        )
 
 
 def _generate_into(
@@ -285,8 +289,10 @@ def _generate_into(
     sims_per_file: int,
     overwrite: bool,
     say: Callable[[str], None],
+    progress: Callable[[str], None] | None,
 ) -> list[Path]:
-    """:func:`generate_neuronio_sim` once ``out`` is locked."""
+    """:func:`generate_neuronio_sim` once ``out`` is locked (``progress``: the caller's
+    message callable, or None for silence; it also switches the progress bar)."""
 
     from elm_snn.synth._nrnmech import compile_mechanisms
 
@@ -304,7 +310,13 @@ def _generate_into(
     if todo:
         compile_mechanisms()  # once, here, so workers only load the library
         params = neuronio_params(config, seed)
-        with _simulation_results(config, seed, todo, workers) as results_iter:
+        bar = progress_bar(
+            total=sum(p["n_sims"] for p in todo),
+            desc="neuronio-sim",
+            unit="sim",
+            enabled=progress is not None and progress_enabled(),
+        )
+        with _simulation_results(config, seed, todo, workers) as results_iter, bar:
             for p in todo:
                 t0 = time.perf_counter()
                 results: list[SimResult] = []
@@ -313,6 +325,7 @@ def _generate_into(
                     if sim_index != expected:  # pragma: no cover - imap keeps order
                         raise RuntimeError(f"simulation {sim_index} arrived, {expected} expected")
                     results.append(result)
+                    bar.update(1)
                 kept[p["name"]] = _write_file(out, p, results, params)
                 manifest.write(kept)
                 rate = kept[p["name"]]["output_spikes"] / (len(results) * config.n_ms / 1000.0)

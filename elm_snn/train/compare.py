@@ -312,6 +312,7 @@ def compare(
     log: Any = None,
     overwrite: bool = False,
     command: str | None = None,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Train and test every (bin size, model, seed) of the grid with the same data and budget.
 
@@ -331,6 +332,7 @@ def compare(
         overwrite: write into a folder holding another grid's results (see
             :func:`grid_folder`; the folder is locked while the grid runs either way).
         command: the command line recorded in ``run_info.json`` (default: ``sys.argv``).
+        progress: a progress bar over the runs, with an ETA, on stderr.
 
     Returns:
         The ``metrics.json`` dict of every run, in grid order. Results are also written with
@@ -341,9 +343,7 @@ def compare(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
     if log is None:
-
-        def log(msg: str) -> None:
-            print(msg, file=sys.stderr, flush=True)
+        log = _stderr_line if progress else _silent
 
     if not models or not bin_sizes or not seeds:
         raise ValueError("models, bin_sizes, seeds: each needs at least one value")
@@ -364,7 +364,9 @@ def compare(
     metric = get_task(task).primary_metric
     named = [(_run_name(c.model, c.bin_size_ms, c.seed), c) for c in configs]
     with grid_folder(out, f"compare {task}", overwrite):
-        rows = run_points(named, out, reuse=reuse, workers=workers, log=log, metric=metric)
+        rows = run_points(
+            named, out, reuse=reuse, workers=workers, log=log, metric=metric, progress=progress
+        )
         t = get_task(task)
         write_results(rows, out, t.primary_metric, t.chance, title=f"{task} ({preset} preset)")
         _write_run_info(out, task, preset, overrides, configs, rows, commit, command)
@@ -435,18 +437,22 @@ def run_points(
     workers: int = 1,
     log: Any = None,
     metric: str = "test_loss",
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Train and test each ``(run name, RunConfig)`` in ``out_dir/<run name>``.
 
     A point whose ``config.json`` equals its configuration and whose ``metrics.json``
     exists is reused; one with a ``last.ckpt`` but no ``metrics.json`` resumes (when
     ``reuse``). With ``workers > 1`` points train in parallel, one process and one torch
-    thread each. Returns the ``metrics.json`` dicts in the order given.
+    thread each. ``progress`` shows a bar over the runs to train, with an ETA, on stderr
+    (quiet with ``ELM_SNN_PROGRESS=0``). Returns the ``metrics.json`` dicts in the order
+    given.
     """
-    if log is None:
+    from elm_snn._progress import progress as progress_bar
+    from elm_snn._progress import progress_enabled
 
-        def log(msg: str) -> None:
-            print(msg, file=sys.stderr, flush=True)
+    if log is None:
+        log = _stderr_line if progress else _silent
 
     out = Path(out_dir)
     n = len(named_configs)
@@ -469,35 +475,52 @@ def run_points(
         todo.append((i, cfg.to_dict(), str(run_dir), resume))
 
     todo_dirs = {i: d for i, _, d, _ in todo}
+    bar = progress_bar(
+        total=len(todo), desc="runs", unit="run", enabled=progress and progress_enabled()
+    )
 
     def report(i: int, result: dict[str, Any]) -> None:
         results[i] = result
+        bar.update(1)
         log(
             f"[{i + 1}/{n}] {Path(todo_dirs[i]).name}: {metric} = "
             f"{result.get(metric)} ({result['wall_seconds']:.0f} s, "
             f"{result['num_parameters']:,} parameters)"
         )
 
-    if workers <= 1 or len(todo) <= 1:
-        for i, cfg_dict, run_dir, resume in todo:
-            log(f"[{i + 1}/{n}] {Path(run_dir).name}: {'resuming' if resume else 'training'} ...")
-            report(i, _run_point(cfg_dict, run_dir, resume, threads=None))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx) as pool:
-            futures = {}
+    with bar:
+        if workers <= 1 or len(todo) <= 1:
             for i, cfg_dict, run_dir, resume in todo:
-                log(
-                    f"[{i + 1}/{n}] {Path(run_dir).name}: queued "
-                    f"({'resume' if resume else 'train'}, {workers} runs in parallel)"
-                )
-                futures[pool.submit(_run_point, cfg_dict, run_dir, resume, 1)] = i
-            for fut in as_completed(futures):
-                report(futures[fut], fut.result())
+                what = "resuming" if resume else "training"
+                log(f"[{i + 1}/{n}] {Path(run_dir).name}: {what} ...")
+                report(i, _run_point(cfg_dict, run_dir, resume, threads=None))
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx) as pool:
+                futures = {}
+                for i, cfg_dict, run_dir, resume in todo:
+                    log(
+                        f"[{i + 1}/{n}] {Path(run_dir).name}: queued "
+                        f"({'resume' if resume else 'train'}, {workers} runs in parallel)"
+                    )
+                    futures[pool.submit(_run_point, cfg_dict, run_dir, resume, 1)] = i
+                for fut in as_completed(futures):
+                    report(futures[fut], fut.result())
     return [results[i] for i in range(n)]
+
+
+def _stderr_line(msg: str) -> None:
+    """A progress line on stderr that does not break a progress bar being drawn."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(msg, file=sys.stderr)
+
+
+def _silent(msg: str) -> None:
+    """The log of a quiet run: nothing."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -529,6 +552,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="grid points trained in parallel, one process and one thread each (CPU)",
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no per-run lines")
     add_common_arguments(parser)
 
 
@@ -549,6 +573,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         reuse=not args.no_reuse,
         workers=args.workers,
         overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     print(Path(out, "results.md").read_text())
     print(f"results: {out}/results.csv, {out}/results.md", file=sys.stderr)

@@ -8,11 +8,12 @@
    others' mean over time; validation on a held-out training speaker): same data, same
    pairs, same number of epochs and optimiser steps for every model.
 3. Test each model's best-validation checkpoint on held-out test pairs (digits of speakers
-   never seen in training), print the table and write ``runs/demo/results.{csv,md}`` and
-   ``runs/demo/test_accuracy_vs_bin_size.png``; print the ELM - LSTM gap at the finest bin
-   beside the paper's numbers (no verdict: one seed and a small budget cannot decide
-   whether the paper's picture holds; ``docs/results`` has the multi-seed evidence) and
-   the runs' CPU time.
+   never seen in training), print the table and write ``runs/demo/results.{csv,md}``,
+   ``runs/demo/test_accuracy_vs_bin_size.png`` and the at-a-glance figure
+   ``runs/demo/demo.png`` (learning curves and test accuracies; its path is printed); print
+   the ELM - LSTM gap at the finest bin beside the paper's numbers (no verdict: one seed and
+   a small budget cannot decide whether the paper's picture holds; ``docs/results`` has the
+   multi-seed evidence) and the runs' CPU time.
 
 Usage::
 
@@ -27,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "run_from_args", "DEMO_DEFAULTS"]
+__all__ = ["add_arguments", "demo_figure", "run_from_args", "DEMO_DEFAULTS"]
 
 DEMO_DEFAULTS = dict(
     models=("elm", "lstm", "snn"),
@@ -50,6 +51,46 @@ def _majority_baseline(root: Path) -> float:
     ds = SHDAdding(root, "test", seed=EVAL_PAIR_SEED, split_seed=SPLIT_SEED, pairs_per_epoch=n_test)
     counts = np.bincount(ds.targets(), minlength=19)
     return float(counts.max() / counts.sum())
+
+
+def demo_figure(rows: list, out_dir: str | Path, chance: float, majority: float) -> Path:
+    """The demo at a glance, ``out_dir/demo.png``: validation accuracy per epoch of every
+    run (left) and each run's test accuracy on held-out pairs (right), with chance and the
+    most-frequent-sum baseline. Returns the path."""
+    from elm_snn.train.compare import _run_name
+    from elm_snn.viz import _pyplot, plot_learning_curves, save_figure
+
+    out = Path(out_dir)
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    labels = [f"{r['model']} {float(r['bin_size_ms']):g} ms" for r in rows]
+    logs = {
+        label: out
+        / _run_name(r["model"], float(r["bin_size_ms"]), int(r.get("seed", 0)))
+        / "logs"
+        / "metrics.csv"
+        for label, r in zip(labels, rows, strict=True)
+    }
+    logs = {k: v for k, v in logs.items() if v.is_file()}
+    if logs:
+        try:
+            plot_learning_curves(logs, chance=chance, ax=left, title="validation accuracy")
+        except ValueError:
+            left.set_axis_off()
+    else:
+        left.set_axis_off()
+    accuracies = [float(r["test_accuracy"]) for r in rows]
+    right.bar(range(len(rows)), accuracies, color="tab:blue")
+    for i, a in enumerate(accuracies):
+        right.annotate(f"{a:.3f}", (i, a), ha="center", va="bottom", fontsize=8)
+    right.axhline(chance, color="grey", linestyle="--", label=f"chance {chance:.3f}")
+    right.axhline(majority, color="black", linestyle=":", label=f"most frequent sum {majority:.3f}")
+    right.set_xticks(range(len(rows)), labels, rotation=20)
+    right.set(ylabel="test accuracy", title="held-out pairs of unseen speakers")
+    right.set_ylim(0, max(accuracies + [majority, chance]) * 1.2 + 0.02)
+    right.legend(fontsize=8)
+    fig.suptitle("elm-snn demo: SHD-Adding")
+    return save_figure(fig, out / "demo.png")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "at most 4)",
     )
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -156,6 +198,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         out_dir=args.out,
         overrides=overrides,
         workers=workers,
+        progress=not getattr(args, "quiet", False),
     )
     print("[3/3] results (test accuracy on held-out pairs of unseen speakers)\n", flush=True)
     print(Path(args.out, "results.md").read_text())
@@ -201,6 +244,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         "the paper (real SHD-Adding, Spieler et al. 2023, Fig. 5): ELM 0.82 at 1-2 ms bins, "
         "LSTM 0.10 there and at best 0.67 (50 ms), E/I SNN 0.09"
     )
+    figure = demo_figure(rows, args.out, chance, majority)
+    print(f"figure: {figure}")
     cpu = sum(float(r.get("cpu_seconds") or 0.0) for r in rows)
     print(f"training and testing CPU time: {cpu:.0f} s over {len(rows)} runs")
     total = time.perf_counter() - start

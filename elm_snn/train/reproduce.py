@@ -240,6 +240,7 @@ def reproduce_neuronio(
     command: str | None = None,
     log: Any = None,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Fit every point of :data:`NEURONIO_POINTS` (or those named in ``points``) with one
     budget and write the results (see module docstring).
@@ -259,6 +260,7 @@ def reproduce_neuronio(
         log: progress callable (default: stderr).
         overwrite: write into a folder holding another grid's results
             (:func:`elm_snn.train.compare.grid_folder`).
+        progress: progress bars with an ETA on stderr (simulations, runs).
 
     Returns:
         One row per point (``metrics.json`` plus ``point``/``family``).
@@ -269,7 +271,7 @@ def reproduce_neuronio(
     with grid_folder(out_dir, "reproduce neuronio", overwrite):
         from elm_snn._io import atomic_write_text
         from elm_snn.tasks import resolve_config
-        from elm_snn.train.compare import run_points, write_rows_csv
+        from elm_snn.train.compare import _stderr_line, run_points, write_rows_csv
         from elm_snn.viz import plot_metrics_vs_parameters
 
         known = {p[0]: p for p in NEURONIO_POINTS}
@@ -285,7 +287,12 @@ def reproduce_neuronio(
 
                 sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0")
             generate_neuronio_sim(
-                sims_dir, int(sims), seed=0, workers=max(1, workers), sims_per_file=8
+                sims_dir,
+                int(sims),
+                seed=0,
+                workers=max(1, workers),
+                sims_per_file=8,
+                progress=(log or _stderr_line) if progress else None,
             )
             data_root = sims_dir
         named = []
@@ -307,6 +314,7 @@ def reproduce_neuronio(
             workers=workers,
             log=log,
             metric="test_auc",
+            progress=progress,
         )
         rows = []
         for (name, cfg), result in zip(named, results, strict=True):
@@ -419,6 +427,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write into a folder holding another grid's results (refused without it)",
     )
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
 
 
 def _parse_skip(items: Sequence[str]) -> list[tuple[str | None, str, float]]:
@@ -473,6 +482,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             reuse=not args.no_reuse,
             command=command,
             overwrite=args.overwrite,
+            progress=not args.quiet,
         )
         print(Path(out, "results.md").read_text())
         return 0
@@ -489,6 +499,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         reuse=not args.no_reuse,
         command=command,
         overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     print(Path(out, "results.md").read_text())
     return 0

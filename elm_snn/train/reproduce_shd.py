@@ -166,6 +166,7 @@ def reproduce_shd(
     command: str | None = None,
     log: Any = None,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Train every point of :func:`shd_grid` with one budget and write the results (see the
     module docstring).
@@ -185,6 +186,7 @@ def reproduce_shd(
         reuse: reuse finished runs, resume interrupted ones.
         command: the command line recorded in ``run_info.json``.
         log: progress callable (default: stderr).
+        progress: a progress bar over the runs, with an ETA, on stderr.
         overwrite: write into a folder holding another grid's results
             (:func:`elm_snn.train.compare.grid_folder`).
 
@@ -212,7 +214,7 @@ def reproduce_shd(
         if data_root is None:
             from elm_snn.tasks.shd import synthetic_spoken_digits
 
-            root = synthetic_spoken_digits(int(per_class))
+            root = synthetic_spoken_digits(int(per_class), progress=progress)
             data = {"synthetic": True, "synthetic_size": int(per_class)}
         else:
             from elm_snn.tasks.shd import check_shd_folder
@@ -237,6 +239,7 @@ def reproduce_shd(
             workers=workers,
             log=log,
             metric="test_accuracy",
+            progress=progress,
         )
         rows = [
             _row(task, r, cfg) for (task, *_), (_, cfg), r in zip(grid, named, results, strict=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from elm_snn.data import (
     SHD,
@@ -129,7 +130,7 @@ def test_cached_path_equals_event_path(shd_dir: Path, bin_ms: int, binary: bool)
     )
     for i in range(30):
         x, y = fast[i]
-        assert x.shape == (2000 // bin_ms, 700) and x.dtype == np.float32
+        assert x.shape == (2000 // bin_ms, 700) and x.dtype == torch.float32
         for other in (slow, direct, nocache):
             xo, yo = other[i]
             np.testing.assert_array_equal(x, xo)

@@ -349,3 +349,46 @@ def test_worker_threads_flush_subnormals_like_the_caller() -> None:
     for out in outs.values():
         assert not bool(((out > 0) & (out < tiny)).any())  # none on any thread with it
     assert torch.equal(outs[2], outs[1])
+
+
+def test_first_build_says_so_on_stderr(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """What is built, why, where, how to skip it, how long it took: on stderr, once."""
+    saved = dict(_compiled._state)
+    monkeypatch.setenv("ELM_SNN_CACHE", str(tmp_path))
+    monkeypatch.delenv("ELM_SNN_COMPILED", raising=False)
+    built: list = []
+
+    def fake_build(path, compiler):
+        built.append(path)
+        path.write_bytes(b"")
+
+    monkeypatch.setattr(_compiled, "_build", fake_build)
+    monkeypatch.setattr(torch.ops, "load_library", lambda path: None)
+    _compiled._reset_for_tests()
+    try:
+        assert _compiled.compiled_ops() is not None
+        err = capsys.readouterr().err
+        assert "compiling the fused kernel's C++ loops once" in err
+        assert str(tmp_path) in err and "ELM_SNN_COMPILED=0" in err
+        assert "built in" in err and len(built) == 1
+        _compiled._reset_for_tests()
+        _compiled.compiled_ops()  # cached: silent
+        assert capsys.readouterr().err == "" and len(built) == 1
+    finally:
+        _compiled._state.update(saved)
+
+
+def test_failed_build_says_so_on_stderr(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    saved = dict(_compiled._state)
+    monkeypatch.setenv("CXX", "false")
+    monkeypatch.setenv("ELM_SNN_CACHE", str(tmp_path))
+    monkeypatch.delenv("ELM_SNN_COMPILED", raising=False)
+    _compiled._reset_for_tests()
+    try:
+        with pytest.warns(RuntimeWarning, match="pure-PyTorch"):
+            assert _compiled.compiled_ops() is None
+        err = capsys.readouterr().err
+        assert "compiling the fused kernel's C++ loops once" in err
+        assert "the build failed after" in err
+    finally:
+        _compiled._state.update(saved)

@@ -38,7 +38,7 @@ def test_matches_torch_lstm_and_continues_state() -> None:
     stateful = LSTM(6, 5, 3, init_hidden=True)
     stateful.load_state_dict(m.state_dict())
     stateful(x[:4])
-    torch.testing.assert_close(stateful(x[4:])[0], y2)
+    torch.testing.assert_close(stateful(x[4:]), y2)  # init_hidden: y only
     elm_snn.reset(stateful)
     assert stateful.hidden is None
     assert LSTM(6, 5)(x)[0].shape == (9, 2, 5)

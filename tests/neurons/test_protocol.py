@@ -75,7 +75,8 @@ def _output(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The layer's output for a sequence (cells are stepped through it, snnTorch-style with
     ``init_hidden``, else passing the state along)."""
     if not isinstance(layer, ELMCell):
-        return layer(x)[0]
+        # with init_hidden, layer(x) returns only y (the state stays inside)
+        return layer(x) if layer.init_hidden else layer(x)[0]
     if layer.init_hidden:
         return torch.stack([layer(x_t) for x_t in x])
     state, ys = None, []
@@ -153,9 +154,9 @@ def test_output_flag_behaves_as_snntorch():
         ours, theirs = cell(x), leaky[output](x)
         assert isinstance(ours, tuple) == isinstance(theirs, tuple) == output
         if output:
-            y, state = ours
-            assert y.shape == (2, 2) and isinstance(state, ELMState)
-            assert state is cell.hidden
+            y, mem = ours  # tensors, as snnTorch's (spk, mem); the full state is .hidden
+            assert y.shape == (2, 2) and type(mem) is torch.Tensor and mem.shape == (2, 3)
+            assert isinstance(cell.hidden, ELMState) and mem is cell.hidden.memory
     # without init_hidden the state always comes back, with or without output
     for output in (False, True):
         y, state = ELMCell(4, 3, 2, output=output)(x)
