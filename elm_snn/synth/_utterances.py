@@ -367,7 +367,7 @@ def _hear(
     With ``partial``, results of an interrupted run with the same parameters are reused and
     new ones are saved as they come; ``show_progress`` draws a bar with the rate and ETA.
     """
-    from elm_snn._progress import progress
+    from elm_snn._progress import progress, progress_enabled
 
     results: list[Any] = [None] * len(plan)
     done = partial.load() if partial is not None else {}
@@ -381,7 +381,9 @@ def _hear(
         (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, margin_ms, plan[i].formant_scale)
         for i in job_order
     ]
-    with progress(total=len(plan), desc="cochlea", unit="utt", enabled=show_progress) as bar:
+    with progress(
+        total=len(plan), desc="cochlea", unit="utt", enabled=show_progress and progress_enabled()
+    ) as bar:
         bar.update(len(plan) - len(todo))
         for i, r in zip(job_order, _imap_processes(_cochlea_job, jobs, workers), strict=True):
             results[i] = r
