@@ -407,6 +407,7 @@ def _train(
     cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
     if not _launched_as_rank_zero():  # rank 0 holds the folder's lock for all ranks
+        _make_run_folder(out)
         return _train_in_folder(
             cfg,
             out,
