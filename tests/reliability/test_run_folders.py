@@ -109,6 +109,7 @@ def test_train_takes_over_a_stale_lock(shd_root, tmp_path, capsys):
     assert (run / "metrics.json").is_file() and not (run / LOCK_NAME).exists()
 
 
+@pytest.mark.slow  # two fresh processes importing torch and Lightning: 120 s on a loaded VM
 def test_two_concurrent_trainings_never_mix_one_folder(shd_root, tmp_path):
     """Two ``elm-snn train --out D`` at once: one refuses (exit 2, naming the other) or they
     run one after the other; the folder holds one run (config, metrics, CSV agree)."""
