@@ -343,8 +343,6 @@ def generate_pathfinder(
         The manifest (parameters, folder, counts); ``reused`` tells whether existing files
         written with the same parameters were kept.
     """
-    import sys
-
     from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
 
     cfg = config or PathfinderConfig()
@@ -430,17 +428,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data pathfinder``; returns the exit status."""
-    try:
-        cfg = PathfinderConfig(
-            resolution=args.resolution,
-            difficulty=args.difficulty,
-            num_images=args.num,
-            per_folder=args.per_folder,
-            seed=args.seed,
-        )
-        manifest = generate_pathfinder(args.out, cfg, force=args.force, progress=not args.quiet)
-    except ValueError as exc:
-        print(f"elm-snn data pathfinder: error: {exc}", file=sys.stderr)
-        return 2
+    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
+    cfg = PathfinderConfig(
+        resolution=args.resolution,
+        difficulty=args.difficulty,
+        num_images=args.num,
+        per_folder=args.per_folder,
+        seed=args.seed,
+    )
+    manifest = generate_pathfinder(args.out, cfg, force=args.force, progress=not args.quiet)
     print(json.dumps(manifest, indent=2))
     return 0

@@ -398,8 +398,9 @@ class IMDBDataset(Dataset):
             tr, va = split_train_validation(len(files), 0.1, 0)
             files = [files[i] for i in (tr if split == "train" else va)]
         inside = folder.resolve()
+        real_parents: dict[Path, Path] = {}  # review folder -> its real path (links resolved)
         for path, _ in files:
-            _check_review(path, inside, allow_links_outside)
+            _check_review(path, inside, allow_links_outside, real_parents)
         self.files = files
         self.max_length = max_length
         self.labels = np.asarray([lab for _, lab in files], dtype=np.int64)
@@ -417,7 +418,9 @@ class IMDBDataset(Dataset):
         return _bytes_to_tokens(data, self.max_length), label
 
 
-def _check_review(path: Path, inside: Path, allow_links_outside: bool) -> None:
+def _check_review(
+    path: Path, inside: Path, allow_links_outside: bool, real_parents: dict[Path, Path]
+) -> None:
     """Refuse a review that is not a regular file, or a link leaving the data folder."""
     try:
         mode = os.stat(path).st_mode
@@ -428,7 +431,10 @@ def _check_review(path: Path, inside: Path, allow_links_outside: bool) -> None:
     if not stat.S_ISREG(mode):
         raise ValueError(f"review {path}: expected a regular file, got {_file_kind(mode)}")
     if not allow_links_outside:
-        target = path.resolve()
+        parent = real_parents.get(path.parent)
+        if parent is None:
+            parent = real_parents[path.parent] = path.parent.resolve()
+        target = path.resolve() if path.is_symlink() else parent / path.name
         if not target.is_relative_to(inside):
             raise ValueError(
                 f"review {path}: links to {str(target)!r}, outside the data folder "

@@ -509,7 +509,9 @@ def run_from_args(args: argparse.Namespace) -> int:
             progress=None if args.quiet else (lambda msg: print(msg, file=sys.stderr)),
         )
     except (ValueError, TypeError, RuntimeError) as exc:
-        print(f"elm-snn data neuronio-sim: error: {exc}", file=sys.stderr)
+        from elm_snn.train.cli import _one_line  # the format of every elm-snn error
+
+        print(f"elm-snn: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     manifest = json.loads((Path(args.out) / MANIFEST_NAME).read_text(encoding="utf-8"))
     spikes = sum(e["output_spikes"] for e in manifest["files"])

@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -151,11 +150,8 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     readout = getattr(args, "readout", None)
     validation_split = getattr(args, "validation_split", None)
-    try:
-        quick = {m: resolve_config("shd-adding", m, "quick", synthetic=True) for m in args.models}
-    except ValueError as exc:
-        print(f"elm-snn demo: error: {exc}", file=sys.stderr)
-        return 2
+    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
+    quick = {m: resolve_config("shd-adding", m, "quick", synthetic=True) for m in args.models}
     readouts = ", ".join(
         f"{m} {readout or c.readout}" + (f" x {c.logit_scale:g}" if c.logit_scale != 1 else "")
         for m, c in quick.items()
@@ -173,8 +169,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         root = synthetic_spoken_digits(args.per_class)
     except (ValueError, TypeError, RuntimeError, OSError) as exc:
-        print(f"elm-snn demo: error: could not generate the spoken digits: {exc}", file=sys.stderr)
-        return 2
+        raise RuntimeError(f"could not generate the spoken digits: {exc}") from exc
     t_data = time.perf_counter() - t0
     print(f"      data in {root} ({t_data:.0f} s)", flush=True)
     workers = args.workers or max(1, min(4, os.cpu_count() or 1))

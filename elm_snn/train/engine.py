@@ -20,7 +20,10 @@ Every file is written atomically (temporary file in the same folder, fsync, rena
 umask's mode), checkpoints included (:class:`SafeCheckpointIO`). Checkpoints are loaded with
 ``torch.load(weights_only=True)`` only (:func:`load_checkpoint`): a pickle that would run
 code is refused. A new run into a folder holding a run is refused (:class:`RunFolderError`)
-unless ``overwrite`` or a resume option is given.
+unless ``overwrite`` or a resume option is given; ``overwrite`` deletes only the files a run
+writes, only in a folder a run made (marker ``.elm-snn-run``). While :func:`train` runs, the
+folder is locked (``.elm-snn.lock``, :func:`elm_snn._locks.folder_lock`): a second
+:func:`train` into it raises :class:`FolderLockedError`.
 
 Reproducibility: the model is built from ``cfg.seed``; the training order comes from a
 sampler seeded with ``(seed, epoch)``; SHD-Adding pairs and NeuronIO windows come from
@@ -181,7 +184,8 @@ def train(
             run interrupted in its first epoch (``config.json`` but no checkpoint yet)
             starts over.
         resume_from: continue from this checkpoint instead (e.g. ``interrupted.ckpt``).
-        overwrite: replace the run in ``out_dir`` (its :data:`RUN_FILES`); without it (or
+        overwrite: replace the run in ``out_dir``: delete the files a run writes (only in a
+            folder a run made; other files are kept); without it (or
             ``resume``/``resume_from``) a folder holding a run is refused.
         callbacks: extra Lightning callbacks.
         trainer_overrides: extra ``lightning.Trainer`` arguments (tests, debugging).
@@ -192,7 +196,8 @@ def train(
     Raises:
         FileNotFoundError: missing data folder/files, or ``resume`` without a run.
         RunFolderError: ``out_dir`` holds a run and neither ``overwrite`` nor a resume option
-            was given.
+            was given, or holds files a run writes but was not made by a run.
+        FolderLockedError: another process is writing ``out_dir``.
         CheckpointError: the checkpoint to resume is truncated/corrupt or would run code.
         CheckpointMismatchError: the checkpoint to resume was made for another model.
         NonFiniteLossError: the training loss became NaN/inf.
@@ -402,6 +407,7 @@ def _train(
     cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
     if not _launched_as_rank_zero():  # rank 0 holds the folder's lock for all ranks
+        _make_run_folder(out)
         return _train_in_folder(
             cfg,
             out,

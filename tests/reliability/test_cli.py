@@ -78,3 +78,32 @@ def test_an_unfinished_run_suggests_resume(shd_root, tmp_path, capsys):
     assert main(tiny_cli_args(shd_root, run)) == 2
     line = _one_error_line(capsys)
     assert "unfinished run" in line and "--resume" in line
+
+
+def test_missing_data_gives_one_line(tmp_path, capsys):
+    args = ["train", "--task", "listops", "--model", "elm", "--preset", "quick"]
+    args += ["--data-root", str(tmp_path), "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    line = _one_error_line(capsys)
+    assert "no ListOps file basic_train.tsv found" in line and str(tmp_path) in line
+
+
+def test_a_listops_file_with_bad_bytes_names_file_and_line(tmp_path, capsys):
+    folder = tmp_path / "listops-1000"
+    folder.mkdir()
+    for split in ("train", "val", "test"):
+        (folder / f"basic_{split}.tsv").write_bytes(b"Source\tTarget\n[MAX 1 2 ]\t2\n")
+    (folder / "basic_train.tsv").write_bytes(b"Source\tTarget\n[MAX 1 2 ]\t2\n[MAX \xff ]\t1\n")
+    args = ["train", "--task", "listops", "--model", "elm", "--preset", "quick"]
+    args += ["--data-root", str(tmp_path), "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    line = _one_error_line(capsys)
+    assert "basic_train.tsv:3: not UTF-8 text" in line
+
+
+def test_neuronio_convert_errors_exit_2_on_one_line(tmp_path, capsys):
+    bad = tmp_path / "src"
+    bad.mkdir()
+    (bad / "sim__x.p").write_bytes(b"not a pickle")
+    assert main(["data", "neuronio-convert", str(bad), str(tmp_path / "dst"), "--quiet"]) == 2
+    assert "sim__x.p" in _one_error_line(capsys)

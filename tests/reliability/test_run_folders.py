@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from reliability_helpers import REPO, tiny_cli_args
+from reliability_helpers import REPO, tiny_cli_args, tiny_config
 
 from elm_snn._locks import LOCK_NAME, FolderLockedError, folder_lock
 from elm_snn.train.cli import main
@@ -109,6 +109,7 @@ def test_train_takes_over_a_stale_lock(shd_root, tmp_path, capsys):
     assert (run / "metrics.json").is_file() and not (run / LOCK_NAME).exists()
 
 
+@pytest.mark.slow  # two fresh processes importing torch and Lightning: 120 s on a loaded VM
 def test_two_concurrent_trainings_never_mix_one_folder(shd_root, tmp_path):
     """Two ``elm-snn train --out D`` at once: one refuses (exit 2, naming the other) or they
     run one after the other; the folder holds one run (config, metrics, CSV agree)."""
@@ -295,3 +296,24 @@ def test_two_generators_into_one_folder_run_in_turn(tmp_path, capsys):
     again = generate_listops(out, cfg)
     assert again["reused"] is True
     assert not (out / LOCK_NAME).exists()
+
+
+def test_a_model_that_fails_to_build_leaves_no_config_to_block_the_rerun(
+    shd_root, tmp_path, monkeypatch
+):
+    """A configuration refused when the model is built (after the data were read) leaves
+    no ``config.json``: the corrected rerun is not refused as an 'unfinished run'."""
+    from elm_snn.train import engine
+
+    real_module = engine.ELMSNNModule
+
+    def refuse(*args, **kwargs):
+        raise ValueError("num_memory: refused by the model")
+
+    monkeypatch.setattr(engine, "ELMSNNModule", refuse)
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match="refused by the model"):
+        engine.train(tiny_config("shd-adding", "elm", shd_root), run)
+    assert not run.exists()
+    monkeypatch.setattr(engine, "ELMSNNModule", real_module)
+    assert engine.train(tiny_config("shd-adding", "elm", shd_root), run)["model"] == "elm"
