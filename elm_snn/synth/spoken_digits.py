@@ -609,24 +609,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data spoken-digits``; returns the exit status (0 on success)."""
-    try:
-        summary = generate_spoken_digits(
-            args.out,
-            per_class=args.per_class,
-            seed=args.seed,
-            workers=args.workers,
-            test_per_class=args.test_per_class,
-            num_train=SHD_NUM_TRAIN if args.shd_sized else args.num_train,
-            num_test=SHD_NUM_TEST if args.shd_sized else args.num_test,
-            num_speakers=args.speakers,
-            test_speakers=args.test_speakers,
-            num_channels=args.channels,
-            force=args.force,
-            progress=not args.quiet,
-        )
-    except (ValueError, TypeError) as exc:
-        print(f"elm-snn data spoken-digits: error: {exc}", file=sys.stderr)
-        return 2
+    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
+    summary = generate_spoken_digits(
+        args.out,
+        per_class=args.per_class,
+        seed=args.seed,
+        workers=args.workers,
+        test_per_class=args.test_per_class,
+        num_train=SHD_NUM_TRAIN if args.shd_sized else args.num_train,
+        num_test=SHD_NUM_TEST if args.shd_sized else args.num_test,
+        num_speakers=args.speakers,
+        test_speakers=args.test_speakers,
+        num_channels=args.channels,
+        force=args.force,
+        progress=not args.quiet,
+    )
     info = {
         "train": str(summary.train_path),
         "test": str(summary.test_path),

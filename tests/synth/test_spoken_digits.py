@@ -152,9 +152,12 @@ def test_cli_runs_and_reports(tmp_path, capsys) -> None:
     assert info["num_train"] == 20 and info["num_test"] == 20 and not info["reused"]
     assert info["stats"]["train"]["spikes_per_sample"] > 10
     assert info["stats"]["train"]["active_channels"] <= 16
-    bad = parser.parse_args(["--out", str(tmp_path / "bad"), "--per-class", "0"])
-    assert run_from_args(bad) == 2
-    assert "per_class" in capsys.readouterr().err
+    from elm_snn.train.cli import main
+
+    rc = main(["data", "spoken-digits", "--out", str(tmp_path / "bad"), "--per-class", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1  # one line, through the CLI's one error handler
+    assert err[0].startswith("elm-snn: error:") and "per_class" in err[0]
 
 
 def test_tonic_reads_generated_files(tmp_path) -> None:
