@@ -63,6 +63,7 @@ from typing import Any
 from elm_snn._validation import check_int
 
 __all__ = [
+    "CELLS",
     "N_EXC",
     "N_INH",
     "DT_MS",
@@ -81,7 +82,7 @@ __all__ = [
 
 from elm_snn.synth._neuronio_cell import _worker_init, _worker_run, simulate
 from elm_snn.synth._neuronio_config import (
-    CELSIUS,
+    CELLS,
     DT_MS,
     MANIFEST_NAME,
     MODEL_VERSION,
@@ -144,7 +145,7 @@ def neuronio_params(config: NeuronIOSimConfig, seed: int) -> dict[str, Any]:
         "randomSeed": int(seed),
         "simConfig": config.to_dict(),
         "dt_ms": DT_MS,
-        "celsius": CELSIUS,
+        "celsius": config.celsius,
         "spikeThreshold_mV": SPIKE_THRESHOLD_MV,
         "somaVoltageSampling": "instantaneous soma(0.5) voltage at t = 0, 1, ..., T-1 ms",
         "neuronVersion": str(neuron.__version__),
@@ -445,6 +446,13 @@ def _write_file(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``elm-snn data neuronio-sim`` to ``parser``."""
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--cell",
+        choices=CELLS,
+        default="active",
+        help="active: L5PC-like cell with the channels of Hay et al. 2011 (default); "
+        "passive: passive dendrites, hh at soma and axon (the cell before issue 24)",
+    )
     parser.add_argument("--n-sims", type=int, default=128, help="number of simulations")
     parser.add_argument(
         "--duration-s", type=float, default=6.0, help="seconds per simulation (whole ms)"
@@ -465,7 +473,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data neuronio-sim`` with parsed arguments; return the exit code."""
     try:
-        config = NeuronIOSimConfig(duration_ms=round(args.duration_s * 1000.0, 6))
+        config = NeuronIOSimConfig(cell=args.cell, duration_ms=round(args.duration_s * 1000.0, 6))
         t0 = time.perf_counter()
         paths = generate_neuronio_sim(
             args.out,
