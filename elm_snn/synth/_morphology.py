@@ -161,18 +161,20 @@ def segment_table() -> list[DendriticSegment]:
     return out
 
 
-def build_cell(h: Any, electrical: dict[str, float]) -> dict[str, Any]:
+def build_cell(h: Any, electrical: dict[str, float], membrane: bool = True) -> dict[str, Any]:
     """Instantiate the morphology in NEURON and insert the membrane mechanisms.
 
     Args:
         h: ``neuron.h``.
-        electrical: membrane parameters: ``ra_ohm_cm``, ``cm_uf_cm2``, ``dend_g_pas_s_cm2``,
-            ``e_pas_mv``, ``soma_gnabar_s_cm2``, ``axon_gnabar_s_cm2``, ``gkbar_s_cm2``,
-            ``hh_gl_s_cm2``, ``hh_el_mv``.
+        electrical: membrane parameters: ``ra_ohm_cm``, ``cm_uf_cm2`` and, with
+            ``membrane``, ``dend_g_pas_s_cm2``, ``e_pas_mv``, ``soma_gnabar_s_cm2``,
+            ``axon_gnabar_s_cm2``, ``gkbar_s_cm2``, ``hh_gl_s_cm2``, ``hh_el_mv``.
+        membrane: insert the passive cell's mechanisms (below); False leaves the sections
+            bare for another membrane (:mod:`elm_snn.synth._active_cell`).
 
     Returns:
-        dict of section name -> ``h.Section``. Soma and axon get NEURON's built-in ``hh``
-        (Hodgkin-Huxley) mechanism, dendrites the passive ``pas`` mechanism.
+        dict of section name -> ``h.Section``. With ``membrane``, soma and axon get NEURON's
+        built-in ``hh`` (Hodgkin-Huxley) mechanism, dendrites the passive ``pas`` mechanism.
     """
     sections: dict[str, Any] = {}
     for s in section_specs():
@@ -184,7 +186,7 @@ def build_cell(h: Any, electrical: dict[str, float]) -> dict[str, Any]:
         sec.cm = electrical["cm_uf_cm2"]
         if s.parent is not None:
             sec.connect(sections[s.parent](s.parent_x), 0.0)
-        if s.kind in ("soma", "axon"):
+        if membrane and s.kind in ("soma", "axon"):
             sec.insert("hh")
             gnabar = electrical["axon_gnabar_s_cm2"] if s.name == "axon_initial" else None
             for seg in sec:
@@ -192,7 +194,7 @@ def build_cell(h: Any, electrical: dict[str, float]) -> dict[str, Any]:
                 seg.hh.gkbar = electrical["gkbar_s_cm2"]
                 seg.hh.gl = electrical["hh_gl_s_cm2"]
                 seg.hh.el = electrical["hh_el_mv"]
-        else:
+        elif membrane:
             sec.insert("pas")
             for seg in sec:
                 seg.pas.g = electrical["dend_g_pas_s_cm2"]

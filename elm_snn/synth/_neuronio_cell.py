@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from elm_snn.synth._neuronio_config import (
-    CELSIUS,
     DT_MS,
     N_EXC,
     SPIKE_THRESHOLD_MV,
@@ -37,22 +36,33 @@ class _Model:
         self.h = h
         self.model_key = json.dumps(config.model_dict(), sort_keys=True)
         c = config
-        self.sections = build_cell(
-            h,
-            {
-                "ra_ohm_cm": c.ra_ohm_cm,
-                "cm_uf_cm2": c.cm_uf_cm2,
-                "dend_g_pas_s_cm2": c.dend_g_pas_s_cm2,
-                "e_pas_mv": c.v_rest_mv,
-                "soma_gnabar_s_cm2": c.soma_gnabar_s_cm2,
-                "axon_gnabar_s_cm2": c.axon_gnabar_s_cm2,
-                "gkbar_s_cm2": c.gkbar_s_cm2,
-                "hh_gl_s_cm2": c.hh_gl_s_cm2,
-                "hh_el_mv": -54.3,  # replaced below so that the cell rests at v_rest_mv
-            },
-        )
-        self.v_rest = c.v_rest_mv
-        self._set_rest()
+        self.active = c.cell == "active"
+        self.celsius = c.celsius
+        if self.active:
+            from elm_snn.synth._active_cell import insert_active_membrane
+            from elm_snn.synth._morphology import section_specs
+
+            # Ra 100 ohm cm and cm 1 uF/cm2 (2 in the dendrites, set by the membrane)
+            self.sections = build_cell(h, {"ra_ohm_cm": 100.0, "cm_uf_cm2": 1.0}, False)
+            insert_active_membrane(h, self.sections, {s.name: s.kind for s in section_specs()})
+            self.v_rest = -75.0  # a start for the resting-state search of _rest_state
+        else:
+            self.sections = build_cell(
+                h,
+                {
+                    "ra_ohm_cm": c.ra_ohm_cm,
+                    "cm_uf_cm2": c.cm_uf_cm2,
+                    "dend_g_pas_s_cm2": c.dend_g_pas_s_cm2,
+                    "e_pas_mv": c.v_rest_mv,
+                    "soma_gnabar_s_cm2": c.soma_gnabar_s_cm2,
+                    "axon_gnabar_s_cm2": c.axon_gnabar_s_cm2,
+                    "gkbar_s_cm2": c.gkbar_s_cm2,
+                    "hh_gl_s_cm2": c.hh_gl_s_cm2,
+                    "hh_el_mv": -54.3,  # replaced below so that the cell rests at v_rest_mv
+                },
+            )
+            self.v_rest = c.v_rest_mv
+            self._set_rest()
         table = segment_table()
         mapping = input_segment_map(N_EXC)
         self.ampa: dict[int, Any] = {}
@@ -93,7 +103,7 @@ class _Model:
     def _set_rest(self) -> None:
         """Solve the ``hh`` leak reversal per segment so that v = v_rest is a steady state."""
         h = self.h
-        h.celsius = CELSIUS
+        h.celsius = self.celsius
         h.finitialize(self.v_rest)
         h.fcurrent()
         for sec in self.sections.values():
@@ -102,17 +112,36 @@ class _Model:
             for seg in sec:
                 seg.hh.el = seg.v + (seg.ina + seg.ik) / seg.hh.gl
 
+    def _rest_state(self) -> None:
+        """Bring the active cell to its resting state without input: fully implicit steps
+        of ``REST_DT_MS`` (stable at that step; the channels' and the Ca2+ shell's slowest
+        time constants are a few hundred ms), then time is reset to 0 with the recorders
+        restarted. Runs after ``finitialize`` and before any input event is queued."""
+        from elm_snn.synth._active_cell import REST_DT_MS, REST_STEPS
+
+        h = self.h
+        h.secondorder = 0
+        h.dt = REST_DT_MS
+        for _ in range(REST_STEPS):
+            h.fadvance()
+        h.t = 0.0
+        h.fcurrent()
+        h.frecord_init()
+        self.spike_rec.resize(0)
+
     def run(
         self, ex: Sequence[np.ndarray], inh: Sequence[np.ndarray], n_ms: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Simulate ``n_ms`` ms with the given input spike times; return (v at 1 ms, spikes)."""
         h = self.h
-        h.celsius = CELSIUS
+        h.celsius = self.celsius
+        h.finitialize(self.v_rest)
+        if self.active:
+            self._rest_state()
         h.secondorder = 2
         h.dt = DT_MS
         h.steps_per_ms = 1.0 / DT_MS
         h.tstop = float(n_ms)
-        h.finitialize(self.v_rest)
         for i, times in enumerate(ex):
             a, m = self.nc_ampa[i], self.nc_nmda[i]
             for t in times.tolist():

@@ -15,12 +15,21 @@ N_EXC = 639
 N_INH = 639
 #: Fixed integration time step (ms); part of the dataset definition.
 DT_MS = 0.1
-#: Temperature (degC) at which the built-in ``hh`` kinetics run (its reference temperature).
+#: Temperature (degC) of the passive cell: the built-in ``hh`` kinetics' reference temperature.
 CELSIUS = 6.3
+#: The cells: ``"active"`` (Hay et al. 2011 channels, :mod:`elm_snn.synth._active_cell`) and
+#: ``"passive"`` (passive dendrites, ``hh`` at soma and axon; the default before issue 24).
+CELLS = ("active", "passive")
 #: Somatic spike detection threshold (mV, upward crossing).
 SPIKE_THRESHOLD_MV = -20.0
-#: Bumped whenever the model changes in a way that changes the generated data.
-MODEL_VERSION = 1
+#: cell -> default (AMPA, NMDA, GABA-A) peak conductances per input spike (uS). Passive: tuned
+#: for that cell before issue 24; active: 1.75 x the passive cell's excitation, measured on
+#: seed 0's first 8 simulations of 6 s: 1.35 Hz output, where 1.2 nS gave 0.71 Hz (and the
+#: passive cell's 0.8 nS about 0.5 Hz, 1.6 nS several Hz); see datasets/neuronio_sim.md.
+SYNAPSE_WEIGHTS_US = {"active": (0.0014, 0.0014, 0.001), "passive": (0.0008, 0.0008, 0.001)}
+#: Bumped whenever the model changes in a way that changes the generated data (2: the
+#: ``cell`` choice and the active cell).
+MODEL_VERSION = 2
 #: File name of the manifest written into the output folder.
 MANIFEST_NAME = "neuronio_sim_manifest.json"
 
@@ -32,6 +41,11 @@ class NeuronIOSimConfig:
     Times in ms, rates in Hz, conductances (synaptic weights) in uS, voltages in mV.
 
     Attributes:
+        cell: ``"active"`` (default: the L5PC-like cell with the active dendrites, soma and
+            axon of Hay et al. 2011, :mod:`elm_snn.synth._active_cell`) or ``"passive"``
+            (passive dendrites, ``hh`` at soma and axon). The membrane fields below, from
+            ``v_rest_mv`` on, belong to the passive cell; the active cell's membrane is fixed
+            (its module) and rests where its channels put it.
         duration_ms: simulated time per simulation; a positive whole number of ms.
         ex_rate_hz_range: (low, high) of the per-simulation mean excitatory rate per input,
             drawn uniformly.
@@ -42,7 +56,8 @@ class NeuronIOSimConfig:
         modulation_timescale_ms: standard deviation of the Gaussian kernel that smooths the
             modulating noise.
         modulation_ex_inh_corr: correlation of the excitatory and inhibitory modulations.
-        ampa_weight_us / nmda_weight_us / gaba_weight_us: peak conductance per input spike.
+        ampa_weight_us / nmda_weight_us / gaba_weight_us: peak conductance per input spike;
+            None (default): the cell's own (:data:`SYNAPSE_WEIGHTS_US`).
         ampa_tau_ms / nmda_tau_ms / gaba_tau_ms: (rise, decay) time constants.
         ampa_e_mv / nmda_e_mv / gaba_e_mv: reversal potentials.
         mg_mm: extracellular Mg2+ concentration for the NMDA block.
@@ -54,6 +69,7 @@ class NeuronIOSimConfig:
             (axon_gnabar applies to the axon initial segment).
     """
 
+    cell: str = "active"
     duration_ms: float = 6000.0
     ex_rate_hz_range: tuple[float, float] = (0.6, 1.0)
     inh_rate_hz_range: tuple[float, float] = (2.0, 4.0)
@@ -61,9 +77,9 @@ class NeuronIOSimConfig:
     modulation_sigma: float = 0.5
     modulation_timescale_ms: float = 150.0
     modulation_ex_inh_corr: float = 0.7
-    ampa_weight_us: float = 0.0008
-    nmda_weight_us: float = 0.0008
-    gaba_weight_us: float = 0.001
+    ampa_weight_us: float | None = None
+    nmda_weight_us: float | None = None
+    gaba_weight_us: float | None = None
     ampa_tau_ms: tuple[float, float] = (0.3, 3.0)
     nmda_tau_ms: tuple[float, float] = (2.0, 70.0)
     gaba_tau_ms: tuple[float, float] = (0.2, 8.0)
@@ -108,6 +124,15 @@ class NeuronIOSimConfig:
                 raise ValueError(f"{name} must satisfy 0 <= {rel}, got {value!r}")
             object.__setattr__(self, name, (float(lo), float(hi)))
 
+        if self.cell not in CELLS:
+            raise ValueError(f"cell: expected one of {CELLS}, got {self.cell!r}")
+        for name, default in zip(
+            ("ampa_weight_us", "nmda_weight_us", "gaba_weight_us"),
+            SYNAPSE_WEIGHTS_US[self.cell],
+            strict=True,
+        ):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
         positive("duration_ms")
         if abs(self.duration_ms - round(self.duration_ms)) > 1e-9:
             raise ValueError(f"duration_ms must be a whole number of ms, got {self.duration_ms}")
@@ -150,6 +175,14 @@ class NeuronIOSimConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("ampa_e_mv", "nmda_e_mv", "gaba_e_mv", "v_rest_mv"):
             finite(name)
+
+    @property
+    def celsius(self) -> float:
+        """Temperature of the simulation (degC): 34 for the active cell (Hay et al.'s),
+        6.3 for the passive one (``hh``'s reference)."""
+        from elm_snn.synth._active_cell import ACTIVE_CELSIUS
+
+        return ACTIVE_CELSIUS if self.cell == "active" else CELSIUS
 
     @property
     def n_ms(self) -> int:

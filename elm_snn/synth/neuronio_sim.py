@@ -1,4 +1,5 @@
-"""NeuronIO-style data from a NEURON simulation of a small pyramidal-like cell of our own.
+"""NeuronIO-style data from a NEURON simulation of a pyramidal-like cell on a morphology of our
+own.
 
 The real NeuronIO data (Beniaguev, Segev & London 2021) are 6 s NEURON simulations of the
 Hay et al. (2011) layer-5 pyramidal cell driven by 639 excitatory and 639 inhibitory inputs;
@@ -9,13 +10,20 @@ The model (fixed; see ``datasets/neuronio_sim.md`` for the card):
 
 * Morphology (:mod:`elm_snn.synth._morphology`): soma, axon stub, five basal trees, an apical
   trunk with eight obliques and a tuft; 238 dendritic segments of at most 50 um (246 in all).
-* Membrane: passive dendrites (``pas``); NEURON's built-in Hodgkin-Huxley ``hh`` at soma and
-  axon (sodium 0.3 S/cm2, 1.5 S/cm2 in the initial segment) at 6.3 degC. The leak
-  reversal of ``hh`` is set so that the whole cell rests at exactly ``v_rest_mv`` (no
-  initial transient).
-* Synapses: every excitatory input drives an AMPA conductance (NEURON's ``Exp2Syn``,
-  0.3/3 ms, 0 mV) and an NMDA conductance with Jahr-Stevens Mg2+ block (our NMODL mechanism
-  ``ElmSnnNMDA``, 2/70 ms, 0 mV, 1 mM Mg2+); every inhibitory input a GABA-A conductance
+* Membrane, ``cell="active"`` (default, :mod:`elm_snn.synth._active_cell`): the channels of
+  the Hay et al. (2011) L5PC with the densities Beniaguev et al. used for NeuronIO:
+  somatic/axonal Na+ (transient, persistent) and K+ (Kv3.1, K_Pst, K_Tst, SK, Im), apical
+  Na+, Kv3.1, SK, Im, HVA Ca2+, LVA Ca2+ concentrated in a hot zone around the apical
+  bifurcation, a Ca2+ shell, Ih growing exponentially along the apical tree, 34 degC; the
+  resting state is found before every simulation (no start-up transient).
+* Membrane, ``cell="passive"``: passive dendrites (``pas``); NEURON's built-in
+  Hodgkin-Huxley ``hh`` at soma and axon (sodium 0.3 S/cm2, 1.5 S/cm2 in the initial
+  segment) at 6.3 degC. The leak reversal of ``hh`` is set so that the whole cell rests at
+  exactly ``v_rest_mv`` (no initial transient).
+* Synapses (peak conductances per cell: :data:`SYNAPSE_WEIGHTS_US`): every excitatory input
+  drives an AMPA conductance (NEURON's ``Exp2Syn``, 0.3/3 ms, 0 mV) and an NMDA conductance
+  with Jahr-Stevens Mg2+ block (our NMODL mechanism ``ElmSnnNMDA``, 2/70 ms, 0 mV, 1 mM
+  Mg2+); every inhibitory input a GABA-A conductance
   (``Exp2Syn``, 0.2/8 ms, -80 mV). Synapse objects are shared per segment and receptor (each
   input keeps its own ``NetCon`` and weight): exact, because all three mechanisms add the
   events' conductances linearly (the Mg block multiplies the summed NMDA conductance).
@@ -65,6 +73,8 @@ from elm_snn._progress import progress_enabled
 from elm_snn._validation import check_int
 
 __all__ = [
+    "CELLS",
+    "SYNAPSE_WEIGHTS_US",
     "N_EXC",
     "N_INH",
     "DT_MS",
@@ -83,13 +93,14 @@ __all__ = [
 
 from elm_snn.synth._neuronio_cell import _worker_init, _worker_run, simulate
 from elm_snn.synth._neuronio_config import (
-    CELSIUS,
+    CELLS,
     DT_MS,
     MANIFEST_NAME,
     MODEL_VERSION,
     N_EXC,
     N_INH,
     SPIKE_THRESHOLD_MV,
+    SYNAPSE_WEIGHTS_US,
     NeuronIOSimConfig,
     SimResult,
     _config_from_dict,  # noqa: F401 - the config's JSON round trip, kept at its old path
@@ -146,7 +157,7 @@ def neuronio_params(config: NeuronIOSimConfig, seed: int) -> dict[str, Any]:
         "randomSeed": int(seed),
         "simConfig": config.to_dict(),
         "dt_ms": DT_MS,
-        "celsius": CELSIUS,
+        "celsius": config.celsius,
         "spikeThreshold_mV": SPIKE_THRESHOLD_MV,
         "somaVoltageSampling": "instantaneous soma(0.5) voltage at t = 0, 1, ..., T-1 ms",
         "neuronVersion": str(neuron.__version__),
@@ -476,6 +487,13 @@ def _write_file(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``elm-snn data neuronio-sim`` to ``parser``."""
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--cell",
+        choices=CELLS,
+        default="active",
+        help="active: L5PC-like cell with the channels of Hay et al. 2011 (default); "
+        "passive: passive dendrites, hh at soma and axon (the cell before issue 24)",
+    )
     parser.add_argument("--n-sims", type=int, default=128, help="number of simulations")
     parser.add_argument(
         "--duration-s", type=float, default=6.0, help="seconds per simulation (whole ms)"
@@ -496,7 +514,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data neuronio-sim`` with parsed arguments; return the exit code."""
     try:
-        config = NeuronIOSimConfig(duration_ms=round(args.duration_s * 1000.0, 6))
+        config = NeuronIOSimConfig(cell=args.cell, duration_ms=round(args.duration_s * 1000.0, 6))
         t0 = time.perf_counter()
         paths = generate_neuronio_sim(
             args.out,

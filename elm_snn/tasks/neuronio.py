@@ -119,12 +119,14 @@ def calibrate_output_offsets(
 
 
 def synthetic_neuronio(num_simulations: int) -> Path:
-    """Folder with ``num_simulations`` generated NeuronIO-style simulations (data seed 0,
-    8 per file), made on first use into the elm-snn cache and reused afterwards."""
+    """Folder with ``num_simulations`` generated NeuronIO-style simulations of the default
+    (active) cell (data seed 0, 8 per file), made on first use into the elm-snn cache and
+    reused afterwards."""
     from elm_snn._io import cache_dir
-    from elm_snn.synth.neuronio_sim import generate_neuronio_sim
+    from elm_snn.synth.neuronio_sim import NeuronIOSimConfig, generate_neuronio_sim
 
-    out = cache_dir("neuronio_sim", f"sims{int(num_simulations)}-seed0")
+    # the cell in the name: sets of the passive cell (the default before) stay apart
+    out = cache_dir("neuronio_sim", f"sims{int(num_simulations)}-seed0-{NeuronIOSimConfig().cell}")
     workers = max(1, min(4, os.cpu_count() or 1))
     generate_neuronio_sim(out, int(num_simulations), seed=0, workers=workers, sims_per_file=8)
     return out

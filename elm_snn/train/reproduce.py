@@ -8,8 +8,8 @@ Usage::
 
 ``neuronio`` reproduces Fig. 3 / Table S4 of Spieler et al. (2023): on one NeuronIO-style
 data set (real files with ``--data-root``, else ``--sims`` NeuronIO-style NEURON simulations
-of 6 s, data seed 0, made once into ``--sims-dir`` or the elm-snn cache) it fits, with one
-training budget for all:
+of 6 s of the default, active cell, data seed 0, made once into ``--sims-dir`` or the elm-snn
+cache) it fits, with one training budget for all:
 
 * LIF and ALIF;
 * the "fair" ELM of Table S4: one memory unit and linear integration (no hidden MLP layer);
@@ -285,7 +285,7 @@ def reproduce_neuronio(
             if sims_dir is None:
                 from elm_snn._io import cache_dir
 
-                sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0")
+                sims_dir = cache_dir("neuronio_sim", f"sims{int(sims)}-seed0-active")
             generate_neuronio_sim(
                 sims_dir,
                 int(sims),

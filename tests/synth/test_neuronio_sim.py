@@ -17,11 +17,12 @@ require_module("neuron")
 from elm_snn.synth import _morphology, _nrnmech  # noqa: E402
 from elm_snn.synth import neuronio_sim as ns  # noqa: E402
 
-# A busier-than-default input so that even 1 s simulations fire (deterministic anyway).
-BUSY = dict(ex_rate_hz_range=(1.8, 2.0), inh_rate_hz_range=(3.0, 3.5))
+# A busier-than-default input so that even 1 s simulations fire (deterministic anyway); the
+# passive cell (cheaper) unless a test is about the active one.
+BUSY = dict(cell="passive", ex_rate_hz_range=(1.8, 2.0), inh_rate_hz_range=(3.0, 3.5))
 # Busier still for the short file tests: every simulation read back below has output spikes
 # (see test_zero_spike_simulation_reads_back for why that matters for now).
-FILES = dict(ex_rate_hz_range=(3.0, 3.1), inh_rate_hz_range=(3.0, 3.5))
+FILES = dict(cell="passive", ex_rate_hz_range=(3.0, 3.1), inh_rate_hz_range=(3.0, 3.5))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -243,10 +244,94 @@ def test_same_seed_is_bit_identical_and_order_independent() -> None:
 
 
 def test_no_input_stays_at_rest() -> None:
-    cfg = ns.NeuronIOSimConfig(duration_ms=200, ex_rate_hz_range=(0, 0), inh_rate_hz_range=(0, 0))
+    cfg = ns.NeuronIOSimConfig(
+        cell="passive", duration_ms=200, ex_rate_hz_range=(0, 0), inh_rate_hz_range=(0, 0)
+    )
     r = ns.simulate(cfg, 0, 0)
     assert r.output_spike_times_ms.size == 0
     np.testing.assert_allclose(r.soma_voltage_mv, cfg.v_rest_mv, atol=1e-6)
+
+
+def test_cells_and_their_synapse_defaults() -> None:
+    from elm_snn.synth._neuronio_config import SYNAPSE_WEIGHTS_US
+
+    assert ns.CELLS == ("active", "passive") and ns.NeuronIOSimConfig().cell == "active"
+    for cell in ns.CELLS:
+        c = ns.NeuronIOSimConfig(cell=cell)
+        assert (c.ampa_weight_us, c.nmda_weight_us, c.gaba_weight_us) == SYNAPSE_WEIGHTS_US[cell]
+        assert ns._config_from_dict(c.to_dict()) == c
+    # the passive cell keeps the weights it had before the active cell existed
+    assert SYNAPSE_WEIGHTS_US["passive"] == (0.0008, 0.0008, 0.001)
+    assert ns.NeuronIOSimConfig(cell="passive", ampa_weight_us=0.002).ampa_weight_us == 0.002
+    with pytest.raises(ValueError, match=r"cell: expected one of \('active', 'passive'\)"):
+        ns.NeuronIOSimConfig(cell="hay")
+    assert ns.NeuronIOSimConfig().celsius == 34.0
+    assert ns.NeuronIOSimConfig(cell="passive").celsius == 6.3
+
+
+def _steady_gate(h, mech: str, gate: str, v: float) -> float:
+    """The gate's value after finitialize(v) (= its steady state at v) in a bare section."""
+    sec = h.Section(name=f"probe_{mech}")
+    sec.insert(mech)
+    h.celsius = 34.0
+    h.finitialize(v)
+    value = getattr(getattr(sec(0.5), mech), gate)
+    del sec
+    return float(value)
+
+
+def test_active_channel_equations() -> None:
+    """Steady states of the NMODL channels against Hay et al.'s equations written out here,
+    at ordinary voltages and at the removable singularities of the rate functions."""
+    from neuron import h
+
+    _nrnmech.load_mechanisms()
+
+    def nat_minf(v: float, vm: float = -38.0) -> float:
+        a = 0.182 * (v - vm) / (1 - np.exp(-(v - vm) / 6))
+        b = 0.124 * (vm - v) / (1 - np.exp((v - vm) / 6))
+        return a / (a + b)
+
+    def hva_minf(v: float) -> float:
+        a = 0.055 * (-27 - v) / (np.exp((-27 - v) / 3.8) - 1)
+        b = 0.94 * np.exp((-75 - v) / 17)
+        return a / (a + b)
+
+    def ih_minf(v: float) -> float:
+        a = 0.00643 * (v + 154.9) / (np.exp((v + 154.9) / 11.9) - 1)
+        b = 0.193 * np.exp(v / 33.1)
+        return a / (a + b)
+
+    for v in (-70.0, -50.0, -20.0):
+        assert _steady_gate(h, "ElmSnnNaT", "m", v) == pytest.approx(nat_minf(v), rel=1e-9)
+        assert _steady_gate(h, "ElmSnnCaHVA", "m", v) == pytest.approx(hva_minf(v), rel=1e-9)
+        assert _steady_gate(h, "ElmSnnIh", "m", v) == pytest.approx(ih_minf(v), rel=1e-9)
+        u = v + 10  # K_Tst / Ca_LVAst are shifted by -10 mV
+        assert _steady_gate(h, "ElmSnnKTst", "m", v) == pytest.approx(1 / (1 + np.exp(-u / 19)))
+        lva = 1 / (1 + np.exp(-(u + 30) / 6))
+        assert _steady_gate(h, "ElmSnnCaLVA", "m", v) == pytest.approx(lva)
+        kv3 = 1 / (1 + np.exp(-(v - 18.7) / 9.7))
+        assert _steady_gate(h, "ElmSnnKv3", "m", v) == pytest.approx(kv3)
+    # at the singular points the limits, continuous with the neighbours
+    for mech, v0 in (("ElmSnnNaT", -38.0), ("ElmSnnCaHVA", -27.0), ("ElmSnnIh", -154.9)):
+        at = _steady_gate(h, mech, "m", v0)
+        near = _steady_gate(h, mech, "m", v0 + 1e-3)
+        assert np.isfinite(at) and at == pytest.approx(near, abs=1e-4)
+
+
+def test_active_cell_rests_and_fires() -> None:
+    """No input: a steady resting state from the first sample (no start-up transient) and
+    no spikes; busy input: spikes that overshoot."""
+    quiet = ns.NeuronIOSimConfig(duration_ms=100, ex_rate_hz_range=(0, 0), inh_rate_hz_range=(0, 0))
+    r = ns.simulate(quiet, 0, 0)
+    v = r.soma_voltage_mv
+    assert r.output_spike_times_ms.size == 0
+    assert -85.0 < v[0] < -70.0 and np.ptp(v) < 0.05
+    busy = ns.NeuronIOSimConfig(
+        duration_ms=300, ex_rate_hz_range=(3.0, 3.1), inh_rate_hz_range=(3.0, 3.5)
+    )
+    r = ns.simulate(busy, 0, 0)
+    assert r.output_spike_times_ms.size >= 1 and r.soma_voltage_mv.max() > 0.0
 
 
 # ---------------------------------------------------------------------------- files
