@@ -363,6 +363,10 @@ class RunConfig:
             raise ValueError(
                 f"difficulty: expected None or one of {DIFFICULTIES}, got {self.difficulty!r}"
             )
+        if not self.task.startswith("pathfinder") and self.difficulty == "hard":
+            # the field's default before it became None: run folders saved then still match
+            # the configuration that made them (the value never meant anything here)
+            self.difficulty = None
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr: expected a number > 0, got {self.lr!r}")
         if self.optimizer not in ("adamax", "adam", "adamw"):

@@ -135,3 +135,15 @@ def test_spearman_by_hand_and_the_agreement_line() -> None:
     line = validation_test_agreement(rows, "test_accuracy")
     assert line is not None and "over the 4 runs" in line and "+0.80" in line
     assert validation_test_agreement(rows[:3], "test_accuracy") is None  # too few runs
+
+
+def test_run_folders_saved_before_difficulty_became_optional_still_match() -> None:
+    """SHD runs saved ``difficulty: "hard"`` (the old default); they must still count as the
+    same configuration, or a grid would retrain finished runs."""
+    cfg = resolve_config("shd-adding", "elm", "quick", synthetic=True)
+    saved = {**cfg.to_dict(), "difficulty": "hard"}
+    from elm_snn.tasks.config import RunConfig
+
+    assert RunConfig.from_dict(saved).to_dict() == cfg.to_dict()
+    pathfinder = resolve_config("pathfinder", "elm", "quick", synthetic=True, difficulty="hard")
+    assert pathfinder.difficulty == "hard"
