@@ -4,7 +4,8 @@ Runs, in one process: the ELM kernel benchmark (:mod:`bench_elm`), the fused ELM
 threads (:mod:`bench_threads`), the E/I SNN train step (:mod:`bench_eisnn_fused`: fused loops
 against the autograd reference and against the fused ELM), end-to-end training throughput
 against the training step alone (:mod:`bench_e2e`), the fused ELM on a GPU
-(:mod:`bench_device`; skipped without one) and, when present, the data-pipeline benchmark
+(:mod:`bench_device`; skipped without one), ``torch.compile`` against eager
+(:mod:`bench_compile`) and, when present, the data-pipeline benchmark
 (``bench_data.py``); prints tables and every ratio, and writes one JSON file.
 """
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output file")
     parser.add_argument(
         "--only",
-        choices=["elm", "threads", "eisnn", "e2e", "device", "data"],
+        choices=["elm", "threads", "eisnn", "e2e", "device", "data", "compile"],
         help="run just one benchmark",
     )
     bench_elm.add_arguments(parser)
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
 
         quick = ["--steps", "100", "--repeats", "1"]
         results["device"] = bench_device.main(quick if args.quick else [])
+    if args.only in (None, "compile"):
+        import bench_compile
+
+        results["compile"] = bench_compile.main(["--quick"] if args.quick else [])
     data_path = HERE / "bench_data.py"
     if args.only in (None, "data") and data_path.is_file():
         spec = importlib.util.spec_from_file_location("bench_data", data_path)
