@@ -13,7 +13,8 @@ Prints, per size: the first compiled call (compilation included), then the media
 the training step
 (forward + cross-entropy of the last step + backward), and the ratios compiled / eager.
 
-Usage: ``python benchmarks/bench_compile.py [--repeats 5] [--quick] [--backend inductor]``
+Usage: ``python benchmarks/bench_compile.py [--repeats 5] [--quick] [--backend inductor]
+[--threads 1]``
 (also ``python benchmarks/run.py --only compile``).
 """
 
@@ -109,7 +110,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (median)")
     parser.add_argument("--quick", action="store_true", help="the small size only, 2 repeats")
     parser.add_argument("--backend", default="inductor", help="torch.compile backend")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared machine, OpenMP threads waiting for a "
+        "descheduled peer turn milliseconds into hundreds)",
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     sizes = ["small"] if args.quick else list(SIZES)
     repeats = 2 if args.quick else args.repeats
     print(

@@ -131,3 +131,17 @@ def test_shd_adding_takes_tonic_train_flag(shd_dir):
         SHDAdding(shd_dir, "validation", train=True)
     with pytest.raises(TypeError, match="train: expected a bool"):
         SHDAdding(shd_dir, train=1)
+
+
+def test_library_collates_say_time_major_for_any_frames():
+    import numpy as np
+
+    from elm_snn.data import pad_collate_time_major
+
+    batch = [(np.ones((4, 3), dtype=np.float32), 0), (np.zeros((4, 3), dtype=np.float32), 1)]
+    for collate in (collate_frames, pad_collate_time_major):
+        x, y = collate(batch)
+        assert isinstance(x, Frames) and x.frame_axes == "TBC" and x.shape == (4, 2, 3)
+        with pytest.raises(ValueError, match="time-major"):
+            elm_snn.ELM(3, 2, 2, batch_first=True)(x)
+        assert elm_snn.ELM(3, 2, 2)(x)[0].shape == (4, 2, 2)
