@@ -5,7 +5,8 @@ threads (:mod:`bench_threads`), the E/I SNN train step (:mod:`bench_eisnn_fused`
 against the autograd reference and against the fused ELM), end-to-end training throughput
 against the training step alone (:mod:`bench_e2e`), the fused ELM on a GPU
 (:mod:`bench_device`; skipped without one), the spoken-digit cochlea stage by stage, fused
-against the reference (:mod:`bench_cochlea`) and, when present, the data-pipeline benchmark
+against the reference (:mod:`bench_cochlea`), ``torch.compile`` against eager
+(:mod:`bench_compile`) and, when present, the data-pipeline benchmark
 (``bench_data.py``); prints tables and every ratio, and writes one JSON file.
 """
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output file")
     parser.add_argument(
         "--only",
-        choices=["elm", "threads", "eisnn", "e2e", "device", "data", "cochlea"],
+        choices=["elm", "threads", "eisnn", "e2e", "device", "data", "cochlea", "compile"],
         help="run just one benchmark",
     )
     bench_elm.add_arguments(parser)
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
         quick = ["--utterances", "2", "--repeats", "1"]
         results["cochlea"] = bench_cochlea.main(quick if args.quick else [])
+    if args.only in (None, "compile"):
+        import bench_compile
+
+        results["compile"] = bench_compile.main(["--quick"] if args.quick else [])
     data_path = HERE / "bench_data.py"
     if args.only in (None, "data") and data_path.is_file():
         spec = importlib.util.spec_from_file_location("bench_data", data_path)

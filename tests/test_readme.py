@@ -27,3 +27,16 @@ def test_sequence_example_shapes():
     namespace: dict = {"torch": __import__("torch"), "elm_snn": __import__("elm_snn")}
     exec(compile(block.replace("1000, 8", "20, 2"), "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["y"].shape == (20, 2, 19)
+
+
+def test_readme_mentions_every_task_family_and_model_of_the_cli():
+    from elm_snn.tasks import TASK_NAMES
+    from elm_snn.tasks.registry import NEURONIO_MODELS, SHD_MODELS
+    from elm_snn.train.run import TASK_CHOICES
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(TASK_CHOICES) == set(TASK_NAMES)
+    for name in (*TASK_NAMES, *SHD_MODELS, *NEURONIO_MODELS):
+        assert f"`{name}`" in text, name
+    for folder in ("tasks/", "train/", "lra/", "compat/"):
+        assert f"`elm_snn/{folder}`" in text, folder

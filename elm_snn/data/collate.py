@@ -1,6 +1,8 @@
 """Collate functions: lists of ``(frames (T, C), label)`` -> time-major batches ``(T, B, C)``.
 
-Time-major is the layout of snnTorch/Norse step loops and of elm-snn's layers.
+Time-major is the layout of snnTorch/Norse step loops and of elm-snn's layers. The batches
+say so: ``x`` is a :class:`~elm_snn.data.layout.Frames` tagged ``"TBC"`` (see
+:mod:`elm_snn.data.layout`), which a layer built with ``batch_first=True`` refuses.
 
 Padding goes through Tonic's own collation (``tonic.collation.PadTensors`` with
 ``batch_first=False``); equal-length frames are stacked directly (``PadTensors`` would copy
@@ -105,7 +107,9 @@ def collate_frames(
             samples). Bind both with ``functools.partial`` for a DataLoader ``collate_fn``.
 
     Returns:
-        ``(x, y)``: float32 tensor ``(T, B, C)`` and int64 labels ``(B,)``.
+        ``(x, y)``: float32 tensor ``(T, B, C)`` and int64 labels ``(B,)``; ``x`` is a
+        :class:`~elm_snn.data.layout.Frames` that says it is time-major (``"TBC"``), so a
+        ``batch_first=True`` layer refuses it instead of misreading it.
 
     Raises:
         ValueError: frames of different lengths (use :func:`pad_collate_time_major`) or
@@ -120,7 +124,10 @@ def collate_frames(
             f"batch: frames have different lengths {sorted(lengths)}; collate_frames needs equal "
             f"T (BinToFrames gives every sample the same T), or use pad_collate_time_major"
         )
-    return torch.stack(frames, dim=1), torch.tensor(labels, dtype=torch.long)
+    from elm_snn.data.layout import frames as with_layout
+
+    x = with_layout(torch.stack(frames, dim=1).as_subclass(torch.Tensor), "TBC")
+    return x, torch.tensor(labels, dtype=torch.long)
 
 
 def pad_collate_time_major(
@@ -136,12 +143,15 @@ def pad_collate_time_major(
 
     Returns:
         ``(x, y)``: float32 ``(max T_i, B, C)`` (zeros after each sample's end) and int64
-        ``(B,)``. With :class:`~elm_snn.data.BinToFrames` all ``T_i`` are equal and nothing is
+        ``(B,)``; ``x`` is a time-major :class:`~elm_snn.data.layout.Frames` (``"TBC"``).
+        With :class:`~elm_snn.data.BinToFrames` all ``T_i`` are equal and nothing is
         padded; when they differ, note that a read-out at the last step sees the padding.
     """
     import torch
     from tonic.collation import PadTensors
 
     frames, labels = _split(batch, num_bins, num_channels)
+    from elm_snn.data.layout import frames as with_layout
+
     x, y = PadTensors(batch_first=False)(list(zip(frames, labels, strict=True)))
-    return x, y.to(torch.long)
+    return with_layout(x.as_subclass(torch.Tensor), "TBC"), y.to(torch.long)

@@ -29,6 +29,7 @@ equations:
 from __future__ import annotations
 
 import functools
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -324,6 +325,27 @@ class StatefulModule(snntorch.Leaky):
             check_state_tensor(f"state.{field}", value, (batch, width), like, axis)
         return cls(*state)
 
+    def _warn_if_layout_swapped(self, name: str, x: Any, batch_first: bool) -> None:
+        """With ``init_hidden``, a stored state of batch ``B`` and an input whose batch axis
+        is not ``B`` but whose time axis is: most likely a batch in the other layout (the
+        stored state would then be silently dropped as "a new batch"). Warn."""
+        stored = _first_tensor(self._hidden) if self.init_hidden else None
+        if stored is None or not isinstance(x, Tensor) or x.dim() != 3:
+            return
+        batch_dim, time_dim = (0, 1) if batch_first else (1, 0)
+        b_stored = stored.shape[0]
+        if x.shape[batch_dim] != b_stored and x.shape[time_dim] == b_stored:
+            layout = "(B, T, C)" if batch_first else "(T, B, C)"
+            warnings.warn(
+                f"{name}: shape {tuple(x.shape)} read as {layout} has batch "
+                f"{x.shape[batch_dim]}, but the stored state (init_hidden) has batch "
+                f"{b_stored}, the size of this input's time axis: is the batch in the other "
+                f"layout? (batch_first={batch_first}; the stored state is dropped and the "
+                f"sequence starts from zeros)",
+                UserWarning,
+                stacklevel=4,
+            )
+
     def _step_input(self, x: Any, num_features: int, name: str = "x_t") -> Tensor:
         """Check one time step ``(B, num_features)``."""
         x = check_frames_layout(name, x, batch_first=False, rank=2)
@@ -341,6 +363,7 @@ class StatefulModule(snntorch.Leaky):
         from ``(B, T, num_features)`` with ``batch_first``)."""
         batch_first = bool(getattr(self, "batch_first", False))
         x = check_frames_layout(name, x, batch_first=batch_first)
+        self._warn_if_layout_swapped(name, x, batch_first)
         axes = "(B, T, num_inputs)" if batch_first else "(T, B, num_inputs)"
         check_layer_input(
             name, x, rank=3, num_features=num_features, dtype=self._param_dtype(), axes=axes

@@ -131,3 +131,32 @@ def test_shd_adding_takes_tonic_train_flag(shd_dir):
         SHDAdding(shd_dir, "validation", train=True)
     with pytest.raises(TypeError, match="train: expected a bool"):
         SHDAdding(shd_dir, train=1)
+
+
+def test_library_collates_say_time_major_for_any_frames():
+    import numpy as np
+
+    from elm_snn.data import pad_collate_time_major
+
+    batch = [(np.ones((4, 3), dtype=np.float32), 0), (np.zeros((4, 3), dtype=np.float32), 1)]
+    for collate in (collate_frames, pad_collate_time_major):
+        x, y = collate(batch)
+        assert isinstance(x, Frames) and x.frame_axes == "TBC" and x.shape == (4, 2, 3)
+        with pytest.raises(ValueError, match="time-major"):
+            elm_snn.ELM(3, 2, 2, batch_first=True)(x)
+        assert elm_snn.ELM(3, 2, 2)(x)[0].shape == (4, 2, 2)
+
+
+def test_stored_state_batch_flags_a_swapped_layout():
+    elm = elm_snn.ELM(5, 3, 2, init_hidden=True)
+    elm(torch.rand(20, 4, 5))  # time-major: T = 20, B = 4; state of batch 4 stored
+    with pytest.warns(UserWarning, match=r"stored state \(init_hidden\) has batch 4"):
+        elm(torch.rand(4, 20, 5))  # batch-first by mistake: T axis holds the 4
+    import warnings
+
+    elm.reset_hidden()  # the mistaken call stored a state of "batch" 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        elm(torch.rand(20, 4, 5))
+        elm(torch.rand(20, 6, 5))  # a genuinely new batch size: no warning
+        elm(torch.rand(15, 6, 5))  # the same batch, another chunk: no warning
