@@ -90,7 +90,8 @@ def shd_data_record(root: str | os.PathLike, cfg: RunConfig) -> dict[str, Any]:
 
     Returns:
         ``{"num_samples": {"train", "validation", "test"}`` (digits of each split, after
-        the validation hold-out of ``cfg``), ``"validation_speakers"`` (held-out training
+        the validation hold-out of ``cfg``), ``"file_samples"`` (digits in
+        ``shd_train.h5`` / ``shd_test.h5``), ``"validation_speakers"`` (held-out training
         speaker ids, ``"speaker"`` split only), ``"test_speakers"``, and ``"generator"``:
         the offline generator's seed and parameters from ``spoken_digits.json`` (``None``
         for real SHD).
@@ -123,6 +124,7 @@ def shd_data_record(root: str | os.PathLike, cfg: RunConfig) -> dict[str, Any]:
             "validation": int(len(va)),
             "test": len(test_speakers),
         },
+        "file_samples": {"train": int(len(train_speakers)), "test": int(len(test_speakers))},
         "validation_speakers": held,
         "test_speakers": sorted(int(v) for v in np.unique(test_speakers)),
         "generator": generator,

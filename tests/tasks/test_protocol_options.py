@@ -99,6 +99,7 @@ def test_validation_fraction_holds_out_more_speakers(task, shd_root) -> None:
         assert set(record["validation_speakers"]) == val_spk
         n = record["num_samples"]
         assert n["train"] + n["validation"] == len(file_speakers)
+        assert record["file_samples"] == {"train": len(file_speakers), "test": n["test"]}
         assert n["validation"] == int(np.isin(file_speakers, list(val_spk)).sum())
         assert record["generator"] is None  # not made by the offline generator
 

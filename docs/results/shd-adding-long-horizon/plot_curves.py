@@ -1,5 +1,5 @@
 """Learning curves of the long-horizon SHD-Adding grid: training loss and validation
-accuracy per epoch, one line per run (colour: model; line style: seed).
+accuracy per epoch, one line per run (colour: model and bin size; line style: seed).
 
 Usage: ``python docs/results/shd-adding-long-horizon/plot_curves.py GRID_DIR OUT.png`` where
 ``GRID_DIR`` is the ``elm-snn compare --out`` folder, holding one run folder per point
@@ -18,7 +18,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"elm": "tab:blue", "lstm": "tab:orange", "branch-elm": "tab:green", "snn": "tab:red"}
+# per model, one shade per bin size (finest darkest)
+COLOURS = {
+    "elm": {"1": "navy", "2": "royalblue", "4": "deepskyblue"},
+    "lstm": {"1": "saddlebrown", "2": "darkorange", "4": "gold"},
+}
 STYLES = ("-", "--", ":", "-.")
 
 
@@ -40,7 +44,8 @@ def main(grid: Path, out: Path) -> None:
             continue
         model, bin_ms, seed = m.group(1), m.group(2), int(m.group(3))
         log = run / "logs" / "metrics.csv"
-        style = dict(color=COLOURS.get(model, "black"), ls=STYLES[seed % len(STYLES)])
+        colour = COLOURS.get(model, {}).get(f"{float(bin_ms):g}", "black")
+        style = dict(color=colour, ls=STYLES[seed % len(STYLES)])
         label = f"{model} {bin_ms} ms seed {seed}"
         for ax, column in ((ax_loss, "train_loss_epoch"), (ax_val, "val_accuracy")):
             points = per_epoch(log, column)

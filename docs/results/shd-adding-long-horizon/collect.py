@@ -1,0 +1,45 @@
+"""Collect the long-horizon SHD-Adding grid into this folder: results.csv / results.md / the
+accuracy-vs-bin-size plot (``elm_snn.train.compare.write_results``) and run_info.json
+(command, commit, machine, CPU time, split sizes, generator parameters).
+
+The grid was made by several ``elm-snn compare`` calls into one folder (one per product of
+models x bin sizes x seeds, see results.md); this script reads every *finished* run folder
+there (``metrics.json`` present), so unfinished points are simply absent.
+
+Usage: ``python docs/results/shd-adding-long-horizon/collect.py GRID_DIR OUT_DIR "COMMANDS"``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(grid: Path, out: Path, command: str) -> None:
+    from elm_snn.tasks.config import RunConfig
+    from elm_snn.train.compare import _write_run_info, write_results
+
+    rows, configs, commits = [], [], set()
+    for run in sorted(p for p in grid.iterdir() if (p / "metrics.json").is_file()):
+        metrics = json.loads((run / "metrics.json").read_text())
+        rows.append(metrics)
+        configs.append(RunConfig.from_dict(json.loads((run / "config.json").read_text())))
+        commits.add(metrics.get("git_commit"))
+    if not rows:
+        raise SystemExit(f"no finished run in {grid}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(rows, out, "test_accuracy", 1 / 19, title="shd-adding, long horizons")
+    commit = commits.pop() if len(commits) == 1 else ", ".join(sorted(map(str, commits)))
+    overrides = {
+        k: v
+        for k, v in configs[0].to_dict().items()
+        if k in ("readout", "validation_split", "validation_fraction", "val_samples",
+                 "test_samples", "train_samples_per_epoch", "max_epochs", "input_format")
+    }  # fmt: skip
+    _write_run_info(out, "shd-adding", "quick", overrides, configs, rows, commit, command)
+    print(f"{len(rows)} runs -> {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
