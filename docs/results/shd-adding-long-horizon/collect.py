@@ -38,6 +38,34 @@ def main(grid: Path, out: Path, command: str) -> None:
                  "test_samples", "train_samples_per_epoch", "max_epochs", "input_format")
     }  # fmt: skip
     _write_run_info(out, "shd-adding", "quick", overrides, configs, rows, commit, command)
+    # the page: provenance first, then the table write_results made, then the figures
+    from elm_snn._io import atomic_write_text
+    from elm_snn.train.reproduce import run_info_markdown
+
+    info = json.loads((out / "run_info.json").read_text())
+    n = info["data"]["num_samples"]
+    data_line = (
+        f"SHD-sized offline spoken digits, generator seed {info['data']['generator']['seed']}: "
+        f"{n['train']:,} training / {n['validation']:,} validation (voices "
+        f"{info['data']['validation_speakers']}) / {n['test']:,} test digits (voices "
+        f"{info['data']['test_speakers']})"
+    )
+    table = (out / "results.md").read_text().split("\n", 2)[2]  # drop write_results' title
+    page = [
+        "# SHD-Adding at long horizons (quick preset, last-step readout)",
+        "",
+        *run_info_markdown(info, data_line),
+        "- protocol: [evidence protocol](../protocol.md); settings: "
+        + ", ".join(f"{k}={v}" for k, v in overrides.items()),
+        "",
+        table.strip(),
+        "",
+        "![test accuracy against bin size](test_accuracy_vs_bin_size.png)",
+        "",
+        "![learning curves](curves.png)",
+        "",
+    ]
+    atomic_write_text(out / "results.md", "\n".join(page))
     print(f"{len(rows)} runs -> {out}")
 
 
