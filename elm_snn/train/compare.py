@@ -569,7 +569,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.seeds,
         preset=args.preset,
         out_dir=out,
-        overrides=config_overrides(args),
+        # --quiet silences the runs' own Lightning bars as well as the grid's
+        overrides={**config_overrides(args), **({"progress_bar": False} if args.quiet else {})},
         reuse=not args.no_reuse,
         workers=args.workers,
         overwrite=args.overwrite,
