@@ -61,6 +61,8 @@ named there).
 Choice documented here (SPEC section 4): the official SHD notebook keeps its input dropout
 active during validation and test; elm-snn does **not**: the engine puts the model in
 ``eval()`` mode for validation and test, so dropout is off and results are deterministic.
+Both presets keep this ``"scaled"`` dropout; the official kind is ``input_dropout_mode=
+"official"`` (``--input-dropout-mode``), measured on the Results page (long horizons).
 """
 
 from __future__ import annotations
