@@ -53,6 +53,7 @@ records are gathered from all processes before the metrics are computed (with pa
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -406,38 +407,29 @@ def _train(
     start = time.perf_counter()
     cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
+    run = functools.partial(
+        _train_in_folder,
+        cfg,
+        out,
+        resume,
+        resume_from,
+        overwrite,
+        callbacks,
+        trainer_overrides,
+        commit,
+        start,
+        cpu_start,
+    )
     if not _launched_as_rank_zero():  # rank 0 holds the folder's lock for all ranks
         _make_run_folder(out)
-        return _train_in_folder(
-            cfg,
-            out,
-            resume,
-            resume_from,
-            overwrite,
-            callbacks,
-            trainer_overrides,
-            commit,
-            start,
-            cpu_start,
-        )
+        return run()
     created = not out.exists()
     _make_run_folder(out)
     started = False
     try:
         with folder_lock(out, "out"):
             try:
-                return _train_in_folder(
-                    cfg,
-                    out,
-                    resume,
-                    resume_from,
-                    overwrite,
-                    callbacks,
-                    trainer_overrides,
-                    commit,
-                    start,
-                    cpu_start,
-                )
+                return run()
             except BaseException:
                 started = (out / "config.json").is_file() or (out / "checkpoints").is_dir()
                 if not started:  # refused before it began: leave nothing behind
