@@ -212,28 +212,28 @@ def test_fused_stages_match_the_stage_by_stage_reference_bit_for_bit(num_channel
 
 @pytest.mark.parametrize("num_samples", [1920, 1919])
 @pytest.mark.parametrize("max_frequency_hz", [None, 6000.0])
-def test_fast_basilar_membrane_matches_the_reference(num_samples, max_frequency_hz) -> None:
-    """The Hermitian-part real inverse FFT (even and odd output lengths, band-limited or
-    not) gives the reference velocity up to float32 rounding."""
+def test_time_major_basilar_membrane_is_the_reference_transposed(
+    num_samples, max_frequency_hz
+) -> None:
+    """The fast path's inverse FFT along the other axis gives the very same floats."""
     cochlea = Cochlea(num_channels=40, max_frequency_hz=max_frequency_hz)
     x = cochlea.preprocess(_clip(num_samples))
     ref, rate = cochlea.basilar_membrane(x, FS)
     fast, fast_rate = cochlea._time_major_velocity(x, FS)
-    assert fast.dtype == np.float32 and fast.shape == ref.T.shape and fast_rate == rate
-    peak = np.abs(ref).max(axis=1)
-    assert np.all(np.abs(fast.T - ref).max(axis=1) <= 2e-6 * peak)
+    assert fast.dtype == np.float32 and fast_rate == rate and fast.flags.c_contiguous
+    np.testing.assert_array_equal(fast, ref.T)
 
 
-def test_full_call_matches_the_reference_spikes() -> None:
-    """End to end the paths differ only by the velocity's float32 rounding: on these clips
-    no spike moves (a rounding flip would move single spikes, never the statistics)."""
-    cochlea = Cochlea(num_channels=64)
+@pytest.mark.parametrize("num_channels", [7, 64])
+def test_full_call_matches_the_reference_spikes(num_channels) -> None:
+    cochlea = Cochlea(num_channels=num_channels)
     for seed, clip_seed in ((0, 0), (11, 3)):
         fast = cochlea(_clip(seed=clip_seed), FS, seed=seed)
         ref = cochlea.reference_spikes(_clip(seed=clip_seed), FS, seed=seed)
-        assert len(ref) > 0
+        assert len(ref) > 0 or num_channels < 64
         np.testing.assert_array_equal(fast.steps, ref.steps)
         np.testing.assert_array_equal(fast.units, ref.units)
+        assert (fast.num_steps, fast.sample_rate_hz) == (ref.num_steps, ref.sample_rate_hz)
 
 
 def test_hazard_series_is_log1p_to_two_ulp() -> None:
