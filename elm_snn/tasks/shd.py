@@ -54,16 +54,17 @@ SPLIT_SEED = 0
 EVAL_PAIR_SEED = 0
 
 
-def synthetic_spoken_digits(per_class: int, progress: bool = True) -> Path:
+def synthetic_spoken_digits(per_class: int, progress: bool = True, seed: int = 0) -> Path:
     """Folder with the offline spoken-digit set (``per_class`` training utterances per class,
-    data seed 0), generated on first use into the elm-snn cache and reused afterwards."""
+    generator seed ``seed``), generated on first use into the elm-snn cache and reused
+    afterwards."""
     from elm_snn._io import cache_dir
     from elm_snn.synth.spoken_digits import generate_spoken_digits
 
-    out = cache_dir("spoken_digits", f"per_class{int(per_class)}-seed0")
+    out = cache_dir("spoken_digits", f"per_class{int(per_class)}-seed{int(seed)}")
     workers = max(1, min(4, os.cpu_count() or 1))
     generate_spoken_digits(
-        out, per_class=int(per_class), seed=0, workers=workers, progress=progress
+        out, per_class=int(per_class), seed=int(seed), workers=workers, progress=progress
     )
     return out
 
