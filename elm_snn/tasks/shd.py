@@ -37,8 +37,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from elm_snn.tasks.base import FirstItems, Task, TaskData
-from elm_snn.tasks.config import SHD_MODELS, RunConfig
+from elm_snn.tasks.config import RunConfig
 from elm_snn.tasks.models import SequenceModel
+from elm_snn.tasks.registry import SHD_MODELS
 
 __all__ = [
     "SHDTask",

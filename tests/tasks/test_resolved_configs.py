@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from elm_snn.tasks.config import PRESETS, RunConfig, resolve_config
+from elm_snn.tasks.config import PRESETS, RunConfig
+from elm_snn.tasks.presets import resolve_config
 from elm_snn.tasks.registry import TASKS
 
 PIN = Path(__file__).with_name("resolved_configs.json")
