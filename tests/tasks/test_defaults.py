@@ -51,3 +51,10 @@ def test_task_families_own_disjoint_settings() -> None:
     assert set(owned) <= set(_FIELD_DEFAULTS)
     for spec in registry.TASKS.values():
         assert spec.settings in families, spec.name
+
+
+def test_shd_readouts_are_the_aggregations() -> None:
+    from elm_snn.networks.readout import AGGREGATIONS
+    from elm_snn.tasks.registry import SHD_READOUTS
+
+    assert SHD_READOUTS == AGGREGATIONS
