@@ -21,9 +21,10 @@ equations:
   detaches it), ``reset_mem()``, ``init_hidden`` and ``output``; our layers register in
   snnTorch's list as weak references, so the list does not keep them alive. ``Leaky``'s
   neuron parameters (``beta``, ``threshold``, ``reset_mechanism``, ...) belong to its LIF
-  equations, which our layers do not use: reading one that a layer does not define itself
-  raises an ``AttributeError`` saying so (``snntorch.export_nir`` then refuses the layer
-  instead of exporting a wrong LIF).
+  equations, which our layers do not use: a layer has none of them unless it defines its
+  own, so reading one raises an ``AttributeError`` (and ``snntorch.export_nir`` refuses the
+  layer instead of exporting a wrong LIF). No ``__getattr__`` hook gives a custom message:
+  it would slow every parameter access of every layer.
 * **Checks and dtypes**: one input check (:func:`~elm_snn._validation.check_layer_input`),
   one state check (:meth:`~StatefulModule._check_state`), and one precision policy: under
   ``torch.autocast`` (CPU or CUDA, bfloat16 or float16) the input is cast to the
@@ -166,7 +167,8 @@ class _StoredStateView(Tensor):
 
 #: attributes of ``snntorch.Leaky`` that belong to its LIF equations (set by its
 #: ``__init__``, which elm-snn layers do not run): an elm-snn layer has them only where it
-#: defines its own (the LIF neurons' ``threshold``, the spiking cells' ``spike_grad``)
+#: defines its own (the LIF neurons' ``threshold``, the spiking cells' ``spike_grad``);
+#: reading another raises ``AttributeError`` (tests/compat/test_snntorch_contract.py)
 LEAKY_NEURON_ATTRIBUTES = frozenset(
     {
         *("beta", "threshold", "reset_mechanism", "_reset_mechanism", "reset_mechanism_val"),
@@ -217,18 +219,6 @@ class StatefulModule(snntorch.Leaky):
         self._register_with_snntorch()
 
     # ------------------------------------------------------------------ snnTorch's reset
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            if name not in LEAKY_NEURON_ATTRIBUTES:
-                raise
-        raise AttributeError(
-            f"{type(self).__name__} has no {name!r}: it is an snntorch.Leaky only so that "
-            "snntorch.utils.reset reaches it, and has none of Leaky's LIF parameters "
-            "(docs/interop.md)"
-        )
-
     def _register_with_snntorch(self) -> None:
         proxy = weakref.proxy(self)
         snntorch.SpikingNeuron.instances.append(proxy)

@@ -3,7 +3,7 @@
 snnTorch finds neurons only by ``isinstance`` against its own classes, so our layers
 subclass ``snntorch.Leaky``; in return they give snnTorch what its reset and truncated-BPTT
 code read of a ``Leaky`` (``mem``, ``reset_mem()``, ``init_hidden``, ``output``) and refuse,
-with a message, the LIF parameters of ``Leaky`` that they do not have.
+with an ``AttributeError``, the LIF parameters of ``Leaky`` that they do not have.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_leaky_neuron_parameters_are_refused_unless_the_layer_has_its_own(name: 
     layer = LAYERS[name]()
     own = set(vars(layer)) | set(layer._parameters) | set(layer._buffers)
     for attribute in sorted(LEAKY_NEURON_ATTRIBUTES - own):
-        with pytest.raises(AttributeError, match="only so that snntorch.utils.reset"):
+        with pytest.raises(AttributeError):
             getattr(layer, attribute)
         assert not hasattr(layer, attribute)
 
@@ -63,5 +63,5 @@ def test_a_layer_keeps_its_own_neuron_parameters() -> None:
     assert lif.threshold == pytest.approx(0.3)  # the LIF neuron's own threshold
     cell = ELMCell(4, 3, 2, spiking=True)
     assert callable(cell.spike_grad)  # the spiking cell's own surrogate
-    with pytest.raises(AttributeError, match="has no 'beta'"):
+    with pytest.raises(AttributeError, match="beta"):
         _ = cell.beta
