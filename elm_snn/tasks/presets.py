@@ -56,12 +56,12 @@ _SHD_QUICK: dict[str, Any] = dict(
     bin_size_ms=50.0,
     max_epochs=40,
     batch_size=16,
-    lr=1e-2,  # twice the paper's 5e-3: protocol.md#quick-lr
+    lr=1e-2,  # twice the paper's 5e-3: docs/results/protocol.md#quick-lr
     eval_batch_size=64,
     train_samples_per_epoch=960,
     val_samples=200,
     test_samples=400,
-    tau_m_init=(1.0, 990.0),  # paper: 1..150 ms; protocol.md#quick-tau-m
+    tau_m_init=(1.0, 990.0),  # paper: 1..150 ms; docs/results/protocol.md#quick-tau-m
     num_memory=40,
     num_branches=40,
     synapses_per_branch=15,
@@ -70,8 +70,8 @@ _SHD_QUICK: dict[str, Any] = dict(
     snn_synapses_per_neuron=50,
     gradient_clip_val=1.0,
     synthetic_size=16,
-    readout="mean",  # paper: "last" (kept by ELM / Branch-ELM): protocol.md#quick-readout
-    validation_split="speaker",  # paper: "sample": protocol.md#quick-validation
+    readout="mean",  # paper: "last" (ELM keeps it): docs/results/protocol.md#quick-readout
+    validation_split="speaker",  # paper: "sample": docs/results/protocol.md#quick-validation
 )
 _NEURONIO_PAPER: dict[str, Any] = dict(
     bin_size_ms=1.0,
@@ -123,8 +123,8 @@ _NEURONIO_QUICK: dict[str, Any] = dict(
     synthetic_size=8,
 )
 #: quick preset only, per (task, model): the ELM and Branch-ELM keep the paper's last-step
-#: readout (protocol.md#quick-readout); the E/I SNN's logits x 20 with lr 5e-3
-#: (protocol.md#quick-snn)
+#: readout (docs/results/protocol.md#quick-readout); the E/I SNN's logits x 20 with lr 5e-3
+#: (docs/results/protocol.md#quick-snn)
 _QUICK_MODEL_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("shd", "elm"): dict(readout="last"),
     ("shd-adding", "elm"): dict(readout="last"),
