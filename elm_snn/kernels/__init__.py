@@ -22,7 +22,6 @@ from .fused import (
     flush_denormals,
     front_end_strategy,
     fused_elm_sequence,
-    sparse_module_forward,
 )
 
 __all__ = [
@@ -35,7 +34,6 @@ __all__ = [
     "front_end_strategy",
     "fused_elm_sequence",
     "fused_support",
-    "sparse_module_forward",
     "step_capture",
     "use_compiled",
 ]

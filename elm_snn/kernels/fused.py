@@ -50,7 +50,6 @@ for backward instead of the dense input.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -88,7 +87,6 @@ __all__ = [
     "flush_denormals",
     "fused_elm_sequence",
     "front_end_strategy",
-    "sparse_module_forward",
 ]
 
 # --------------------------------------------------------------------------- front end
@@ -370,44 +368,3 @@ def _fused(
     )
     y = F.linear(memory, params.readout_weight, params.readout_bias)
     return y, ELMState(memory=memory[-1], trace=final_trace), None
-
-
-def sparse_module_forward(
-    module: Any, frames: SparseFrames, state: ELMState | None = None, return_states: bool = False
-):
-    """``module(frames)`` for an ELM / Branch-ELM module and a sparse spike batch.
-
-    The batch goes to the fused kernel as is when the module would run it (``backend``
-    not ``"reference"``, no recorded states, not spiking, no ``init_hidden``); otherwise
-    the module runs on the dense batch. Returns what ``module.forward`` returns.
-    """
-    if not isinstance(frames, SparseFrames):
-        raise TypeError(
-            f"x: expected a torch.Tensor or elm_snn.kernels.SparseFrames, got "
-            f"{type(frames).__name__}"
-        )
-    frames.check("x")
-    if frames.shape[2] != module.num_inputs:
-        raise ValueError(
-            f"x: expected {module.num_inputs} channels, got a sparse batch of shape "
-            f"{tuple(frames.shape)}"
-        )
-    weight = module.readout.weight
-    frames = frames.to(device=weight.device, dtype=weight.dtype)
-    direct = (
-        not return_states
-        and not module.batch_first
-        and not getattr(module, "spiking", False)
-        and not module.init_hidden
-        and module._fused_kernel() is fused_elm_sequence
-    )
-    if not direct:
-        dense = frames.to_dense()
-        if module.batch_first:
-            dense = dense.transpose(0, 1)
-        return module(dense, state, return_states)
-    if state is not None:
-        placeholder = frames.val.new_zeros(()).expand(frames.shape)
-        state = module._check_state(state, frames.shape[1], placeholder)
-    y, final, _ = fused_elm_sequence(frames, state, module.functional_parameters())
-    return y, final

@@ -50,7 +50,9 @@ __all__ = [
 OPERATORS = ("[MAX", "[MIN", "[MED", "[SM")
 END = "]"
 OPERATOR_P = 0.25  # probability that a node below the maximum depth is an operator
-SPLITS = ("train", "val", "test")
+#: the split names in LRA's ListOps file names (``basic_val.tsv``); the readers call the
+#: middle split "validation" (:data:`elm_snn.lra.readers.SPLITS`)
+FILE_SPLITS = ("train", "val", "test")
 FORMAT_VERSION = 1
 
 # a tree is a digit or (operator, [arguments])
@@ -210,7 +212,7 @@ def _generate_into(out: Path, cfg: ListOpsConfig, force: bool, progress: bool) -
         except (OSError, ValueError):
             old = {}
         if {k: old.get(k) for k in wanted} == wanted and all(
-            _split_file(out, s).is_file() for s in SPLITS
+            _split_file(out, s).is_file() for s in FILE_SPLITS
         ):
             return {**old, "reused": True}
     t0 = time.perf_counter()
@@ -222,7 +224,7 @@ def _generate_into(out: Path, cfg: ListOpsConfig, force: bool, progress: bool) -
         unit="sample",
         enabled=progress and progress_enabled(),
     )
-    for k, split in enumerate(SPLITS):
+    for k, split in enumerate(FILE_SPLITS):
         rng = random.Random(3 * cfg.seed + k)
         rows = ["Source\tTarget"]
         labels = [0] * 10

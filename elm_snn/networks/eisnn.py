@@ -277,6 +277,12 @@ class EISNN(StatefulModule):
         self.seed = check_int("seed", seed, minimum=None)
         w0 = 0.3 / math.sqrt(self.synapses_per_neuron) if w_init is None else float(w_init)
 
+        self._build_network(w0, float(tau_m_init), bool(learn_tau_m))
+        self._last_spikes: EISNNRecord | None = None
+
+    def _build_network(self, w0: float, tau_m_init: float, learn_tau_m: bool) -> None:
+        """Neuron signs, the two sparse synapse layers (drawn from ``self.seed``, not from
+        torch's global RNG) and the membrane time constants, all at ``tau_m_init`` ms."""
         n_r, n_o = self.num_recurrent, self.num_outputs
         n_inh_r = round(self.inhibitory_fraction * n_r)
         n_inh_o = round(self.inhibitory_fraction * n_o)
@@ -286,7 +292,7 @@ class EISNN(StatefulModule):
         sign_o[n_o - n_inh_o :] = -1.0
         self.register_buffer("neuron_sign", torch.cat([sign_r, sign_o]))
 
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(self.seed)
         src_r = draw_synapses(
             n_r, self.num_inputs, n_r, self.synapses_per_neuron, self.p_previous, gen
         )
@@ -296,13 +302,12 @@ class EISNN(StatefulModule):
         )
         self.out = _SparseLayer(src_o, torch.cat([sign_r, sign_o]), n_r, w0)
         raw = inverse_scaled_sigmoid(
-            torch.full((self.num_neurons,), float(tau_m_init)), self.tau_m_min, self.tau_m_max
+            torch.full((self.num_neurons,), tau_m_init), self.tau_m_min, self.tau_m_max
         )
         if learn_tau_m:
             self.tau_m_raw = nn.Parameter(raw)
         else:
             self.register_buffer("tau_m_raw", raw)
-        self._last_spikes: EISNNRecord | None = None
 
     # ------------------------------------------------------------------ derived values
     @property

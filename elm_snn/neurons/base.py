@@ -12,12 +12,19 @@ equations:
   :meth:`~StatefulModule.detach_hidden` cuts the graph for truncated BPTT.
 * **Resets reach every layer**: :func:`reset` walks a module tree (ours and snnTorch's
   layers), and snnTorch's own ``snntorch.utils.reset(net)`` reaches our layers through
-  snnTorch's mechanism: snnTorch resets, class by class, the instances it registered in
-  ``snntorch.SpikingNeuron.instances``; our layers register there (as weak references, so
-  the registry does not keep them alive) and present themselves as ``snntorch.Leaky``
-  neurons, whose reset assigns zeros to ``mem``; assigning zeros to ``mem`` forgets the
-  stored state. ``isinstance(layer, snntorch.Leaky)`` is therefore true for our layers, for
-  that reason only.
+  snnTorch's mechanism. snnTorch finds neurons only by ``isinstance`` against its own
+  classes (``snn.Leaky``, ``snn.Synaptic``, ...; plain classes, so no virtual subclass can be
+  registered) and then resets, class by class, the instances in
+  ``snntorch.SpikingNeuron.instances``. So subclassing ``snntorch.Leaky`` is the only way in,
+  and :class:`StatefulModule` does, giving snnTorch what its reset and truncated-BPTT code
+  read of a ``Leaky``: ``mem`` (zeros assigned forget the stored state; ``mem.detach_()``
+  detaches it), ``reset_mem()``, ``init_hidden`` and ``output``; our layers register in
+  snnTorch's list as weak references, so the list does not keep them alive. ``Leaky``'s
+  neuron parameters (``beta``, ``threshold``, ``reset_mechanism``, ...) belong to its LIF
+  equations, which our layers do not use: a layer has none of them unless it defines its
+  own, so reading one raises an ``AttributeError`` (and ``snntorch.export_nir`` refuses the
+  layer instead of exporting a wrong LIF). No ``__getattr__`` hook gives a custom message:
+  it would slow every parameter access of every layer.
 * **Checks and dtypes**: one input check (:func:`~elm_snn._validation.check_layer_input`),
   one state check (:meth:`~StatefulModule._check_state`), and one precision policy: under
   ``torch.autocast`` (CPU or CUDA, bfloat16 or float16) the input is cast to the
@@ -158,6 +165,19 @@ class _StoredStateView(Tensor):
         return self
 
 
+#: attributes of ``snntorch.Leaky`` that belong to its LIF equations (set by its
+#: ``__init__``, which elm-snn layers do not run): an elm-snn layer has them only where it
+#: defines its own (the LIF neurons' ``threshold``, the spiking cells' ``spike_grad``);
+#: reading another raises ``AttributeError`` (tests/compat/test_snntorch_contract.py)
+LEAKY_NEURON_ATTRIBUTES = frozenset(
+    {
+        *("beta", "threshold", "reset_mechanism", "_reset_mechanism", "reset_mechanism_val"),
+        *("spike_grad", "surrogate_disable", "graded_spikes_factor", "inhibition"),
+        *("state_quant", "learn_beta", "learn_threshold"),
+    }
+)
+
+
 def _forget_registration(proxy: Any) -> None:
     """Drop a dead layer's weak proxy from snnTorch's instance registry."""
     registry = snntorch.SpikingNeuron.instances
@@ -179,11 +199,16 @@ class StatefulModule(snntorch.Leaky):
     :meth:`_sequence_input` (or :meth:`_step_input`), :meth:`_initial_state` and
     :meth:`_keep`.
 
-    ``snntorch.Leaky`` is a base class only so that snnTorch's reset reaches the layer;
-    its ``__init__`` is not run and none of its neuron equations are used.
+    ``snntorch.Leaky`` is a base class only so that snnTorch's reset reaches the layer (the
+    only way in: see the module docstring); its ``__init__`` is not run and none of its
+    neuron equations are used. Of ``Leaky``'s attributes a layer has what snnTorch's reset
+    and truncated BPTT read (``mem``, ``reset_mem()``, ``init_hidden``, ``output``); its
+    neuron parameters (:data:`LEAKY_NEURON_ATTRIBUTES`) only where the layer defines its own.
     """
 
     _state_type: type | None = None
+    #: snnTorch's ``output`` flag (cells that offer it set it: ``(y, mem)`` instead of ``y``)
+    output: Any = False
     #: names of the state fields' axes for messages (default ``"(B, N)"`` for each field)
     _state_axes: tuple[str, ...] | None = None
 

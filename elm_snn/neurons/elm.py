@@ -467,7 +467,15 @@ class ELM(ELMCore):
     and keeps the final state inside (:attr:`hidden`), as every elm-snn layer and
     snnTorch's neurons do, so the layer sits in an ``nn.Sequential``; ``layer(x, state)``
     (Norse's call, ``state`` may be ``None``) still returns ``(y, final_state)``.
+
+    ``x`` may also be a :class:`~elm_snn.kernels.SparseFrames` spike batch ``(T, B, I)``
+    (the nonzeros only, e.g. ``input_format="sparse"`` batches of the SHD tasks); the
+    layer feeds them to the fused kernel as they are when it would run that kernel, else
+    runs on the dense batch. Same results either way.
     """
+
+    #: ``forward`` accepts :class:`~elm_snn.kernels.SparseFrames` batches
+    takes_sparse_frames = True
 
     def __init__(
         self,
@@ -501,16 +509,51 @@ class ELM(ELMCore):
             raise RuntimeError(f"backend='fused': {reason}")
         return fn
 
+    def _sparse_forward(self, frames: Any, state: ELMState | None, return_states: bool) -> tuple:
+        """:meth:`forward` of a :class:`~elm_snn.kernels.SparseFrames` batch ``(T, B, I)``:
+        the one place that chooses its path. The nonzeros go to the fused kernel as they are
+        when this call would run that kernel on dense frames (``backend`` not
+        ``"reference"``, no recorded states, not spiking, time-major, no ``init_hidden``);
+        otherwise the layer runs on the dense batch (in its ``batch_first`` layout). Returns
+        ``(y, final_state)`` (or with the record, as :meth:`forward`)."""
+        from ..kernels import SparseFrames, fused_elm_sequence
+
+        if not isinstance(frames, SparseFrames):
+            raise TypeError(
+                f"x: expected a torch.Tensor or elm_snn.kernels.SparseFrames, got "
+                f"{type(frames).__name__}"
+            )
+        frames.check("x")
+        if frames.shape[2] != self.num_inputs:
+            raise ValueError(
+                f"x: expected {self.num_inputs} channels, got a sparse batch of shape "
+                f"{tuple(frames.shape)}"
+            )
+        weight = self.readout.weight
+        frames = frames.to(device=weight.device, dtype=weight.dtype)
+        direct = (
+            not return_states
+            and not self.batch_first
+            and not self.spiking
+            and not self.init_hidden
+            and self._fused_kernel() is fused_elm_sequence
+        )
+        if not direct:
+            dense = frames.to_dense()
+            return self(dense.transpose(0, 1) if self.batch_first else dense, state, return_states)
+        if state is not None:
+            placeholder = frames.val.new_zeros(()).expand(frames.shape)
+            state = self._check_state(state, frames.shape[1], placeholder)
+        y, final, _ = fused_elm_sequence(frames, state, self.functional_parameters())
+        return y, final
+
     @runs_in_parameter_dtype
     def forward(self, x: Tensor, state: ELMState | None = NOT_GIVEN, return_states: bool = False):
         """Run the sequence; see the class docstring for shapes and return values."""
         state_given = state is not NOT_GIVEN
         state = state if state_given else None
         if not isinstance(x, Tensor):  # a sparse spike batch (elm_snn.kernels.SparseFrames)
-            from ..kernels import sparse_module_forward
-
-            result = sparse_module_forward(self, x, state, return_states)
-            return self._call_result(result, state_given)
+            return self._call_result(self._sparse_forward(x, state, return_states), state_given)
         x = self._sequence_input(x, self.num_inputs)
         state = self._initial_state(state, x.shape[1], x)
         params = self.functional_parameters()

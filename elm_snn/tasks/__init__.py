@@ -1,5 +1,6 @@
-"""Experiments: SHD, SHD-Adding and NeuronIO, each bundling dataset, head, loss, metrics and
-the paper's hyperparameters as named presets.
+"""Experiments: SHD, SHD-Adding, NeuronIO and the six Long Range Arena tasks, each bundling
+dataset, head, loss and metrics, with the paper's hyperparameters as named presets
+(:mod:`elm_snn.tasks.presets`).
 
 Example:
     >>> from elm_snn.tasks import get_task, resolve_config
@@ -14,18 +15,18 @@ Training goes through :func:`elm_snn.train.engine.train`.
 from __future__ import annotations
 
 from elm_snn.tasks.base import NonFiniteLossError, Task, TaskData
-from elm_snn.tasks.config import (
-    LRA_MODELS,
-    LRA_TASKS,
-    NEURONIO_MODELS,
-    PRESETS,
-    SHD_MODELS,
-    TASK_NAMES,
-    RunConfig,
-    resolve_config,
-)
+from elm_snn.tasks.config import PRESETS, TASK_NAMES, RunConfig
+from elm_snn.tasks.lra_presets import LRA_MODELS, LRA_TASKS
 from elm_snn.tasks.models import MODEL_BUILDERS, SequenceModel, build_model, count_parameters
-from elm_snn.tasks.registry import TASKS, TaskSpec, register_task, task_spec
+from elm_snn.tasks.presets import resolve_config
+from elm_snn.tasks.registry import (
+    NEURONIO_MODELS,
+    SHD_MODELS,
+    TASKS,
+    TaskSpec,
+    register_task,
+    task_spec,
+)
 
 __all__ = [
     "LRA_MODELS",

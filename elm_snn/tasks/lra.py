@@ -43,7 +43,8 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from elm_snn.tasks.base import FirstItems, TaskData
-from elm_snn.tasks.config import LRA_MODELS, RunConfig
+from elm_snn.tasks.config import RunConfig
+from elm_snn.tasks.lra_presets import LRA_MODELS
 from elm_snn.tasks.models import SequenceModel, build_model
 from elm_snn.tasks.shd import _ClassificationTask
 

@@ -1,4 +1,5 @@
-"""Presets of the six Long Range Arena tasks (imported by :mod:`elm_snn.tasks.config`).
+"""Presets of the six Long Range Arena tasks (read by :mod:`elm_snn.tasks.presets`, beside
+the SHD and NeuronIO ones; the task and model names also feed the registry).
 
 ``"paper"`` (Spieler et al. 2023, appendix B, Tables S2 / S3), read from our text copy of
 the paper:

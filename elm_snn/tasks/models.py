@@ -97,17 +97,17 @@ class SequenceModel(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``(T, B, I)`` float (or a sparse batch, see below) -> ``(T, B, O)`` outputs.
 
-        A :class:`~elm_snn.kernels.SparseFrames` batch (``input_format="sparse"``) goes to
-        ELM / Branch-ELM backbones as it is, with the dropout applied to its nonzeros
-        (zeros stay zeros, as in dense dropout); other backbones get the dense batch.
+        A :class:`~elm_snn.kernels.SparseFrames` batch (``input_format="sparse"``) gets the
+        dropout on its nonzeros (zeros stay zeros, as in dense dropout) and goes to backbones
+        that take sparse batches (``takes_sparse_frames``: ELM / Branch-ELM, whose
+        ``forward`` chooses the path) as it is; other backbones get the dense batch.
         """
         if isinstance(x, Tensor):
             y, _ = self.backbone(self.dropout(x))
             return y
-        from elm_snn.neurons.elm import ELM
-
         x = x.with_values(self.dropout(x.val))
-        y, _ = self.backbone(x if isinstance(self.backbone, ELM) else x.to_dense())
+        takes_sparse = getattr(self.backbone, "takes_sparse_frames", False)
+        y, _ = self.backbone(x if takes_sparse else x.to_dense())
         return y
 
     def regularization(self) -> Tensor | None:

@@ -30,8 +30,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from elm_snn.tasks.base import Task, TaskData
-from elm_snn.tasks.config import NEURONIO_MODELS, RunConfig
+from elm_snn.tasks.config import RunConfig
 from elm_snn.tasks.models import SequenceModel
+from elm_snn.tasks.registry import NEURONIO_MODELS
 
 __all__ = ["NeuronIOTask", "synthetic_neuronio"]
 

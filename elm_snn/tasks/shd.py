@@ -37,8 +37,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from elm_snn.tasks.base import FirstItems, Task, TaskData
-from elm_snn.tasks.config import SHD_MODELS, RunConfig
+from elm_snn.tasks.config import RunConfig
 from elm_snn.tasks.models import SequenceModel
+from elm_snn.tasks.registry import SHD_MODELS
 
 __all__ = [
     "SHDTask",
@@ -183,6 +184,31 @@ class _SpeakerTagged(Dataset):
         return frames, label, self.speakers[i]
 
 
+def _digit_items(path: Path, cfg: RunConfig, indices: np.ndarray) -> Dataset:
+    """Items of the binned digits ``indices`` of ``path`` in ``cfg.input_format``: dense
+    frames (``"dense"``) or their nonzeros (``"sparse"``,
+    :class:`~elm_snn.data.sparse.SparseDigits`); both keep the digit cache as ``.cache``."""
+    frames = _FramesDataset(path, cfg.bin_size_ms, indices)
+    if cfg.input_format == "dense":
+        return frames
+    from elm_snn.data.sparse import SparseDigits
+
+    return SparseDigits(frames.cache, frames.indices)
+
+
+def _collates(cfg: RunConfig) -> dict[str, Any]:
+    """``TaskData``'s ``collate`` and ``test_collate`` for ``cfg.input_format``: time-major
+    dense frames, or :class:`~elm_snn.kernels.SparseFrames` batches that ELM / Branch-ELM
+    models feed to the fused kernel as they are."""
+    if cfg.input_format == "dense":
+        from elm_snn.data.collate import collate_frames
+
+        return dict(collate=collate_frames, test_collate=collate_with_speakers)
+    from elm_snn.data.sparse import collate_sparse, collate_sparse_with_speakers
+
+    return dict(collate=collate_sparse, test_collate=collate_sparse_with_speakers)
+
+
 def collate_with_speakers(batch: list) -> tuple[Tensor, Tensor, Tensor]:
     """Collate ``(frames, label, speakers)`` items: ``(x (T, B, C), y (B,), speakers (B, 2))``."""
     from elm_snn.data.collate import collate_frames
@@ -270,7 +296,6 @@ class SHDTask(_ClassificationTask):
 
     def build_data(self, cfg: RunConfig, data_root: Path) -> TaskData:
         from elm_snn.data.adding import split_by_speaker, split_train_validation
-        from elm_snn.data.collate import collate_frames
         from elm_snn.data.shd import find_shd_file
         from elm_snn.data.shd_format import validate_shd_file
         from elm_snn.data.transforms import num_bins
@@ -293,18 +318,17 @@ class SHDTask(_ClassificationTask):
             tr, va = split_train_validation(n_train, cfg.validation_fraction, SPLIT_SEED)
         if len(va) == 0:
             raise ValueError(f"data_root: {train_file} has too few samples ({n_train}) to split")
-        train = _FramesDataset(train_file, cfg.bin_size_ms, tr)
-        test_frames = _FramesDataset(test_file, cfg.bin_size_ms, np.arange(n_test))
-        for ds in (train, test_frames):
+        train = _digit_items(train_file, cfg, tr)
+        test_digits = _digit_items(test_file, cfg, np.arange(n_test))
+        for ds in (train, test_digits):
             _check_labels(ds.cache.labels, 20, ds.cache.path)
-        test = FirstItems(test_frames, cfg.test_samples)
+        test = FirstItems(test_digits, cfg.test_samples)
         test_spk = np.repeat(test_speakers[: len(test), None], 2, axis=1)
         return TaskData(
             train=train,
-            validation=FirstItems(_FramesDataset(train_file, cfg.bin_size_ms, va), cfg.val_samples),
+            validation=FirstItems(_digit_items(train_file, cfg, va), cfg.val_samples),
             test=_SpeakerTagged(test, test_spk),
-            test_collate=collate_with_speakers,
-            collate=collate_frames,
+            **_collates(cfg),
             num_inputs=700,
             num_outputs=20,
             num_steps=n_bins,
@@ -320,7 +344,6 @@ class SHDAddingTask(_ClassificationTask):
 
     def build_data(self, cfg: RunConfig, data_root: Path) -> TaskData:
         from elm_snn.data.adding import SHDAdding
-        from elm_snn.data.collate import collate_frames
 
         common: dict[str, Any] = dict(
             bin_size_ms=cfg.bin_size_ms,
@@ -342,14 +365,23 @@ class SHDAddingTask(_ClassificationTask):
         )
         for ds in (train, val, test):
             ds.prepare()  # bin every digit once, before any worker starts
+        num_steps = int(train.num_bins or 0)
+        test_speakers = test.pair_speakers()
+        if cfg.input_format == "sparse":
+            from elm_snn.data.sparse import SparseAddingPairs
+
+            train, val, test = (
+                SparseAddingPairs(train),
+                SparseAddingPairs(val),
+                SparseAddingPairs(test),
+            )
         return TaskData(
             train=train,
             validation=val,
-            test=_SpeakerTagged(test, test.pair_speakers()),
-            test_collate=collate_with_speakers,
-            collate=collate_frames,
+            test=_SpeakerTagged(test, test_speakers),
+            **_collates(cfg),
             num_inputs=700,
             num_outputs=19,
-            num_steps=int(train.num_bins or 0),
+            num_steps=num_steps,
             data_root=data_root,
         )

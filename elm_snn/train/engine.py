@@ -71,7 +71,6 @@ from elm_snn._io import atomic_write_text
 from elm_snn._locks import FolderLockedError, folder_lock
 from elm_snn.tasks import RunConfig, count_parameters, get_task
 from elm_snn.tasks.base import NonFiniteLossError
-from elm_snn.tasks.sparse_input import with_input_format
 from elm_snn.train.checkpoints import (
     CheckpointError,
     CheckpointMismatchError,
@@ -463,7 +462,7 @@ def _train_in_folder(
 
     task = get_task(cfg.task)
     data_root = task.prepare_data(cfg)
-    data = with_input_format(task.build_data(cfg, data_root), cfg)
+    data = task.build_data(cfg, data_root)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = ELMSNNModule(cfg.to_dict(), data.num_inputs, data.num_outputs, data.num_steps)
     model_init = task.initialise_model(module.model, data, cfg)
@@ -564,7 +563,7 @@ def evaluate(
     saved.update(accelerator=accelerator, devices=devices, num_nodes=1, strategy="auto")
     cfg = RunConfig.from_dict(saved)
     task = get_task(cfg.task)
-    data = with_input_format(task.build_data(cfg, task.prepare_data(cfg)), cfg)
+    data = task.build_data(cfg, task.prepare_data(cfg))
     if (data.num_inputs, data.num_outputs) != (hp["num_inputs"], hp["num_outputs"]):
         raise CheckpointMismatchError(
             f"checkpoint {str(path)!r}: model has {hp['num_inputs']} inputs / "

@@ -14,20 +14,9 @@ from elm_snn.tasks import LRA_TASKS, TASK_NAMES, count_parameters, get_task, res
 from elm_snn.train import compare, run
 from elm_snn.train.cli import build_parser, main
 from elm_snn.train.engine import train
+from tests.tiny import tiny_config
 
 SIX = ("listops", "text", "retrieval", "image", "pathfinder", "pathfinder-x")
-TINY = dict(
-    num_memory=4,
-    mlp_hidden_size=8,
-    num_branches=4,
-    synapses_per_branch=4,
-    lstm_hidden=6,
-    batch_size=4,
-    eval_batch_size=8,
-    max_epochs=1,
-    progress_bar=False,
-    accelerator="cpu",
-)
 
 
 def test_registry_and_help(capsys):
@@ -84,7 +73,7 @@ def test_config_errors():
 @pytest.mark.parametrize("model", ["elm", "branch-elm", "chrono-lstm", "lstm"])
 @pytest.mark.parametrize("task", ["listops", "retrieval", "pathfinder"])
 def test_models_on_tokens(task, model):
-    cfg = resolve_config(task, model, "quick", data_root="x", **TINY)
+    cfg = tiny_config(task, model, "x")
     t = get_task(task)
     vocab = t.vocab_size()
     net = t.build_model(cfg, vocab, t.num_classes, 12)
@@ -183,7 +172,7 @@ def _tiny_imdb(root):
 )
 def test_train_on_real_layouts(tmp_path, task, make):
     make(tmp_path / "data")
-    cfg = resolve_config(task, "elm", "quick", data_root=str(tmp_path / "data"), **TINY)
+    cfg = tiny_config(task, "elm", tmp_path / "data")
     result = train(cfg, tmp_path / "run")
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["task"] == task
 

@@ -91,7 +91,7 @@ def test_selectable_in_the_tasks(task):
 @pytest.mark.slow
 def test_norse_baselines_train_in_compare(tmp_path, capsys):
     from elm_snn.train.cli import main
-    from tests.tasks.conftest import write_tiny_shd
+    from tests.tiny import write_tiny_shd
 
     root = write_tiny_shd(tmp_path / "shd")
     out = tmp_path / "cmp"

@@ -1,29 +1,17 @@
-"""Shared helpers of the reliability catalogue: tiny data and run configs (from
-``tests/tasks/conftest.py``), the CLI arguments of a tiny run, and a Python runner.
+"""Shared helpers of the reliability catalogue: the CLI arguments of a tiny run and a Python
+runner (tiny data and run configs: :mod:`tests.tiny`).
 
 A module of its own (not ``conftest``): several test folders have a ``conftest`` module, and
 ``from conftest import ...`` picks whichever was imported first."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location(
-    "_elm_snn_task_fixtures_reliability",
-    Path(__file__).resolve().parents[1] / "tasks" / "conftest.py",
-)
-_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fixtures)
-
-_isolated_cache = _fixtures._isolated_cache
-shd_root = _fixtures.shd_root
-neuronio_root = _fixtures.neuronio_root
-tiny_config = _fixtures.tiny_config
-write_tiny_shd = _fixtures.write_tiny_shd
+__all__ = ["REPO", "run_python", "tiny_cli_args"]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,6 @@ import json
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
-from reliability_helpers import tiny_config
 
 import elm_snn.train.engine as engine
 from elm_snn.train.cli import main
@@ -21,6 +20,7 @@ from elm_snn.train.engine import (
     load_checkpoint,
     train,
 )
+from tests.tiny import tiny_config
 
 
 class _Marker:

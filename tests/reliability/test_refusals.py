@@ -10,11 +10,11 @@ import json
 
 import pytest
 import torch
-from reliability_helpers import tiny_config
 
 from elm_snn._safe_torch import UnsafeCheckpointError, load_weights_only
 from elm_snn.train.cli import main
 from elm_snn.train.engine import CheckpointError, evaluate, train
+from tests.tiny import tiny_config
 
 PAYLOADS = [
     ("os", "system", ("true",), ("system", "posix", "os.system")),
@@ -44,7 +44,7 @@ def _one_error_line(capsys) -> str:
 
 @pytest.fixture(scope="module")
 def finished_checkpoint(tmp_path_factory):
-    from reliability_helpers import write_tiny_shd
+    from tests.tiny import write_tiny_shd
 
     root = tmp_path_factory.mktemp("data")
     shd = write_tiny_shd(root / "shd")

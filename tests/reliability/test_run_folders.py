@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 import pytest
-from reliability_helpers import REPO, tiny_cli_args, tiny_config
+from reliability_helpers import REPO, tiny_cli_args
 
 from elm_snn._locks import LOCK_NAME, FolderLockedError, folder_lock
 from elm_snn.train.cli import main
 from elm_snn.train.run_folder import RUN_MARKER
+from tests.tiny import tiny_config
 
 
 def _one_error_line(capsys) -> str:

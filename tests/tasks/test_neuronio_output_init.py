@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
 
 from elm_snn.tasks import get_task
 from elm_snn.tasks.models import output_offset, seeded_model
@@ -19,6 +18,7 @@ from elm_snn.tasks.neuronio import (
     training_targets,
 )
 from elm_snn.train.engine import train
+from tests.tiny import tiny_config
 
 MODELS = ("elm", "branch-elm", "lstm", "lif", "alif")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
 
 from elm_snn.tasks import get_task, resolve_config
 from elm_snn.tasks.models import SequenceModel, UnscaledInputDropout
 from elm_snn.tasks.shd import shd_data_record
+from tests.tiny import tiny_config
 
 
 def test_config_values_and_errors() -> None:

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
 
 from elm_snn.networks.readout import aggregate
 from elm_snn.tasks import SHD_MODELS, get_task, resolve_config
 from elm_snn.tasks.shd import collate_with_speakers, per_speaker_accuracy
 from elm_snn.train.engine import train
+from tests.tiny import tiny_config
 
 
 def test_readout_choices_in_config_and_presets() -> None:

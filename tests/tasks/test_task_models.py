@@ -6,10 +6,10 @@ import json
 import math
 
 import pytest
-from conftest import tiny_config
 
 from elm_snn.tasks import NEURONIO_MODELS, SHD_MODELS, get_task
 from elm_snn.train.engine import train
+from tests.tiny import tiny_config
 
 REQUIRED = {"task", "model", "bin_size_ms", "num_parameters", "seed", "wall_seconds"}
 

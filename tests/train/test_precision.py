@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import write_tiny_shd
 
 from elm_snn.train.cli import main
+from tests.tiny import write_tiny_shd
 
 TINY = [
     "--preset",

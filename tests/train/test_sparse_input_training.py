@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from elm_snn.train.engine import train
-from tests.train.conftest import tiny_config
+from tests.tiny import tiny_config
 
 
 @pytest.mark.parametrize(("task", "model"), [("shd-adding", "elm"), ("shd", "lstm")])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import write_tiny_shd
 
 from elm_snn.train.cli import build_parser, main
+from tests.tiny import write_tiny_shd
 
 TINY_ARGS = [
     "--preset",
@@ -214,7 +214,7 @@ def test_summary_table_lists_per_speaker_accuracy():
 def test_grid_reuse_tolerates_fields_added_later(tmp_path):
     """A run folder saved before a RunConfig field existed still counts as the same run
     when the field keeps its default; any real difference, or an unreadable file, does not."""
-    from elm_snn.tasks.config import resolve_config
+    from elm_snn.tasks.presets import resolve_config
     from elm_snn.train.compare import _saved_config_matches
 
     cfg = resolve_config("shd", "elm", "quick", synthetic=True)

@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_config
 from lightning.pytorch.callbacks import Callback
 
 from elm_snn.tasks import NonFiniteLossError
@@ -18,6 +17,7 @@ from elm_snn.train.engine import (
     evaluate,
     train,
 )
+from tests.tiny import tiny_config
 
 
 class _Crash(Callback):
