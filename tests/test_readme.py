@@ -30,9 +30,9 @@ def test_sequence_example_shapes():
 
 
 def test_readme_mentions_every_task_family_and_model_of_the_cli():
+    from elm_snn.cli.options import TASK_CHOICES
     from elm_snn.tasks import TASK_NAMES
     from elm_snn.tasks.registry import NEURONIO_MODELS, SHD_MODELS
-    from elm_snn.train.run import TASK_CHOICES
 
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert set(TASK_CHOICES) == set(TASK_NAMES)

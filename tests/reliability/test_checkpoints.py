@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from reliability_helpers import tiny_config
 
 import elm_snn.train.engine as engine
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.engine import (
     CheckpointError,
     ELMSNNModule,

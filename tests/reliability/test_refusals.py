@@ -13,7 +13,7 @@ import torch
 from reliability_helpers import tiny_config
 
 from elm_snn._safe_torch import UnsafeCheckpointError, load_weights_only
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.engine import CheckpointError, evaluate, train
 
 PAYLOADS = [

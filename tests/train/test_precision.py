@@ -9,7 +9,7 @@ import json
 import pytest
 from conftest import write_tiny_shd
 
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 
 TINY = [
     "--preset",
