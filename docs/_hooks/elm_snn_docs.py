@@ -45,6 +45,7 @@ API_ORDER = (
     "metrics",
     "tasks",
     "train",
+    "cli",
     "compat",
     "viz",
 )
