@@ -19,6 +19,7 @@ TASK_CHOICES = tuple(TASKS)
 
 
 def _devices(value: str) -> int | str:
+    """``--devices``: an int (>= 1, or -1 for all), ``"auto"`` or ids such as ``"0,1"``."""
     if value == "auto" or "," in value:
         return value
     try:
