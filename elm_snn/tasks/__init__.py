@@ -56,6 +56,7 @@ def __getattr__(name: str) -> Any:
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "LRA_MODELS",
     "MODEL_BUILDERS",
