@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batches", type=int, default=12, help="training batches of 8")
     parser.add_argument("--repeats", type=int, default=7, help="repeats of the step-only time")
     args = parser.parse_args(argv)
-    from elm_snn.train.run import quiet_lightning
+    from elm_snn.train.quiet import quiet_lightning
 
     quiet_lightning(verbose=False)
     before = torch.get_num_threads()

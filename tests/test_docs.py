@@ -273,7 +273,7 @@ def test_cli_examples_parse(page: str, command: str) -> None:
     """Every documented ``elm-snn`` command line is accepted by the real parser."""
     import shlex
 
-    from elm_snn.train.cli import build_parser
+    from elm_snn.cli import build_parser
 
     argv = shlex.split(command)[1:]
     if "--help" in argv or "-h" in argv:  # help exits with status 0 by design

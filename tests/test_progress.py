@@ -53,8 +53,8 @@ def test_lra_generators_show_progress_and_stay_quiet(tmp_path, capsys):
 def test_long_commands_take_quiet(command):
     import argparse
 
-    from elm_snn.lra import listops, pathfinder
-    from elm_snn.train import compare, reproduce
+    from elm_snn.cli import compare, reproduce
+    from elm_snn.cli.data import listops, pathfinder
 
     module = {"listops": listops, "pathfinder": pathfinder, "compare": compare}.get(
         command, reproduce
@@ -66,10 +66,10 @@ def test_long_commands_take_quiet(command):
 
 
 def test_run_points_bar_counts_runs(tmp_path, monkeypatch, capsys):
-    from elm_snn.train import compare
+    from elm_snn.train import grid
 
     monkeypatch.setattr(
-        compare,
+        grid,
         "_run_point",
         lambda cfg, run_dir, resume, threads: {"wall_seconds": 1.0, "num_parameters": 3},
     )
@@ -79,8 +79,8 @@ def test_run_points_bar_counts_runs(tmp_path, monkeypatch, capsys):
             return {}
 
     named = [("a", Config()), ("b", Config())]
-    compare.run_points(named, tmp_path, reuse=False)
+    grid.run_points(named, tmp_path, reuse=False)
     err = capsys.readouterr().err
     assert "runs" in err and "2/2" in err and "[2/2] b" in err
-    compare.run_points(named, tmp_path, reuse=False, progress=False)
+    grid.run_points(named, tmp_path, reuse=False, progress=False)
     assert capsys.readouterr().err == ""

@@ -61,7 +61,7 @@ def _cli_lines() -> list[str]:
 
 @pytest.mark.parametrize("command", _cli_lines())
 def test_cli_examples_parse(command: str):
-    from elm_snn.train.cli import build_parser
+    from elm_snn.cli import build_parser
 
     argv = shlex.split(command)[1:]
     if "--help" in argv:
@@ -78,9 +78,9 @@ def test_readme_shows_the_six_commands():
 
 
 def test_readme_mentions_every_task_family_and_model_of_the_cli():
+    from elm_snn.cli.options import TASK_CHOICES
     from elm_snn.tasks import TASK_NAMES
     from elm_snn.tasks.registry import NEURONIO_MODELS, SHD_MODELS
-    from elm_snn.train.run import TASK_CHOICES
 
     text = README.read_text(encoding="utf-8")
     assert set(TASK_CHOICES) == set(TASK_NAMES)

@@ -45,6 +45,7 @@ API_ORDER = (
     "metrics",
     "tasks",
     "train",
+    "cli",
     "compat",
     "viz",
 )
@@ -228,7 +229,7 @@ def _cli_reference() -> str:
     """``--help`` of ``elm-snn`` and of every sub-command, from the real parser."""
     import argparse
 
-    from elm_snn.train.cli import build_parser
+    from elm_snn.cli import build_parser
 
     parser = build_parser()
     sections: list[tuple[str, str]] = [("elm-snn", parser.format_help())]

@@ -135,6 +135,48 @@ def _frames_with_layout(sample: Any) -> Any:
     return sample
 
 
+def _check_options(
+    split: str,
+    validation_split: str,
+    cache: str | None,
+    digit_duration_ms: float,
+    bin_size_ms: float | None,
+) -> int:
+    """Check :class:`SHDAdding`'s options; return the digit duration in whole µs."""
+    if split not in _SPLIT_CODES:
+        raise ValueError(f"split: expected 'train', 'validation' or 'test', got {split!r}")
+    if validation_split not in ("sample", "speaker"):
+        raise ValueError(
+            f"validation_split: expected 'sample' or 'speaker', got {validation_split!r}"
+        )
+    if cache not in ("memory", "disk", None):
+        raise ValueError(f"cache: expected 'memory', 'disk' or None, got {cache!r}")
+    if not (isinstance(digit_duration_ms, (int, float)) and digit_duration_ms > 0):
+        raise ValueError(f"digit_duration_ms: expected a number > 0, got {digit_duration_ms!r}")
+    dur_us = float(digit_duration_ms) * 1000.0
+    if not dur_us.is_integer():
+        raise ValueError(
+            f"digit_duration_ms: expected a whole number of microseconds, got {digit_duration_ms!r}"
+        )
+    if bin_size_ms is not None:
+        num_bins(digit_duration_ms, bin_size_ms)  # raises with the valid durations
+    return int(dur_us)
+
+
+def _split_pool(
+    source: SHD, split: str, validation_split: str, validation_fraction: float, split_seed: int
+) -> np.ndarray:
+    """File indices of ``split``'s digits: all of the test file, or the training file's
+    share of training or validation samples (by sample or by speaker)."""
+    if split == "test":
+        return np.arange(len(source), dtype=np.int64)
+    if validation_split == "speaker":
+        tr, va, _ = split_by_speaker(source.speakers, validation_fraction, split_seed)
+    else:
+        tr, va = split_train_validation(len(source), validation_fraction, split_seed)
+    return tr if split == "train" else va
+
+
 class SHDAdding:
     """The SHD-Adding task as a map-style dataset (works with ``torch.utils.data.DataLoader``).
 
@@ -205,24 +247,7 @@ class SHDAdding:
         train: bool | None = None,
     ) -> None:
         split = _resolve_split(split, train)
-        if split not in _SPLIT_CODES:
-            raise ValueError(f"split: expected 'train', 'validation' or 'test', got {split!r}")
-        if validation_split not in ("sample", "speaker"):
-            raise ValueError(
-                f"validation_split: expected 'sample' or 'speaker', got {validation_split!r}"
-            )
-        if cache not in ("memory", "disk", None):
-            raise ValueError(f"cache: expected 'memory', 'disk' or None, got {cache!r}")
-        if not (isinstance(digit_duration_ms, (int, float)) and digit_duration_ms > 0):
-            raise ValueError(f"digit_duration_ms: expected a number > 0, got {digit_duration_ms!r}")
-        dur_us = float(digit_duration_ms) * 1000.0
-        if not dur_us.is_integer():
-            raise ValueError(
-                f"digit_duration_ms: expected a whole number of microseconds, got "
-                f"{digit_duration_ms!r}"
-            )
-        if bin_size_ms is not None:
-            num_bins(digit_duration_ms, bin_size_ms)  # raises with the valid durations
+        dur_us = _check_options(split, validation_split, cache, digit_duration_ms, bin_size_ms)
         self.split = split
         self.transform = transform
         self.target_transform = target_transform
@@ -239,14 +264,9 @@ class SHDAdding:
 
         self.source = SHD(save_to, train=split != "test", download=download)
         n_file = len(self.source)
-        if split == "test":
-            self.pool = np.arange(n_file, dtype=np.int64)
-        elif validation_split == "speaker":
-            tr, va, _ = split_by_speaker(self.source.speakers, validation_fraction, split_seed)
-            self.pool = tr if split == "train" else va
-        else:
-            tr, va = split_train_validation(n_file, validation_fraction, split_seed)
-            self.pool = tr if split == "train" else va
+        self.pool = _split_pool(
+            self.source, split, validation_split, validation_fraction, split_seed
+        )
         self.validation_split = validation_split
         if len(self.pool) == 0:
             raise ValueError(

@@ -350,6 +350,19 @@ def neuronio_metrics_from_predictions(
     )
 
 
+def _signed_inputs(
+    files: Sequence[NeuronIOFile], chunk: Sequence[SimRef], T: int, n_in: int
+) -> np.ndarray:
+    """``(T, len(chunk), n_in)`` float32 inputs of the simulations ``chunk``: +1 at an
+    excitatory input spike, -1 at an inhibitory one, 0 elsewhere."""
+    x = np.zeros((T, len(chunk), n_in), dtype=np.float32)
+    for j, (fi, si) in enumerate(chunk):
+        f = files[fi]
+        times, rows = f.input_events(si)
+        x[times, j, rows] = np.where(rows < f.num_segments, 1.0, -1.0)
+    return x
+
+
 def evaluate_neuronio(
     model: ModelFn,
     data: Sequence[NeuronIOFile] | Any,
@@ -404,13 +417,10 @@ def evaluate_neuronio(
     soma_pred = np.zeros((S, T))
     for a in range(0, S, sims_per_call):
         chunk = refs[a : a + sims_per_call]
-        x = np.zeros((T, len(chunk), n_in), dtype=np.float32)
+        x = _signed_inputs(files, chunk, T, n_in)
         for j, (fi, si) in enumerate(chunk):
-            f = files[fi]
-            times, rows = f.input_events(si)
-            x[times, j, rows] = np.where(rows < f.num_segments, 1.0, -1.0)
-            spikes[a + j] = f.output_raster(si)
-            soma[a + j] = f.soma_voltage_mv[si]
+            spikes[a + j] = files[fi].output_raster(si)
+            soma[a + j] = files[fi].soma_voltage_mv[si]
         p, v = predict_stitched(
             model,
             torch.from_numpy(x).to(device),

@@ -202,8 +202,6 @@ def write_shd_file(
         ValueError / TypeError: inconsistent lengths, unsorted or negative times, channel
             ids out of range, labels out of range, bad metadata.
     """
-    import h5py
-
     if time_dtype not in _TIME_DTYPES:
         raise ValueError(f"time_dtype: expected one of {_TIME_DTYPES}, got {time_dtype!r}")
     if not isinstance(num_channels, (int, np.integer)) or not 0 < num_channels <= 65536:
@@ -217,6 +215,25 @@ def write_shd_file(
     keys_arr = _string_array("keys", SHD_CLASS_NAMES if keys is None else keys)
     if len(keys_arr) == 0:
         raise ValueError("keys: expected at least one class name, got an empty sequence")
+    labels_arr, speakers_arr = _label_arrays(labels, speakers, len(keys_arr))
+    tdt = np.dtype(time_dtype)
+    checked = [
+        _check_sample(i, t, u, int(num_channels), tdt)
+        for i, (t, u) in enumerate(zip(times, units, strict=True))
+    ]
+    meta_arrays = _meta_arrays(meta_info)
+    with atomic_path(path) as tmp:
+        _write_h5(
+            tmp, checked, labels_arr, speakers_arr, keys_arr, meta_arrays,
+            int(num_channels), tdt, compression,
+        )  # fmt: skip
+
+
+def _label_arrays(
+    labels: Sequence[int], speakers: Sequence[int], num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` and ``speakers`` as 1-D integer arrays, checked: labels in
+    ``[0, num_classes)``, speaker ids in ``[0, 65536)``."""
     labels_arr = np.asarray(labels)
     speakers_arr = np.asarray(speakers)
     for name, arr in (("labels", labels_arr), ("speakers", speakers_arr)):
@@ -224,9 +241,9 @@ def write_shd_file(
             raise ValueError(f"{name}: expected a 1-D sequence of integers, got shape {arr.shape}")
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"{name}: expected integers, got dtype {arr.dtype}")
-    if labels_arr.size and (labels_arr.min() < 0 or labels_arr.max() >= len(keys_arr)):
+    if labels_arr.size and (labels_arr.min() < 0 or labels_arr.max() >= num_classes):
         raise ValueError(
-            f"labels: expected values in [0, {len(keys_arr)}) (one per class name in keys), got "
+            f"labels: expected values in [0, {num_classes}) (one per class name in keys), got "
             f"range [{int(labels_arr.min())}, {int(labels_arr.max())}]"
         )
     if speakers_arr.size and (speakers_arr.min() < 0 or speakers_arr.max() >= 65536):
@@ -234,12 +251,12 @@ def write_shd_file(
             f"speakers: expected ids in [0, 65536), got range [{int(speakers_arr.min())}, "
             f"{int(speakers_arr.max())}]"
         )
-    tdt = np.dtype(time_dtype)
-    checked = [
-        _check_sample(i, t, u, int(num_channels), tdt)
-        for i, (t, u) in enumerate(zip(times, units, strict=True))
-    ]
+    return labels_arr, speakers_arr
 
+
+def _meta_arrays(meta_info: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """Per-speaker metadata as arrays: strings as object arrays (stored as UTF-8), numbers
+    with their numpy dtype; ValueError on bad names or values."""
     meta_arrays: dict[str, np.ndarray] = {}
     for key, values in (meta_info or {}).items():
         if not isinstance(key, str) or not key or "/" in key:
@@ -255,29 +272,45 @@ def write_shd_file(
                     f"shape {arr.shape} dtype {arr.dtype}"
                 )
             meta_arrays[key] = arr
+    return meta_arrays
+
+
+def _write_h5(
+    tmp: Path,
+    checked: Sequence[tuple[np.ndarray, np.ndarray]],
+    labels_arr: np.ndarray,
+    speakers_arr: np.ndarray,
+    keys_arr: np.ndarray,
+    meta_arrays: Mapping[str, np.ndarray],
+    num_channels: int,
+    tdt: np.dtype,
+    compression: str | None,
+) -> None:
+    """Write the checked samples and metadata to ``tmp`` in SHD's layout."""
+    import h5py
 
     str_dt = h5py.string_dtype("utf-8")
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            spikes = f.create_group("spikes")
-            d_t = spikes.create_dataset("times", (n,), dtype=h5py.vlen_dtype(tdt))
-            d_u = spikes.create_dataset("units", (n,), dtype=h5py.vlen_dtype(np.uint16))
-            for i, (t, u) in enumerate(checked):
-                d_t[i] = t
-                d_u[i] = u
-            f.create_dataset("labels", data=labels_arr.astype(np.uint16), compression=compression)
-            extra = f.create_group("extra")
-            extra.create_dataset(
-                "speaker", data=speakers_arr.astype(np.uint16), compression=compression
-            )
-            extra.create_dataset("keys", data=keys_arr, dtype=str_dt)
-            meta = extra.create_group("meta_info")
-            for key, arr in meta_arrays.items():
-                if arr.dtype == object:
-                    meta.create_dataset(key, data=arr, dtype=str_dt)
-                else:
-                    meta.create_dataset(key, data=arr)
-            f.attrs["num_channels"] = int(num_channels)
+    n = len(checked)
+    with h5py.File(tmp, "w") as f:
+        spikes = f.create_group("spikes")
+        d_t = spikes.create_dataset("times", (n,), dtype=h5py.vlen_dtype(tdt))
+        d_u = spikes.create_dataset("units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+        for i, (t, u) in enumerate(checked):
+            d_t[i] = t
+            d_u[i] = u
+        f.create_dataset("labels", data=labels_arr.astype(np.uint16), compression=compression)
+        extra = f.create_group("extra")
+        extra.create_dataset(
+            "speaker", data=speakers_arr.astype(np.uint16), compression=compression
+        )
+        extra.create_dataset("keys", data=keys_arr, dtype=str_dt)
+        meta = extra.create_group("meta_info")
+        for key, arr in meta_arrays.items():
+            if arr.dtype == object:
+                meta.create_dataset(key, data=arr, dtype=str_dt)
+            else:
+                meta.create_dataset(key, data=arr)
+        f.attrs["num_channels"] = int(num_channels)
 
 
 def _decode(values: np.ndarray) -> np.ndarray:

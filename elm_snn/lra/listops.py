@@ -26,7 +26,6 @@ Command line: ``elm-snn data listops --out DIR --seed S [--num-train N ...]``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import random
@@ -43,8 +42,6 @@ __all__ = [
     "evaluate_tree",
     "tree_to_source",
     "generate_listops",
-    "add_arguments",
-    "run_from_args",
 ]
 
 OPERATORS = ("[MAX", "[MIN", "[MED", "[SM")
@@ -201,20 +198,16 @@ def _note(message: str) -> None:
 def _generate_into(out: Path, cfg: ListOpsConfig, force: bool, progress: bool) -> dict[str, Any]:
     """:func:`generate_listops` once ``out`` is locked."""
     from elm_snn._io import atomic_write_text
+    from elm_snn._manifest import matching_manifest
     from elm_snn._progress import progress as progress_bar
     from elm_snn._progress import progress_enabled
 
     manifest_path = out / "listops.json"
     wanted = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(cfg)}
-    if not force and manifest_path.is_file():
-        try:
-            old = json.loads(manifest_path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if {k: old.get(k) for k in wanted} == wanted and all(
-            _split_file(out, s).is_file() for s in FILE_SPLITS
-        ):
-            return {**old, "reused": True}
+    files = [_split_file(out, s).name for s in FILE_SPLITS]
+    old = None if force else matching_manifest(manifest_path, wanted, files=files)
+    if old is not None:
+        return {**old, "reused": True}
     t0 = time.perf_counter()
     counts = {"train": cfg.num_train, "val": cfg.num_val, "test": cfg.num_test}
     stats: dict[str, Any] = {}
@@ -250,43 +243,3 @@ def _generate_into(out: Path, cfg: ListOpsConfig, force: bool, progress: bool) -
     manifest = {**wanted, "splits": stats, "seconds": round(time.perf_counter() - t0, 3)}
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return {**manifest, "reused": False}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``elm-snn data listops`` options to ``parser``."""
-    d = ListOpsConfig()
-    parser.add_argument("--out", required=True, help="output folder for basic_*.tsv")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--num-train", type=int, default=d.num_train, help="training samples")
-    parser.add_argument("--num-val", type=int, default=d.num_val, help="validation samples")
-    parser.add_argument("--num-test", type=int, default=d.num_test, help="test samples")
-    parser.add_argument(
-        "--min-length", type=int, default=d.min_length, help="shortest tree length (LRA 500)"
-    )
-    parser.add_argument(
-        "--max-length", type=int, default=d.max_length, help="longest tree length (LRA 2000)"
-    )
-    parser.add_argument("--max-depth", type=int, default=d.max_depth, help="nesting (LRA 10)")
-    parser.add_argument(
-        "--max-args", type=int, default=d.max_args, help="arguments per operator (LRA 10)"
-    )
-    parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``elm-snn data listops``; returns the exit status."""
-    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
-    cfg = ListOpsConfig(
-        num_train=args.num_train,
-        num_val=args.num_val,
-        num_test=args.num_test,
-        min_length=args.min_length,
-        max_length=args.max_length,
-        max_depth=args.max_depth,
-        max_args=args.max_args,
-        seed=args.seed,
-    )
-    manifest = generate_listops(args.out, cfg, force=args.force, progress=not args.quiet)
-    print(json.dumps(manifest, indent=2))
-    return 0

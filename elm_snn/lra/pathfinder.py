@@ -43,7 +43,6 @@ Command line: ``elm-snn data pathfinder --out DIR --resolution {32,64,128} --see
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -62,8 +61,6 @@ __all__ = [
     "generate_pathfinder",
     "difficulty_folder",
     "find_pathfinder_folders",
-    "add_arguments",
-    "run_from_args",
 ]
 
 RESOLUTIONS = (32, 64, 128)
@@ -363,18 +360,15 @@ def _generate_into(
     from PIL import Image
 
     from elm_snn._io import atomic_path, atomic_write_text
+    from elm_snn._manifest import matching_manifest
     from elm_snn._progress import progress as progress_bar
     from elm_snn._progress import progress_enabled
 
     manifest_path = root / "pathfinder.json"
     wanted = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(cfg)}
-    if not force and manifest_path.is_file():
-        try:
-            old = json.loads(manifest_path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if {k: old.get(k) for k in wanted} == wanted:
-            return {**old, "reused": True}
+    old = None if force else matching_manifest(manifest_path, wanted)
+    if old is not None:
+        return {**old, "reused": True}
     t0 = time.perf_counter()
     labels = _labels(cfg)
     lines: dict[int, list[str]] = {}
@@ -405,37 +399,3 @@ def _generate_into(
     }
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return {**manifest, "reused": False}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``elm-snn data pathfinder`` options to ``parser``."""
-    parser.add_argument("--out", required=True, help="output folder (pathfinder{R}/... inside)")
-    parser.add_argument(
-        "--resolution", type=int, choices=RESOLUTIONS, default=32, help="image side (default 32)"
-    )
-    parser.add_argument(
-        "--difficulty",
-        choices=tuple(DIFFICULTIES),
-        default="hard",
-        help="paddles per target contour: easy 6, medium 9, hard 14 (default, LRA's)",
-    )
-    parser.add_argument("--num", type=int, default=2000, help="images (default 2000)")
-    parser.add_argument("--per-folder", type=int, default=1000, help="images per imgs/ folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``elm-snn data pathfinder``; returns the exit status."""
-    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
-    cfg = PathfinderConfig(
-        resolution=args.resolution,
-        difficulty=args.difficulty,
-        num_images=args.num,
-        per_folder=args.per_folder,
-        seed=args.seed,
-    )
-    manifest = generate_pathfinder(args.out, cfg, force=args.force, progress=not args.quiet)
-    print(json.dumps(manifest, indent=2))
-    return 0

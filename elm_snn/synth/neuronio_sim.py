@@ -56,12 +56,10 @@ spike trains in ``_neuronio_inputs``, the NEURON cell and :func:`simulate` in
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -87,8 +85,6 @@ __all__ = [
     "neuronio_params",
     "simulate",
     "generate_neuronio_sim",
-    "add_arguments",
-    "run_from_args",
 ]
 
 from elm_snn.synth._neuronio_cell import _worker_init, _worker_run, simulate
@@ -193,14 +189,6 @@ def _definition(config: NeuronIOSimConfig, seed: int, sims_per_file: int) -> dic
         "neuron_version": str(neuron.__version__),
         "mechanisms_sha256": mods.hexdigest(),
     }
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
@@ -394,16 +382,13 @@ def _reusable_files(
 ) -> dict[str, dict[str, Any]]:
     """The listed files still planned and intact (size and SHA-256 as recorded); every
     other listed file is removed."""
+    from elm_snn._manifest import file_intact
+
     planned = {p["name"] for p in plan}
     kept: dict[str, dict[str, Any]] = {}
     for name, entry in listed.items():
         path = out / name
-        if (
-            name in planned
-            and path.is_file()
-            and path.stat().st_size == entry.get("bytes")
-            and _sha256_file(path) == entry.get("sha256")
-        ):
+        if name in planned and file_intact(path, entry.get("sha256"), entry.get("bytes", -1)):
             kept[name] = entry
         else:
             path.unlink(missing_ok=True)
@@ -467,6 +452,7 @@ def _write_file(
     out: Path, planned: dict[str, Any], results: list[SimResult], params: dict[str, Any]
 ) -> dict[str, Any]:
     """Write one NeuronIO pickle file; return its manifest entry."""
+    from elm_snn._manifest import file_sha256
     from elm_snn.data.neuronio import write_neuronio_pickle
 
     path = out / planned["name"]
@@ -474,70 +460,7 @@ def _write_file(
     return {
         **planned,
         "bytes": path.stat().st_size,
-        "sha256": _sha256_file(path),
+        "sha256": file_sha256(path),
         "cpu_s": float(sum(r.cpu_s for r in results)),
         "output_spikes": int(sum(r.output_spike_times_ms.size for r in results)),
     }
-
-
-# ----------------------------------------------------------------------------------------
-# command line: elm-snn data neuronio-sim
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of ``elm-snn data neuronio-sim`` to ``parser``."""
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument(
-        "--cell",
-        choices=CELLS,
-        default="active",
-        help="active: L5PC-like cell with the channels of Hay et al. 2011 (default); "
-        "passive: passive dendrites, hh at soma and axon (the cell before issue 24)",
-    )
-    parser.add_argument("--n-sims", type=int, default=128, help="number of simulations")
-    parser.add_argument(
-        "--duration-s", type=float, default=6.0, help="seconds per simulation (whole ms)"
-    )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--seed", type=int, default=0, help="global random seed")
-    parser.add_argument(
-        "--sims-per-file", type=int, default=128, help="simulations per file (real data: 128)"
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace data of a different definition in --out (only files in its manifest)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``elm-snn data neuronio-sim`` with parsed arguments; return the exit code."""
-    try:
-        config = NeuronIOSimConfig(cell=args.cell, duration_ms=round(args.duration_s * 1000.0, 6))
-        t0 = time.perf_counter()
-        paths = generate_neuronio_sim(
-            args.out,
-            args.n_sims,
-            seed=args.seed,
-            config=config,
-            workers=args.workers,
-            sims_per_file=args.sims_per_file,
-            overwrite=args.overwrite,
-            progress=None if args.quiet else (lambda msg: print(msg, file=sys.stderr)),
-        )
-    except (ValueError, TypeError, RuntimeError) as exc:
-        from elm_snn.train.cli import _one_line  # the format of every elm-snn error
-
-        print(f"elm-snn: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    manifest = json.loads((Path(args.out) / MANIFEST_NAME).read_text(encoding="utf-8"))
-    spikes = sum(e["output_spikes"] for e in manifest["files"])
-    cpu = sum(e["cpu_s"] for e in manifest["files"])
-    print(
-        f"{len(paths)} file(s), {args.n_sims} simulations of {config.n_ms} ms in {args.out} "
-        f"({time.perf_counter() - t0:.1f} s now); output rate "
-        f"{spikes / (args.n_sims * config.n_ms / 1000.0):.2f} Hz; "
-        f"{cpu / args.n_sims:.2f} CPU s per simulation when generated"
-    )
-    return 0

@@ -31,9 +31,7 @@ Command line: ``elm-snn data spoken-digits --out DIR --per-class N --seed S [--w
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -46,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from elm_snn._validation import check_int
+from elm_snn.synth._spoken_digits_config import SHD_NUM_TEST, SHD_NUM_TRAIN, SpokenDigitsConfig
 from elm_snn.synth._utterances import (
     BUCKET_SAMPLES,
     COCHLEA_RATE_HZ,
@@ -68,12 +67,13 @@ __all__ = [
     "ENGLISH_DIGITS",
     "GERMAN_DIGITS",
     "MAX_FORMANT_SCALE",
+    "SHD_NUM_TEST",
+    "SHD_NUM_TRAIN",
     "Speaker",
+    "SpokenDigitsConfig",
     "SpokenDigitsSummary",
     "default_speakers",
     "generate_spoken_digits",
-    "add_arguments",
-    "run_from_args",
 ]
 
 MANIFEST_NAME = "spoken_digits.json"
@@ -89,9 +89,6 @@ DEFAULT_PITCH = (35, 65)
 DEFAULT_PITCH_RANGE = (40, 70)
 DEFAULT_RATE_WPM = (86, 110)
 DEFAULT_FORMANT_SCALE = (0.96, 1.04)
-#: Size of the real SHD (Cramer et al. 2020): training and test samples.
-SHD_NUM_TRAIN = 8156
-SHD_NUM_TEST = 2264
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,29 +246,17 @@ def _check_out_dir(out_dir: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------------------
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _try_reuse(out: Path, params: dict[str, Any]) -> SpokenDigitsSummary | None:
+    """The summary of the files in ``out`` if its manifest has these ``params`` and both
+    files still have their recorded hashes, else ``None``."""
+    from elm_snn._manifest import matching_manifest
+
     manifest = out / MANIFEST_NAME
-    if not manifest.is_file():
+    data = matching_manifest(
+        manifest, {"params": params}, files=("shd_train.h5", "shd_test.h5"), hashes="files"
+    )
+    if data is None:
         return None
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if data.get("params") != params:
-        return None
-    files = data.get("files", {})
-    for name in ("shd_train.h5", "shd_test.h5"):
-        path = out / name
-        if not path.is_file() or files.get(name) != _file_sha256(path):
-            return None
     return SpokenDigitsSummary(
         train_path=out / "shd_train.h5",
         test_path=out / "shd_test.h5",
@@ -295,6 +280,7 @@ def _write_splits(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, str]]:
     """Write both SHD files; return per-split statistics (with a per-speaker breakdown),
     sample counts and file hashes."""
+    from elm_snn._manifest import file_sha256
     from elm_snn.data.shd_format import write_shd_file
 
     meta = {
@@ -330,30 +316,127 @@ def _write_splits(
             per_speaker[str(spk)] = _split_stats([times[k] for k in mine], [units[k] for k in mine])
         stats[split]["per_speaker"] = per_speaker
         counts[split] = len(idx)
-        hashes[path.name] = _file_sha256(path)
+        hashes[path.name] = file_sha256(path)
     return stats, counts, hashes
+
+
+def _config_with(config: SpokenDigitsConfig | None, fields: dict[str, Any]) -> SpokenDigitsConfig:
+    """``config`` (default :class:`SpokenDigitsConfig`) with ``fields`` replaced; TypeError
+    naming an unknown field."""
+    if config is None:
+        config = SpokenDigitsConfig()
+    if not isinstance(config, SpokenDigitsConfig):
+        raise TypeError(f"config: expected a SpokenDigitsConfig, got {type(config).__name__}")
+    known = {f.name for f in dataclasses.fields(SpokenDigitsConfig)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise TypeError(
+            f"generate_spoken_digits: unknown argument(s) {unknown}; the config's fields are "
+            f"{sorted(known)}"
+        )
+    return dataclasses.replace(config, **fields) if fields else config
+
+
+def _check_sizes(cfg: SpokenDigitsConfig) -> dict[str, list[int]]:
+    """Per-class utterance counts of each split (checking the size fields)."""
+    per_class = check_int("per_class", cfg.per_class, minimum=1)
+    check_int("seed", cfg.seed, minimum=0)
+    test_per_class = cfg.test_per_class
+    if test_per_class is None:
+        test_per_class = max(1, round(per_class / 4))
+    test_per_class = check_int("test_per_class", test_per_class, minimum=1)
+    return {
+        "train": [per_class] * 20
+        if cfg.num_train is None
+        else _check_counts("num_train", cfg.num_train),
+        "test": [test_per_class] * 20
+        if cfg.num_test is None
+        else _check_counts("num_test", cfg.num_test),
+    }
+
+
+def _check_sound(cfg: SpokenDigitsConfig) -> _Jitter:
+    """Check the channels, jitters, margin and time dtype; return the jitters."""
+    check_int("num_channels", cfg.num_channels, minimum=1)
+    jitter = _Jitter(
+        rate=_check_fraction("rate_jitter", cfg.rate_jitter),
+        pitch=check_int("pitch_jitter", cfg.pitch_jitter, minimum=0),
+        formant=_check_fraction("formant_jitter", cfg.formant_jitter),
+    )
+    margin_ms = cfg.margin_ms
+    if isinstance(margin_ms, bool) or not isinstance(margin_ms, (int, float)):
+        raise TypeError(f"margin_ms: expected a number, got {type(margin_ms).__name__}")
+    if not (math.isfinite(margin_ms) and margin_ms >= 0):
+        raise ValueError(f"margin_ms: expected a finite number >= 0, got {margin_ms!r}")
+    if cfg.time_dtype not in ("float16", "float32", "float64"):
+        raise ValueError(
+            f"time_dtype: expected one of ['float16', 'float32', 'float64'], got {cfg.time_dtype!r}"
+        )
+    return jitter
+
+
+def _check_voices(cfg: SpokenDigitsConfig, jitter: _Jitter) -> tuple[list[Speaker], list[int]]:
+    """The speakers (default or given, checked against eSpeak NG) and the indices of the
+    test-only ones (the last ``test_speakers``)."""
+    speakers = cfg.speakers
+    if speakers is None:
+        speakers = default_speakers(cfg.num_speakers, cfg.seed)
+    else:
+        if isinstance(speakers, (str, bytes)) or not isinstance(speakers, Sequence):
+            raise TypeError(
+                f"speakers: expected a sequence of Speaker, got {type(speakers).__name__}"
+            )
+        speakers = list(speakers)
+    test_speakers = check_int("test_speakers", cfg.test_speakers, minimum=1)
+    if test_speakers >= len(speakers):
+        raise ValueError(
+            f"test_speakers: expected fewer than the {len(speakers)} speakers (at least one "
+            f"must remain for training), got {test_speakers}"
+        )
+    _check_speakers(speakers, jitter.rate, jitter.pitch, jitter.formant)
+    return speakers, list(range(len(speakers) - test_speakers, len(speakers)))
+
+
+def _manifest_params(
+    cfg: SpokenDigitsConfig,
+    counts: dict[str, list[int]],
+    speakers: Sequence[Speaker],
+    test_ids: list[int],
+    jitter: _Jitter,
+) -> dict[str, Any]:
+    """The ``params`` of the manifest: everything the files depend on (the installed
+    eSpeak NG included), compared on reuse."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        espeak_version = version("espeakng-loader")
+    except PackageNotFoundError:  # pragma: no cover - depends on the environment
+        espeak_version = "unknown"
+    return {
+        "format_version": _FORMAT_VERSION,
+        "train_per_class": counts["train"],
+        "test_per_class": counts["test"],
+        "seed": int(cfg.seed),
+        "speakers": [dataclasses.asdict(s) for s in speakers],
+        "test_speakers": test_ids,
+        "num_channels": int(cfg.num_channels),
+        "rate_jitter": jitter.rate,
+        "pitch_jitter": jitter.pitch,
+        "formant_jitter": jitter.formant,
+        "margin_ms": float(cfg.margin_ms),
+        "time_dtype": cfg.time_dtype,
+        "espeakng_loader": espeak_version,
+    }
 
 
 def generate_spoken_digits(
     out_dir: str | os.PathLike,
-    per_class: int = 20,
-    seed: int = 0,
-    workers: int = 1,
+    config: SpokenDigitsConfig | None = None,
     *,
-    test_per_class: int | None = None,
-    num_train: int | None = None,
-    num_test: int | None = None,
-    speakers: Sequence[Speaker] | None = None,
-    num_speakers: int = 12,
-    test_speakers: int = 2,
-    num_channels: int = 700,
-    rate_jitter: float = 0.06,
-    pitch_jitter: int = 5,
-    formant_jitter: float = 0.06,
-    margin_ms: float = 40.0,
-    time_dtype: str = "float16",
+    workers: int = 1,
     force: bool = False,
     progress: bool = False,
+    **fields: Any,
 ) -> SpokenDigitsSummary:
     """Generate ``out_dir/shd_train.h5`` and ``out_dir/shd_test.h5`` (SHD's layout).
 
@@ -363,30 +446,19 @@ def generate_spoken_digits(
     are in seconds in the files (SHD's convention), on a 1/24000 s grid before the float16
     rounding that real SHD also has.
 
+    Example::
+
+        generate_spoken_digits("data/digits", SpokenDigitsConfig(per_class=40, seed=1))
+        generate_spoken_digits("data/digits", per_class=40, seed=1)  # the same
+
     Args:
         out_dir: output folder (created if needed).
-        per_class: training utterances per class (>= 1).
-        seed: seed of everything random (>= 0).
+        config: what to generate (:class:`SpokenDigitsConfig`; default its defaults).
         workers: processes to use (>= 1); the files do not depend on it.
-        test_per_class: test utterances per class; default ``max(1, round(per_class / 4))``
-            (SHD: 2264 test vs 8156 training samples).
-        num_train: total training samples instead of ``per_class`` (>= 20; split over the
-            classes as evenly as possible). ``SHD_NUM_TRAIN`` gives SHD's size.
-        num_test: total test samples instead of ``test_per_class`` (``SHD_NUM_TEST``).
-        speakers: the speakers; default :func:`default_speakers` ``(num_speakers, seed)``.
-        num_speakers: number of default speakers (ignored when ``speakers`` is given).
-        test_speakers: how many speakers (the last ones) are held out for the test file.
-        num_channels: cochlea channels (SHD: 700; fewer only for quick experiments).
-        rate_jitter: relative jitter of the speaking rate per utterance (uniform +-).
-        pitch_jitter: jitter of the pitch per utterance (uniform integer +-, eSpeak units).
-        formant_jitter: relative jitter of the formant scale per utterance (uniform +-):
-            no speaker says a word twice with quite the same vocal tract.
-        margin_ms: silence kept before and after the speech before padding.
-        time_dtype: on-disk dtype of spike times (``"float16"`` as real SHD, or
-            ``"float32"``/``"float64"``).
         force: regenerate even when a manifest says the files match (and ignore the
             results an interrupted run saved).
         progress: print progress to stderr (a bar with the rate and ETA for the cochlea).
+        **fields: :class:`SpokenDigitsConfig` fields that replace those of ``config``.
 
     Returns:
         :class:`SpokenDigitsSummary`; ``stats[split]["per_speaker"]`` breaks the statistics
@@ -396,69 +468,13 @@ def generate_spoken_digits(
         ValueError / TypeError: bad arguments (named in the message), unknown voice or
             variant, ``out_dir`` not writable.
     """
-    per_class = check_int("per_class", per_class, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
+    cfg = _config_with(config, fields)
+    counts = _check_sizes(cfg)
     workers = check_int("workers", workers, minimum=1)
-    if test_per_class is None:
-        test_per_class = max(1, round(per_class / 4))
-    test_per_class = check_int("test_per_class", test_per_class, minimum=1)
-    counts = {
-        "train": [per_class] * 20 if num_train is None else _check_counts("num_train", num_train),
-        "test": [test_per_class] * 20 if num_test is None else _check_counts("num_test", num_test),
-    }
-    num_channels = check_int("num_channels", num_channels, minimum=1)
-    jitter = _Jitter(
-        rate=_check_fraction("rate_jitter", rate_jitter),
-        pitch=check_int("pitch_jitter", pitch_jitter, minimum=0),
-        formant=_check_fraction("formant_jitter", formant_jitter),
-    )
-    if isinstance(margin_ms, bool) or not isinstance(margin_ms, (int, float)):
-        raise TypeError(f"margin_ms: expected a number, got {type(margin_ms).__name__}")
-    if not (math.isfinite(margin_ms) and margin_ms >= 0):
-        raise ValueError(f"margin_ms: expected a finite number >= 0, got {margin_ms!r}")
-    if time_dtype not in ("float16", "float32", "float64"):
-        raise ValueError(
-            f"time_dtype: expected one of ['float16', 'float32', 'float64'], got {time_dtype!r}"
-        )
-    if speakers is None:
-        speakers = default_speakers(num_speakers, seed)
-    else:
-        if isinstance(speakers, (str, bytes)) or not isinstance(speakers, Sequence):
-            raise TypeError(
-                f"speakers: expected a sequence of Speaker, got {type(speakers).__name__}"
-            )
-        speakers = list(speakers)
-    test_speakers = check_int("test_speakers", test_speakers, minimum=1)
-    if test_speakers >= len(speakers):
-        raise ValueError(
-            f"test_speakers: expected fewer than the {len(speakers)} speakers (at least one "
-            f"must remain for training), got {test_speakers}"
-        )
-    _check_speakers(speakers, jitter.rate, jitter.pitch, jitter.formant)
+    jitter = _check_sound(cfg)
+    speakers, test_ids = _check_voices(cfg, jitter)
     out = _check_out_dir(out_dir)
-
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        espeak_version = version("espeakng-loader")
-    except PackageNotFoundError:  # pragma: no cover - depends on the environment
-        espeak_version = "unknown"
-    test_ids = list(range(len(speakers) - test_speakers, len(speakers)))
-    params: dict[str, Any] = {
-        "format_version": _FORMAT_VERSION,
-        "train_per_class": counts["train"],
-        "test_per_class": counts["test"],
-        "seed": seed,
-        "speakers": [dataclasses.asdict(s) for s in speakers],
-        "test_speakers": test_ids,
-        "num_channels": num_channels,
-        "rate_jitter": jitter.rate,
-        "pitch_jitter": jitter.pitch,
-        "formant_jitter": jitter.formant,
-        "margin_ms": float(margin_ms),
-        "time_dtype": time_dtype,
-        "espeakng_loader": espeak_version,
-    }
+    params = _manifest_params(cfg, counts, speakers, test_ids, jitter)
     from elm_snn._locks import GENERATOR_LOCK_WAIT_S, folder_lock
 
     def note(message: str) -> None:
@@ -529,6 +545,29 @@ def _generate_locked(
         "utterances": float(len(plan)),
         "workers": float(workers),
     }
+    summary = _write_manifest(out, params, hashes, sizes, stats, timing)
+    partial.clear()
+    if progress:
+        print(
+            f"spoken digits: wrote {sizes['train']} train / {sizes['test']} test samples to "
+            f"{out} in {timing['total_s']:.1f} s",
+            file=sys.stderr,
+        )
+    return summary
+
+
+def _write_manifest(
+    out: Path,
+    params: dict[str, Any],
+    hashes: dict[str, str],
+    sizes: dict[str, int],
+    stats: dict[str, dict[str, Any]],
+    timing: dict[str, float],
+) -> SpokenDigitsSummary:
+    """Write ``out/spoken_digits.json`` (what :func:`_try_reuse` checks) after the files;
+    return the summary of the new files."""
+    from elm_snn._io import atomic_write_text
+
     manifest = {
         "params": params,
         "files": hashes,
@@ -537,16 +576,7 @@ def _generate_locked(
         "stats": stats,
         "timing": timing,
     }
-    from elm_snn._io import atomic_write_text
-
     atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True))
-    partial.clear()
-    if progress:
-        print(
-            f"spoken digits: wrote {sizes['train']} train / {sizes['test']} test samples to "
-            f"{out} in {timing['total_s']:.1f} s",
-            file=sys.stderr,
-        )
     return SpokenDigitsSummary(
         train_path=out / "shd_train.h5",
         test_path=out / "shd_test.h5",
@@ -557,81 +587,3 @@ def _generate_locked(
         stats=stats,
         timing=timing,
     )
-
-
-# --------------------------------------------------------------------------------------
-# command line
-# --------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``elm-snn data spoken-digits`` options to ``parser``."""
-    parser.add_argument("--out", required=True, help="output folder for shd_train.h5 / shd_test.h5")
-    parser.add_argument(
-        "--per-class",
-        type=int,
-        default=20,
-        help="training utterances per class (default 20: 400 train + 100 test samples)",
-    )
-    parser.add_argument(
-        "--test-per-class",
-        type=int,
-        default=None,
-        help="test utterances per class (default: per-class / 4, at least 1)",
-    )
-    parser.add_argument(
-        "--num-train",
-        type=int,
-        default=None,
-        help="total training samples instead of --per-class (split evenly over the classes)",
-    )
-    parser.add_argument(
-        "--num-test", type=int, default=None, help="total test samples instead of --test-per-class"
-    )
-    parser.add_argument(
-        "--shd-sized",
-        action="store_true",
-        help=f"SHD's size: {SHD_NUM_TRAIN} train / {SHD_NUM_TEST} test samples (about 1.4 "
-        "CPU-hours, ~45 min on 2 idle cores; resumable if interrupted)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    parser.add_argument("--speakers", type=int, default=12, help="number of speakers (default 12)")
-    parser.add_argument(
-        "--test-speakers", type=int, default=2, help="held-out test-only speakers (default 2)"
-    )
-    parser.add_argument(
-        "--channels", type=int, default=700, help="cochlea channels (default 700, as SHD)"
-    )
-    parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    parser.add_argument("--quiet", action="store_true", help="no progress messages")
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``elm-snn data spoken-digits``; returns the exit status (0 on success)."""
-    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
-    summary = generate_spoken_digits(
-        args.out,
-        per_class=args.per_class,
-        seed=args.seed,
-        workers=args.workers,
-        test_per_class=args.test_per_class,
-        num_train=SHD_NUM_TRAIN if args.shd_sized else args.num_train,
-        num_test=SHD_NUM_TEST if args.shd_sized else args.num_test,
-        num_speakers=args.speakers,
-        test_speakers=args.test_speakers,
-        num_channels=args.channels,
-        force=args.force,
-        progress=not args.quiet,
-    )
-    info = {
-        "train": str(summary.train_path),
-        "test": str(summary.test_path),
-        "num_train": summary.num_train,
-        "num_test": summary.num_test,
-        "reused": summary.reused,
-        "stats": summary.stats,
-        "timing": summary.timing,
-    }
-    print(json.dumps(info, indent=2))
-    return 0

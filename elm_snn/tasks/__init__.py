@@ -14,11 +14,9 @@ Training goes through :func:`elm_snn.train.engine.train`.
 
 from __future__ import annotations
 
-from elm_snn.tasks.base import NonFiniteLossError, Task, TaskData
-from elm_snn.tasks.config import PRESETS, TASK_NAMES, RunConfig
-from elm_snn.tasks.lra_presets import LRA_MODELS, LRA_TASKS
-from elm_snn.tasks.models import MODEL_BUILDERS, SequenceModel, build_model, count_parameters
-from elm_snn.tasks.presets import resolve_config
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from elm_snn.tasks.registry import (
     NEURONIO_MODELS,
     SHD_MODELS,
@@ -27,6 +25,36 @@ from elm_snn.tasks.registry import (
     register_task,
     task_spec,
 )
+
+if TYPE_CHECKING:
+    from elm_snn.tasks.base import NonFiniteLossError, Task, TaskData
+    from elm_snn.tasks.config import PRESETS, TASK_NAMES, RunConfig
+    from elm_snn.tasks.lra_presets import LRA_MODELS, LRA_TASKS
+    from elm_snn.tasks.models import MODEL_BUILDERS, SequenceModel, build_model, count_parameters
+    from elm_snn.tasks.presets import resolve_config
+
+#: Where the names of the modules that import torch live (the configuration reads its
+#: defaults from the ELM layer). They load on first use (PEP 562), so that the registry,
+#: and with it the command line's task choices, imports without torch.
+_LAZY = {
+    **dict.fromkeys(("NonFiniteLossError", "Task", "TaskData"), "elm_snn.tasks.base"),
+    **dict.fromkeys(("PRESETS", "TASK_NAMES", "RunConfig"), "elm_snn.tasks.config"),
+    **dict.fromkeys(("LRA_MODELS", "LRA_TASKS"), "elm_snn.tasks.lra_presets"),
+    "resolve_config": "elm_snn.tasks.presets",
+    **dict.fromkeys(
+        ("MODEL_BUILDERS", "SequenceModel", "build_model", "count_parameters"),
+        "elm_snn.tasks.models",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LRA_MODELS",

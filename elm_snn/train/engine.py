@@ -88,6 +88,8 @@ from elm_snn.train.interrupts import (
     save_interrupted,
 )
 from elm_snn.train.modules import ELMSNNDataModule, ELMSNNModule, EpochSampler
+from elm_snn.train.provenance import git_commit
+from elm_snn.train.quiet import quiet_known_warnings
 from elm_snn.train.run_folder import (
     RUN_FILES,
     RUN_MARKER,
@@ -119,16 +121,6 @@ __all__ = [
     "SafeCheckpointIO",
     "save_interrupted",
 ]
-
-
-def _quiet_known_warnings() -> None:
-    """Silence Lightning warnings that do not apply to these runs (num_workers=0 is the
-    intended default for in-memory data; short epochs log less often than requested)."""
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    # train() itself refuses a folder holding another run (RunFolderError)
-    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
 
 
 def _make_trainer(
@@ -356,7 +348,7 @@ def _fit_and_test(
     csv_path = out / "logs" / "metrics.csv"
     try:
         with warnings.catch_warnings():
-            _quiet_known_warnings()
+            quiet_known_warnings()
             trainer.fit(
                 module,
                 datamodule=datamodule,
@@ -400,9 +392,7 @@ def _train(
 ) -> dict[str, Any]:
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg: expected a RunConfig, got {type(cfg).__name__}")
-    from elm_snn.train.reproduce import _git_commit
-
-    commit = _git_commit()  # the code this run starts with
+    commit = git_commit()  # the code this run starts with
     start = time.perf_counter()
     cpu_start = time.process_time()
     out = Path(out_dir) if out_dir is not None else default_run_dir(cfg)
@@ -573,7 +563,7 @@ def evaluate(
     dm = ELMSNNDataModule(cfg, data)
     trainer = _make_trainer(cfg, path.parent, [], fit=False)
     with warnings.catch_warnings():
-        _quiet_known_warnings()
+        quiet_known_warnings()
         if split == "test":
             res = trainer.test(module, datamodule=dm, verbose=False)
         else:

@@ -35,6 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from elm_snn.train.grid import grid_folder, run_points, summary_markdown, write_rows_csv
+from elm_snn.train.provenance import git_commit, run_info, run_info_markdown, write_run_info
+
 __all__ = [
     "SHD_GRID_DEFAULTS",
     "SHD_CSV_COLUMNS",
@@ -147,6 +150,146 @@ def paper_comparison_markdown(rows: Sequence[dict[str, Any]], task: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spoken_digit_data(
+    data_root: str | os.PathLike | None, per_class: int, progress: bool
+) -> tuple[Path, dict[str, Any]]:
+    """The data folder and the RunConfig values that select it: ``data_root`` (checked to
+    hold SHD's files) or the offline spoken digits of ``per_class`` utterances per class."""
+    if data_root is None:
+        from elm_snn.tasks.shd import synthetic_spoken_digits
+
+        root = synthetic_spoken_digits(int(per_class), progress=progress)
+        return Path(root), {"synthetic": True, "synthetic_size": int(per_class)}
+    from elm_snn.tasks.shd import check_shd_folder
+
+    root = check_shd_folder(data_root)
+    return Path(root), {"synthetic": False, "data_root": os.fspath(root)}
+
+
+def _speaker_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The per-test-speaker accuracy columns of ``rows``, by speaker id."""
+    return sorted(
+        {k for r in rows for k in r if k.startswith("test_accuracy_speaker")},
+        key=lambda k: int(k.rsplit("speaker", 1)[1]),
+    )
+
+
+def _data_stats(root: Path) -> dict[str, Any]:
+    """Each split's statistics from the offline generator's manifest, without the
+    per-speaker lists (empty for data without that manifest, such as real SHD)."""
+    manifest = root / "spoken_digits.json"
+    stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
+    return {
+        split: {k: v for k, v in st.items() if k != "per_speaker"}
+        for split, st in (stats or {}).items()
+    }
+
+
+def _task_section(task: str, task_rows: list[dict[str, Any]], out: Path, preset: str) -> list[str]:
+    """The results page's section of one task (table, readouts, the paper's ordering and
+    the plot, which it writes as ``out/<task>_accuracy_vs_bin_size.png``)."""
+    from elm_snn.tasks import get_task
+    from elm_snn.viz import plot_metric_vs_bin_size
+
+    chance = get_task(task).chance
+    png = f"{task}_accuracy_vs_bin_size.png"
+    plot_metric_vs_bin_size(
+        task_rows,
+        out / png,
+        metric="test_accuracy",
+        chance=chance,
+        title=f"{task}: test accuracy ({preset} preset)",
+    )
+    readouts = ", ".join(
+        f"{m} {r}" + (f" (logits x {scale:g})" if scale not in (None, 1.0) else "")
+        for m, r, scale in dict.fromkeys(
+            (x["model"], x.get("readout"), x.get("logit_scale")) for x in task_rows
+        )
+        if r
+    )
+    return [
+        f"## {task}",
+        "",
+        summary_markdown(task_rows, "test_accuracy", chance).rstrip("\n"),
+        "",
+        f"Readouts: {readouts}." if readouts else "",
+        "",
+        paper_comparison_markdown(task_rows, task).rstrip("\n"),
+        "",
+        f"![{task}: test accuracy against bin size]({png})",
+        "",
+    ]
+
+
+def _results_page(
+    rows: list[dict[str, Any]],
+    info: dict[str, Any],
+    out: Path,
+    *,
+    tasks: Sequence[str],
+    preset: str,
+    data_line: str,
+    skip: Sequence[tuple[str | None, str, float]],
+    overrides: dict[str, Any] | None,
+) -> str:
+    """``results.md``: provenance, what was left out, the budget, then one section per task
+    (:func:`_task_section`, which also draws its plot)."""
+    lines = [
+        f"# {' and '.join(_TASK_TITLES[t] for t in tasks)}: Fig. 5 ({preset} preset)",
+        "",
+        *run_info_markdown(info, data_line),
+        "- left out (task/model @ bin ms): "
+        + (", ".join(f"{t or 'both'}/{m} @ {b:g}" for t, m, b in skip) or "none"),
+        f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",
+        "",
+    ]
+    for task in tasks:
+        task_rows = [r for r in rows if r["task"] == task]
+        if task_rows:
+            lines += _task_section(task, task_rows, out, preset)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _check_grid(tasks: Sequence[str], models: Sequence[str], bin_sizes: Sequence[float]) -> None:
+    """ValueError unless ``tasks`` is a non-empty subset of the SHD tasks and ``models`` and
+    ``bin_sizes`` are not empty."""
+    bad = [t for t in tasks if t not in ("shd", "shd-adding")]
+    if bad or not tasks:
+        raise ValueError(f"tasks: expected a non-empty subset of ['shd', 'shd-adding'], got {bad}")
+    if not models or not bin_sizes:
+        raise ValueError("models, bin_sizes: each needs at least one value")
+
+
+def _grid_configs(
+    grid: Sequence[tuple[str, str, float, int]], preset: str, overrides: dict[str, Any]
+) -> list[tuple[str, Any]]:
+    """``(run name, RunConfig)`` of every grid point, all resolved (so checked) before the
+    first run starts; run names ``<task>/<model>-bin<B>ms-seed<S>``."""
+    from elm_snn.tasks import resolve_config
+
+    named = []
+    for task, model, b, seed in grid:
+        cfg = resolve_config(task, model, preset, bin_size_ms=b, seed=seed, **overrides)
+        named.append((f"{task}/{model}-bin{b:g}ms-seed{seed}", cfg))
+    return named
+
+
+def _write_results(
+    out: Path,
+    rows: list[dict[str, Any]],
+    info: dict[str, Any],
+    **page: Any,
+) -> None:
+    """Write ``results.csv`` (with the per-test-speaker columns), ``results.md`` and its
+    plots (:func:`_results_page` with ``page``), and ``run_info.json``."""
+    from elm_snn._io import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows_csv(out / "results.csv", rows, list(SHD_CSV_COLUMNS) + _speaker_columns(rows))
+    atomic_write_text(out / "results.md", _results_page(rows, info, out, **page))
+    write_run_info(out, info)
+
+
 def reproduce_shd(
     out_dir: str | os.PathLike,
     *,
@@ -188,50 +331,21 @@ def reproduce_shd(
         log: progress callable (default: stderr).
         progress: a progress bar over the runs, with an ETA, on stderr.
         overwrite: write into a folder holding another grid's results
-            (:func:`elm_snn.train.compare.grid_folder`).
+            (:func:`elm_snn.train.grid.grid_folder`).
 
     Returns:
         One row per run (``metrics.json`` plus ``task``), in grid order.
     """
-    from elm_snn.train.compare import grid_folder
-
     # one process per result folder; another grid's folder only with overwrite
     with grid_folder(out_dir, "reproduce shd", overwrite):
-        from elm_snn._io import atomic_write_text
-        from elm_snn.tasks import get_task, resolve_config
-        from elm_snn.train.compare import run_points, summary_markdown, write_rows_csv
-        from elm_snn.train.reproduce import _git_commit, run_info, run_info_markdown
-        from elm_snn.viz import plot_metric_vs_bin_size
-
-        bad = [t for t in tasks if t not in ("shd", "shd-adding")]
-        if bad or not tasks:
-            raise ValueError(
-                f"tasks: expected a non-empty subset of ['shd', 'shd-adding'], got {bad}"
-            )
-        if not models or not bin_sizes:
-            raise ValueError("models, bin_sizes: each needs at least one value")
-        data: dict[str, Any]
-        if data_root is None:
-            from elm_snn.tasks.shd import synthetic_spoken_digits
-
-            root = synthetic_spoken_digits(int(per_class), progress=progress)
-            data = {"synthetic": True, "synthetic_size": int(per_class)}
-        else:
-            from elm_snn.tasks.shd import check_shd_folder
-
-            root = check_shd_folder(data_root)
-            data = {"synthetic": False, "data_root": os.fspath(root)}
+        _check_grid(tasks, models, bin_sizes)
+        root, data = _spoken_digit_data(data_root, per_class, progress)
         grid = shd_grid(
             tasks, models, bin_sizes, extra_seeds, seeds_bin, SHD_GRID_DEFAULTS["seed_models"], skip
         )
-        named = []
-        for task, model, b, seed in grid:  # validate the whole grid before the first run starts
-            cfg = resolve_config(
-                task, model, preset, bin_size_ms=b, seed=seed, **{**(overrides or {}), **data}
-            )
-            named.append((f"{task}/{model}-bin{b:g}ms-seed{seed}", cfg))
+        named = _grid_configs(grid, preset, {**(overrides or {}), **data})
         out = Path(out_dir)
-        commit = _git_commit()  # the code the runs start with, not what is checked out at the end
+        commit = git_commit()  # the code the runs start with, not what is checked out at the end
         results = run_points(
             named,
             Path(runs_dir) if runs_dir is not None else out / "runs",
@@ -244,72 +358,15 @@ def reproduce_shd(
         rows = [
             _row(task, r, cfg) for (task, *_), (_, cfg), r in zip(grid, named, results, strict=True)
         ]
-        speaker_cols = sorted(
-            {k for r in rows for k in r if k.startswith("test_accuracy_speaker")},
-            key=lambda k: int(k.rsplit("speaker", 1)[1]),
-        )
-        out.mkdir(parents=True, exist_ok=True)
-        write_rows_csv(out / "results.csv", rows, list(SHD_CSV_COLUMNS) + speaker_cols)
-
-        manifest = Path(root) / "spoken_digits.json"
-        stats = json.loads(manifest.read_text())["stats"] if manifest.is_file() else None
         info = run_info(
-            command,
-            commit,
-            root,
-            preset,
-            overrides,
-            results,
-            data_stats={
-                split: {k: v for k, v in st.items() if k != "per_speaker"}
-                for split, st in (stats or {}).items()
-            },
-            grid=[list(p) for p in grid],
-        )
+            command, commit, root, preset, overrides, results,
+            data_stats=_data_stats(root), grid=[list(p) for p in grid],
+        )  # fmt: skip
         data_line = (
             f"offline spoken digits, {per_class} per class, seed 0" if data["synthetic"] else ""
         )
-        lines = [
-            f"# {' and '.join(_TASK_TITLES[t] for t in tasks)}: Fig. 5 ({preset} preset)",
-            "",
-            *run_info_markdown(info, data_line),
-            "- left out (task/model @ bin ms): "
-            + (", ".join(f"{t or 'both'}/{m} @ {b:g}" for t, m, b in skip) or "none"),
-            f"- budget: {', '.join(f'{k}={v}' for k, v in (overrides or {}).items()) or 'preset'}",
-            "",
-        ]
-        for task in tasks:
-            task_rows = [r for r in rows if r["task"] == task]
-            if not task_rows:
-                continue
-            chance = get_task(task).chance
-            png = f"{task}_accuracy_vs_bin_size.png"
-            plot_metric_vs_bin_size(
-                task_rows,
-                out / png,
-                metric="test_accuracy",
-                chance=chance,
-                title=f"{task}: test accuracy ({preset} preset)",
-            )
-            readouts = ", ".join(
-                f"{m} {r}" + (f" (logits x {scale:g})" if scale not in (None, 1.0) else "")
-                for m, r, scale in dict.fromkeys(
-                    (x["model"], x.get("readout"), x.get("logit_scale")) for x in task_rows
-                )
-                if r
-            )
-            lines += [
-                f"## {task}",
-                "",
-                summary_markdown(task_rows, "test_accuracy", chance).rstrip("\n"),
-                "",
-                f"Readouts: {readouts}." if readouts else "",
-                "",
-                paper_comparison_markdown(task_rows, task).rstrip("\n"),
-                "",
-                f"![{task}: test accuracy against bin size]({png})",
-                "",
-            ]
-        atomic_write_text(out / "results.md", "\n".join(lines).rstrip("\n") + "\n")
-        atomic_write_text(out / "run_info.json", json.dumps(info, indent=2) + "\n")
+        _write_results(
+            out, rows, info, tasks=tasks, preset=preset, data_line=data_line, skip=skip,
+            overrides=overrides,
+        )  # fmt: skip
         return rows

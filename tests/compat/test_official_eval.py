@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from elm_snn.cli import main
 from elm_snn.compat import evaluate_official_checkpoint, load_official_checkpoint
 from elm_snn.data import neuronio as nio
 from elm_snn.data.neuronio_eval import evaluate_neuronio
-from elm_snn.train.cli import main
 
 T = 1200
 

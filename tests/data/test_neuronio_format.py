@@ -259,13 +259,15 @@ def test_compact_round_trip_and_cli(tmp_path, sims, capsys):
     # CLI through the module hooks
     import argparse
 
+    from elm_snn.cli.data import neuronio_convert
+
     parser = argparse.ArgumentParser()
-    nio.add_arguments(parser)
+    neuronio_convert.add_arguments(parser)
     args = parser.parse_args([str(src), str(tmp_path / "dst2"), "--quiet"])
-    assert nio.run_from_args(args) == 0
+    assert neuronio_convert.run_from_args(args) == 0
     assert sorted(p.name for p in (tmp_path / "dst2").iterdir()) == ["a_sim__1.h5", "b_sim__2.h5"]
     # errors: one line through the command line's handler, exit status 2
-    from elm_snn.train.cli import main
+    from elm_snn.cli import main
 
     missing = tmp_path / "missing"
     assert main(["data", "neuronio-convert", str(missing), str(tmp_path / "dst3"), "--quiet"]) == 2

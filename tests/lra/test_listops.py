@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
+from elm_snn.cli import main
 from elm_snn.lra.listops import ListOpsConfig, generate_listops
-from elm_snn.train.cli import main
 
 
 def _value_of(source: str) -> int:

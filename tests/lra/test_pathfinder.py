@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from elm_snn.cli import main
 from elm_snn.lra.pathfinder import PathfinderConfig, draw_pathfinder_image, generate_pathfinder
-from elm_snn.train.cli import main
 
 
 def _blobs(img: np.ndarray, radius: int) -> int:

@@ -90,7 +90,7 @@ def test_selectable_in_the_tasks(task):
 
 @pytest.mark.slow
 def test_norse_baselines_train_in_compare(tmp_path, capsys):
-    from elm_snn.train.cli import main
+    from elm_snn.cli import main
     from tests.tiny import write_tiny_shd
 
     root = write_tiny_shd(tmp_path / "shd")

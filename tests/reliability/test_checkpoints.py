@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 import elm_snn.train.engine as engine
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.engine import (
     CheckpointError,
     ELMSNNModule,

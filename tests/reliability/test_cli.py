@@ -8,7 +8,7 @@ import json
 import pytest
 from reliability_helpers import tiny_cli_args
 
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 
 
 def _one_error_line(capsys) -> str:

@@ -12,7 +12,7 @@ import torch
 from reliability_helpers import tiny_cli_args
 
 from elm_snn._io import DiskFullError, atomic_path, atomic_write_text
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 
 _Usage = namedtuple("_Usage", "total used free")
 TORCH_WORDING = (

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from reliability_helpers import tiny_cli_args
 
+from elm_snn.cli import main
 from elm_snn.data import SHD
 from elm_snn.data.shd_format import SHDFormatError
-from elm_snn.train.cli import main
 from elm_snn.train.engine import train
 from tests.tiny import tiny_config, write_tiny_shd
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from reliability_helpers import run_python
 
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 
 #: what a hostile file may make a reader allocate (the promise is "under 500 MB")
 MAX_EXTRA_MB = 500

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from elm_snn._safe_torch import UnsafeCheckpointError, load_weights_only
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.engine import CheckpointError, evaluate, train
 from tests.tiny import tiny_config
 

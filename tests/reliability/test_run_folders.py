@@ -13,7 +13,7 @@ import pytest
 from reliability_helpers import REPO, tiny_cli_args
 
 from elm_snn._locks import LOCK_NAME, FolderLockedError, folder_lock
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.run_folder import RUN_MARKER
 from tests.tiny import tiny_config
 
@@ -116,7 +116,7 @@ def test_two_concurrent_trainings_never_mix_one_folder(shd_root, tmp_path):
     run one after the other; the folder holds one run (config, metrics, CSV agree)."""
     run = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "elm_snn.train.cli"]
+    cmd = [sys.executable, "-m", "elm_snn.cli"]
     procs = [
         subprocess.Popen(
             [*cmd, *tiny_cli_args(shd_root, run, "--seed", str(seed))],
@@ -240,7 +240,7 @@ def test_reproduce_refuses_another_grids_folder(tmp_path, capsys):
 
 
 def test_grid_folder_marks_locks_and_allows_another_grid_only_with_overwrite(tmp_path):
-    from elm_snn.train.compare import GRID_MARKER, GridFolderError, grid_folder
+    from elm_snn.train.grid import GRID_MARKER, GridFolderError, grid_folder
 
     folder = _another_grids_folder(tmp_path)
     with pytest.raises(GridFolderError, match="another grid"):

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from reliability_helpers import run_python, tiny_cli_args
 
 import elm_snn.train.engine as engine
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.engine import load_checkpoint
 
 # elm-snn's main() in a fresh process, with a callback that sends the signal to the process
@@ -22,7 +22,7 @@ _KILL_IN_EPOCH_1 = """
 import os, signal, sys
 from lightning.pytorch.callbacks import Callback
 import elm_snn.train.engine as engine
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 
 SIG = getattr(signal, sys.argv[1])
 

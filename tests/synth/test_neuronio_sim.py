@@ -441,16 +441,22 @@ def test_workers_do_not_change_results(tmp_path: Path) -> None:
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from elm_snn.cli import main
+    from elm_snn.cli.data import neuronio_sim
+
     parser = argparse.ArgumentParser()
-    ns.add_arguments(parser)
+    neuronio_sim.add_arguments(parser)
     args = parser.parse_args(
         ["--out", str(tmp_path / "cli"), "--n-sims", "2", "--duration-s", "0.1", "--quiet"]
     )
-    assert ns.run_from_args(args) == 0
+    assert neuronio_sim.run_from_args(args) == 0
     assert "2 simulations of 100 ms" in capsys.readouterr().out
-    bad = parser.parse_args(["--out", str(tmp_path / "bad"), "--n-sims", "0"])
-    assert ns.run_from_args(bad) == 2
-    assert "n_sims: expected an int >= 1, got 0" in capsys.readouterr().err
-    frac = parser.parse_args(["--out", str(tmp_path / "bad2"), "--duration-s", "0.0005"])
-    assert ns.run_from_args(frac) == 2
-    assert "duration_ms" in capsys.readouterr().err
+    # errors: one line through the command line's one handler, exit status 2
+    command = ["data", "neuronio-sim"]
+    assert main([*command, "--out", str(tmp_path / "bad"), "--n-sims", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("elm-snn: error: ")
+    assert "n_sims: expected an int >= 1, got 0" in err[0]
+    assert main([*command, "--out", str(tmp_path / "bad2"), "--duration-s", "0.0005"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "duration_ms" in err[0]

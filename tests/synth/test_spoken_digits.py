@@ -18,13 +18,12 @@ from tests.conftest import require_module
 
 require_module("espeakng_loader")
 
+from elm_snn.cli.data.spoken_digits import add_arguments, run_from_args  # noqa: E402
 from elm_snn.data.shd_format import read_shd_file  # noqa: E402
 from elm_snn.synth.spoken_digits import (  # noqa: E402
     Speaker,
-    add_arguments,
     default_speakers,
     generate_spoken_digits,
-    run_from_args,
 )
 
 TINY = dict(per_class=1, num_speakers=3, test_speakers=1, num_channels=16)
@@ -152,7 +151,7 @@ def test_cli_runs_and_reports(tmp_path, capsys) -> None:
     assert info["num_train"] == 20 and info["num_test"] == 20 and not info["reused"]
     assert info["stats"]["train"]["spikes_per_sample"] > 10
     assert info["stats"]["train"]["active_channels"] <= 16
-    from elm_snn.train.cli import main
+    from elm_snn.cli import main
 
     rc = main(["data", "spoken-digits", "--out", str(tmp_path / "bad"), "--per-class", "0"])
     err = capsys.readouterr().err.strip().splitlines()

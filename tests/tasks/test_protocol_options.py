@@ -120,7 +120,7 @@ def test_data_record_of_a_random_split_and_of_generated_digits(shd_root, tmp_pat
 
 
 def test_spearman_by_hand_and_the_agreement_line() -> None:
-    from elm_snn.train.compare import spearman, validation_test_agreement
+    from elm_snn.train.grid import spearman, validation_test_agreement
 
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)

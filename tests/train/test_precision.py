@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from tests.tiny import write_tiny_shd
 
 TINY = [

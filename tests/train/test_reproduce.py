@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from elm_snn.train.cli import main
-from elm_snn.train.reproduce import NEURONIO_POINTS, reproduce_neuronio
+from elm_snn.cli import main
+from elm_snn.train.reproduce_neuronio import NEURONIO_POINTS, reproduce_neuronio
 
 TINY = dict(
     max_epochs=1,
@@ -56,9 +56,9 @@ def test_reproduce_neuronio_tiny(neuronio_root, tmp_path):
     info = json.loads((out / "run_info.json").read_text())
     assert info["command"] == "test" and info["cpu_seconds_total"] > 0
     assert info["points"] == ["lif", "elm-linear-dm1", "elm-dm2"] and info["data_description"]
-    from elm_snn.train.reproduce import _git_commit
+    from elm_snn.train.provenance import git_commit
 
-    assert info["run_commits"] == {str(_git_commit() or "not recorded"): 3}
+    assert info["run_commits"] == {str(git_commit() or "not recorded"): 3}
     assert "runs per git commit" in page and "- data: `" in page
     # a second call reuses every finished point
     logs.clear()

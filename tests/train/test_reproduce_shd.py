@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from elm_snn.train.cli import main
+from elm_snn.cli import main
 from elm_snn.train.reproduce_shd import SHD_CSV_COLUMNS, reproduce_shd, shd_grid
 from tests.train.test_learning import write_band_digits
 
@@ -87,9 +87,9 @@ def test_reproduce_shd_tiny(tmp_path):
     assert info["command"] == "test" and info["cpu_seconds_total"] > 0
     assert len(info["grid"]) == 12
     # every run records the commit it started at; the page counts runs per commit
-    from elm_snn.train.reproduce import _git_commit
+    from elm_snn.train.provenance import git_commit
 
-    assert info["run_commits"] == {str(_git_commit() or "not recorded"): 12}
+    assert info["run_commits"] == {str(git_commit() or "not recorded"): 12}
     assert "runs per git commit" in page
     # a second call reuses every finished run
     logs.clear()

@@ -35,7 +35,7 @@ def test_sparse_input_is_for_shd_tasks(neuronio_root) -> None:
 def test_cli_input_format_flag_trains_and_evaluates(shd_root, tmp_path, capsys) -> None:
     import json
 
-    from elm_snn.train.cli import main
+    from elm_snn.cli import main
 
     out = tmp_path / "run"
     args = ["train", "--task", "shd", "--model", "elm", "--bin-size", "50"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from elm_snn.train.cli import build_parser, main
+from elm_snn.cli import build_parser, main
 from tests.tiny import write_tiny_shd
 
 TINY_ARGS = [
@@ -153,9 +153,9 @@ def test_cli_errors(tmp_path, capsys):
 def test_parser_keeps_data_commands():
     p = build_parser()
     a = p.parse_args(["data", "spoken-digits", "--out", "x", "--per-class", "3"])
-    assert a._module == "elm_snn.synth.spoken_digits" and a.per_class == 3
+    assert a._module == "elm_snn.cli.data.spoken_digits" and a.per_class == 3
     a = p.parse_args(["data", "neuronio-sim", "--out", "x", "--n-sims", "2"])
-    assert a._module == "elm_snn.synth.neuronio_sim"
+    assert a._module == "elm_snn.cli.data.neuronio_sim"
     a = p.parse_args(
         [
             "train",
@@ -174,8 +174,9 @@ def test_parser_keeps_data_commands():
     )
     assert (a.devices, a.strategy, a.num_nodes) == (2, "ddp", 2)
     a = p.parse_args(["demo"])
-    assert a._module == "elm_snn.train.demo" and a.bin_sizes == [20.0]
-    assert a.readout is None and a.validation_split is None  # the quick preset's
+    assert a._module == "elm_snn.cli.demo" and a.bin_sizes == [20.0]
+    # the evidence protocol: every model read at its last step, validation on held-out voices
+    assert (a.readout, a.validation_split, a.data_seed) == ("last", "speaker", 0)
 
 
 def test_train_readout_and_validation_split_flags(tmp_path, capsys):
@@ -194,7 +195,7 @@ def test_train_readout_and_validation_split_flags(tmp_path, capsys):
 
 
 def test_summary_table_lists_per_speaker_accuracy():
-    from elm_snn.train.compare import summary_markdown
+    from elm_snn.train.grid import summary_markdown
 
     rows = [
         dict(model="elm", bin_size_ms=10.0, seed=s, num_parameters=5, wall_seconds=1.0)
@@ -215,7 +216,7 @@ def test_grid_reuse_tolerates_fields_added_later(tmp_path):
     """A run folder saved before a RunConfig field existed still counts as the same run
     when the field keeps its default; any real difference, or an unreadable file, does not."""
     from elm_snn.tasks.presets import resolve_config
-    from elm_snn.train.compare import _saved_config_matches
+    from elm_snn.train.grid import _saved_config_matches
 
     cfg = resolve_config("shd", "elm", "quick", synthetic=True)
     saved = cfg.to_dict()
@@ -232,3 +233,60 @@ def test_grid_reuse_tolerates_fields_added_later(tmp_path):
     assert not _saved_config_matches(path, cfg)
     path.write_text("{not json")
     assert not _saved_config_matches(path, cfg)
+
+
+def test_building_the_parser_loads_no_torch():
+    """``elm-snn --help`` answers without torch: the task choices come from the registry."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from elm_snn.cli import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_errors_are_reported_in_one_place(capsys):
+    """The handler: one ``elm-snn: error:`` line and status 2, the traceback only with
+    --verbose; an interruption gives its own status."""
+    from elm_snn.cli.errors import report
+
+    assert report(ValueError("bad\nvalue")) == 2
+    assert capsys.readouterr().err == "elm-snn: error: bad value\n"
+    try:
+        raise KeyError("x")
+    except KeyError as exc:
+        assert report(exc, verbose=True) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.splitlines()[-1] == "elm-snn: error: KeyError: 'x'"
+    interrupted = KeyboardInterrupt("stopped by SIGTERM")
+    interrupted.exit_status = 143
+    assert report(interrupted) == 143
+    assert capsys.readouterr().err == "elm-snn: stopped by SIGTERM\n"
+
+
+def test_demo_runs_the_protocol_on_the_chosen_data_seed(tmp_path, monkeypatch):
+    """``elm-snn demo --data-seed N`` trains on the set generated with seed N, reads every
+    model at its last step and validates on 400 pairs of 2 held-out voices."""
+    import elm_snn.tasks.shd as shd
+    from elm_snn.cli import demo
+
+    calls = []
+    monkeypatch.setattr(
+        shd, "synthetic_spoken_digits", lambda n, seed=0: calls.append((n, seed)) or tmp_path
+    )
+    args = build_parser().parse_args(["demo", "--data-seed", "3", "--per-class", "5"])
+    root = demo._spoken_digits(args.per_class, demo._data_seed(args))
+    assert calls == [(5, 3)] and root == tmp_path
+    overrides = demo._overrides(args, root)
+    assert overrides["data_root"] == str(tmp_path) and "synthetic" not in overrides
+    assert overrides["readout"] == "last" and overrides["validation_split"] == "speaker"
+    assert (overrides["validation_fraction"], overrides["val_samples"]) == (0.2, 400)
+    args = build_parser().parse_args(["demo", "--validation-split", "sample"])
+    assert "val_samples" not in demo._overrides(args, root)  # the preset's sample split

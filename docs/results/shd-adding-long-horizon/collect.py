@@ -1,5 +1,5 @@
 """Collect the long-horizon SHD-Adding grid into this folder: results.csv / results.md / the
-accuracy-vs-bin-size plot (``elm_snn.train.compare.write_results``) and run_info.json
+accuracy-vs-bin-size plot (``elm_snn.train.grid.write_results``) and run_info.json
 (command, commit, machine, CPU time, split sizes, generator parameters).
 
 The grid was made by several ``elm-snn compare`` calls into one folder (one per product of
@@ -18,7 +18,8 @@ from pathlib import Path
 
 def main(grid: Path, out: Path, command: str) -> None:
     from elm_snn.tasks.config import RunConfig
-    from elm_snn.train.compare import _write_run_info, write_results
+    from elm_snn.train.grid import write_results
+    from elm_snn.train.provenance import compare_run_info, write_run_info
 
     rows, configs, commits = [], [], set()
     for run in sorted(p for p in grid.iterdir() if (p / "metrics.json").is_file()):
@@ -37,10 +38,11 @@ def main(grid: Path, out: Path, command: str) -> None:
         if k in ("readout", "validation_split", "validation_fraction", "val_samples",
                  "test_samples", "train_samples_per_epoch", "max_epochs", "input_format")
     }  # fmt: skip
-    _write_run_info(out, "shd-adding", "quick", overrides, configs, rows, commit, command)
+    info = compare_run_info("shd-adding", "quick", overrides, configs, rows, commit, command)
+    write_run_info(out, info)
     # the page: provenance first, then the table write_results made, then the figures
     from elm_snn._io import atomic_write_text
-    from elm_snn.train.reproduce import run_info_markdown
+    from elm_snn.train.provenance import run_info_markdown
 
     info = json.loads((out / "run_info.json").read_text())
     n = info["data"]["num_samples"]

@@ -45,12 +45,12 @@ The code is split by concern (all names are re-exported here, so
 * :mod:`~elm_snn.data.neuronio.compact`: the compact HDF5 format;
 * :mod:`~elm_snn.data.neuronio.convert`: :func:`read_neuronio_file` (either kind), folder
   search and :func:`convert_neuronio_folder`;
-* :mod:`~elm_snn.data.neuronio.cli`: ``elm-snn data neuronio-convert``.
+
+``elm-snn data neuronio-convert`` is :mod:`elm_snn.cli.data.neuronio_convert`.
 """
 
 from __future__ import annotations
 
-from elm_snn.data.neuronio.cli import add_arguments, run_from_args
 from elm_snn.data.neuronio.compact import read_neuronio_compact, write_neuronio_compact
 from elm_snn.data.neuronio.container import NeuronIOFile, NeuronIOSample, read_neuronio_pickle
 from elm_snn.data.neuronio.convert import (
@@ -96,6 +96,4 @@ __all__ = [
     "write_neuronio_compact",
     "read_neuronio_compact",
     "convert_neuronio_folder",
-    "add_arguments",
-    "run_from_args",
 ]

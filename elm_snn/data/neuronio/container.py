@@ -264,8 +264,9 @@ class NeuronIOFile:
         )
 
 
-def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
-    """Validate an unpickled NeuronIO dict and convert it to :class:`NeuronIOFile`."""
+def _segments_of(raw: Mapping[str, Any], source: str) -> tuple[Mapping, Any, tuple, np.ndarray]:
+    """``(Params, simulation dicts, segment types, distances from the soma in µm)`` of an
+    unpickled NeuronIO dict, checked (NeuronIOFormatError naming ``source``)."""
     try:
         params = raw["Params"]
         sims = raw["Results"]["listOfSingleSimulationDicts"]
@@ -297,6 +298,28 @@ def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
             f"{source}: Params['allSegments_DistFromSoma'] has {dist_arr.size} entries, "
             f"expected {n} (one per segment)"
         )
+    return params, sims, seg_types, dist_arr
+
+
+def _input_events(sim: NeuronIOSimulation, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A simulation's input spikes as sorted, de-duplicated ``(times ms, rows)`` int32
+    arrays: rows ``0..n-1`` excitatory and ``n..2n-1`` inhibitory segments."""
+    rows, times = [], []
+    for offset, spikes in ((0, sim.ex_spike_times), (n, sim.inh_spike_times)):
+        for seg, t in spikes.items():
+            rows.append(np.full(t.shape, offset + seg, dtype=np.int64))
+            times.append(t)
+    if rows:
+        key = np.unique(np.concatenate(times) * (2 * n) + np.concatenate(rows))
+    else:
+        key = np.zeros(0, dtype=np.int64)
+    return (key // (2 * n)).astype(np.int32), (key % (2 * n)).astype(np.int32)
+
+
+def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
+    """Validate an unpickled NeuronIO dict and convert it to :class:`NeuronIOFile`."""
+    params, sims, seg_types, dist_arr = _segments_of(raw, source)
+    n = len(seg_types)
     T = _duration_ms_from_params(params, source)
     S = len(sims)
     # one row per simulation, filled from each simulation's own (validated) voltage array, so
@@ -314,18 +337,10 @@ def _file_from_raw(raw: Mapping[str, Any], source: str) -> NeuronIOFile:
         except (TypeError, ValueError) as exc:
             raise NeuronIOFormatError(f"{where}: {exc}") from None
         _validate_simulation(sim, n, T, where)
-        rows, times = [], []
-        for offset, spikes in ((0, sim.ex_spike_times), (n, sim.inh_spike_times)):
-            for seg, t in spikes.items():
-                rows.append(np.full(t.shape, offset + seg, dtype=np.int64))
-                times.append(t)
-        if rows:
-            key = np.unique(np.concatenate(times) * (2 * n) + np.concatenate(rows))
-        else:
-            key = np.zeros(0, dtype=np.int64)
-        in_times.append((key // (2 * n)).astype(np.int32))
-        in_rows.append((key % (2 * n)).astype(np.int32))
-        in_off[k + 1] = in_off[k] + key.size
+        times, rows = _input_events(sim, n)
+        in_times.append(times)
+        in_rows.append(rows)
+        in_off[k + 1] = in_off[k] + times.size
         out_times.append(sim.output_spike_times_ms.astype(np.float64))
         out_off[k + 1] = out_off[k] + sim.output_spike_times_ms.size
         row = sim.soma_voltage_mv.astype(np.float32)

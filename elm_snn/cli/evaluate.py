@@ -64,14 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn eval``; prints the metrics as JSON; returns the exit status."""
-    from elm_snn.train.run import quiet_lightning
+    from elm_snn.train.quiet import quiet_lightning
 
     quiet_lightning(args.verbose)
     from elm_snn.train.engine import evaluate
 
     if args.official_checkpoint is not None:
         return _run_official(args)
-    # every error is reported on one line by elm_snn.train.cli.main
+    # every error is reported on one line by elm_snn.cli.errors
     result = evaluate(
         args.checkpoint,
         data_root=args.data_root,

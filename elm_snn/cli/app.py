@@ -1,65 +1,64 @@
-"""The ``elm-snn`` command line.
+"""The ``elm-snn`` parser and entry point: one table of commands, each a module of
+:mod:`elm_snn.cli` with ``add_arguments(parser)`` and ``run_from_args(args) -> int``.
 
-Command modules must import cheaply: optional dependencies (NEURON, eSpeak NG, numba)
-are imported inside the functions that need them, never at module level.
-
-Each command module exposes ``add_arguments(parser)`` and ``run_from_args(args) -> int``.
+Command modules must import cheaply: torch, Lightning and the optional dependencies
+(NEURON, eSpeak NG, numba) are imported inside ``run_from_args``, never at module level,
+so ``elm-snn --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
-import signal
 import sys
-import traceback
 from collections.abc import Sequence
 
-# (group, name) -> (module path, one-line help)
-__all__ = ["build_parser", "main"]
+from elm_snn.cli.errors import report
 
-_COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: (group, name) -> (module path, one-line help); group None: a top-level command.
+COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("data", "spoken-digits"): (
-        "elm_snn.synth.spoken_digits",
+        "elm_snn.cli.data.spoken_digits",
         "generate an offline spoken-digit spike dataset in SHD's HDF5 layout",
     ),
     ("data", "neuronio-sim"): (
-        "elm_snn.synth.neuronio_sim",
+        "elm_snn.cli.data.neuronio_sim",
         "simulate NeuronIO-style data with NEURON, written in the NeuronIO pickle layout",
     ),
     ("data", "neuronio-convert"): (
-        "elm_snn.data.neuronio",
+        "elm_snn.cli.data.neuronio_convert",
         "convert a folder of NeuronIO pickle files to elm-snn's compact HDF5 format",
     ),
     ("data", "listops"): (
-        "elm_snn.lra.listops",
+        "elm_snn.cli.data.listops",
         "generate an offline ListOps set (LRA's rules) in LRA's TSV layout",
     ),
     ("data", "pathfinder"): (
-        "elm_snn.lra.pathfinder",
+        "elm_snn.cli.data.pathfinder",
         "generate offline Pathfinder images in LRA's folder + metadata layout",
     ),
     (None, "train"): (
-        "elm_snn.train.run",
+        "elm_snn.cli.train",
         "train one model on shd / shd-adding / neuronio / an LRA task and evaluate it on the test "
         "split",
     ),
     (None, "eval"): (
-        "elm_snn.train.evaluate",
+        "elm_snn.cli.evaluate",
         "evaluate a checkpoint written by `elm-snn train`",
     ),
     (None, "compare"): (
-        "elm_snn.train.compare",
+        "elm_snn.cli.compare",
         "train a grid of models x bin sizes x seeds; write a results table and plot",
     ),
     (None, "reproduce"): (
-        "elm_snn.train.reproduce",
+        "elm_snn.cli.reproduce",
         "reproduce a figure of the paper (neuronio: Fig. 3 / Table S4; shd: Fig. 5) into a "
         "results folder",
     ),
     (None, "demo"): (
-        "elm_snn.train.demo",
+        "elm_snn.cli.demo",
         "the main job: ELM vs LSTM vs E/I SNN on SHD-Adding from offline spoken digits",
     ),
 }
@@ -72,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
-    for (group, name), (module_name, help_text) in _COMMANDS.items():
+    for (group, name), (module_name, help_text) in COMMANDS.items():
         if group is None:
             sub = top.add_parser(name, help=help_text, description=help_text)
         else:
@@ -86,55 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    """The exception's message on one line (multi-line messages joined, lists of places
-    separated by spaces); errors whose message alone says little get their type name, and
-    OS errors their file."""
-    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
-    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
-        text = f"{exc.filename}: {exc.strerror or text}"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and "free space" not in text:
-        text += _free_space(exc.filename)
-    if isinstance(exc, KeyError | IndexError | AttributeError | MemoryError):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text or type(exc).__name__
-
-
-def _free_space(filename: object) -> str:
-    import os
-    import shutil
-
-    folder = os.path.dirname(os.path.abspath(str(filename))) if filename else os.getcwd()
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return ""
-    return f" (free space on the device of {folder!r}: {free} bytes)"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``elm-snn`` console script.
 
     Exit status: 0 on success; 2 with one ``elm-snn: error: ...`` line for any error (the
     traceback only with ``--verbose``); ``128 + signal`` with a one-line message when
-    training stops on SIGINT (130) or SIGTERM (143), after saving what is needed to resume.
+    training stops on SIGINT (130) or SIGTERM (143), after saving what is needed to resume
+    (:func:`elm_snn.cli.errors.report`).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    verbose = bool(getattr(args, "verbose", False))
     try:
         module = importlib.import_module(args._module)
         return int(module.run_from_args(args) or 0)
-    except KeyboardInterrupt as exc:  # TrainingInterrupted (SIGINT/SIGTERM) or a plain Ctrl-C
-        if verbose:
-            traceback.print_exc()
-        print(f"elm-snn: {_one_line(exc) if str(exc) else 'interrupted'}", file=sys.stderr)
-        return int(getattr(exc, "exit_status", 128 + signal.SIGINT))
-    except Exception as exc:
-        if verbose:
-            traceback.print_exc()
-        print(f"elm-snn: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+    except (KeyboardInterrupt, Exception) as exc:  # every error, reported in one place
+        return report(exc, verbose=bool(getattr(args, "verbose", False)))
 
 
 if __name__ == "__main__":

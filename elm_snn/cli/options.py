@@ -1,41 +1,25 @@
-"""``elm-snn train``: train one task/model/bin size and evaluate it on the test split.
+"""The options ``elm-snn train`` and ``elm-snn compare`` share, and how they become
+:class:`~elm_snn.tasks.RunConfig` overrides.
 
-Usage::
-
-    elm-snn train --task shd-adding --model elm --synthetic --preset quick
-    elm-snn train --task shd --model lstm --bin-size 10 --data-root ~/data/shd --seed 1
-    elm-snn train --task neuronio --model branch-elm --data-root ~/data/neuronio \\
-        --devices 4 --strategy ddp
-    elm-snn train ... --out runs/my-run --resume       # continue after an interruption
-
-This module imports only argparse at module level (lightning/torch load when a run starts).
+Task names come from the registry (:data:`elm_snn.tasks.registry.TASKS`), which imports no
+torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import sys
 from typing import Any
 
-#: = elm_snn.tasks.TASK_NAMES (spelled out: importing elm_snn.tasks would load torch)
-TASK_CHOICES = (
-    "shd",
-    "shd-adding",
-    "neuronio",
-    "listops",
-    "text",
-    "retrieval",
-    "image",
-    "pathfinder",
-    "pathfinder-x",
-)
+from elm_snn.tasks.registry import TASKS
 
-__all__ = ["add_arguments", "run_from_args", "add_common_arguments", "config_overrides"]
+__all__ = ["TASK_CHOICES", "add_common_arguments", "config_overrides"]
+
+#: The ``--task`` choices: every registered task.
+TASK_CHOICES = tuple(TASKS)
 
 
 def _devices(value: str) -> int | str:
+    """``--devices``: an int (>= 1, or -1 for all), ``"auto"`` or ids such as ``"0,1"``."""
     if value == "auto" or "," in value:
         return value
     try:
@@ -49,8 +33,8 @@ def _devices(value: str) -> int | str:
     return n
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``train`` and ``compare`` (data, preset, optimisation, hardware)."""
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """Where the data come from (files or generated) and the preset."""
     data = parser.add_mutually_exclusive_group()
     data.add_argument(
         "--data-root",
@@ -69,6 +53,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default="paper",
         help="hyperparameters: the paper's (default) or small ones for CPU demos",
     )
+
+
+def _add_budget_options(parser: argparse.ArgumentParser) -> None:
+    """Optimisation budget: epochs, batch, learning rate, samples, clipping, early stop."""
     parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size per process")
     parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
@@ -96,6 +84,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATIENCE",
         help="stop after PATIENCE epochs without validation improvement",
     )
+
+
+def _add_protocol_options(parser: argparse.ArgumentParser) -> None:
+    """Model size and the tasks' protocol choices (readout, validation, input format)."""
     parser.add_argument("--num-memory", type=int, default=None, help="ELM memory units d_m")
     parser.add_argument(
         "--difficulty",
@@ -155,6 +147,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="SHD tasks: batches as dense frames (default) or as their nonzeros, which ELM "
         "models feed to the fused kernel without dense frames (other models densify)",
     )
+
+
+def _add_hardware_options(parser: argparse.ArgumentParser) -> None:
+    """Accelerator, devices, strategy, precision, loader workers and output."""
     parser.add_argument("--accelerator", default=None, help="cpu, gpu, auto (default auto)")
     parser.add_argument(
         "--devices",
@@ -170,6 +166,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-workers", type=int, default=None, help="dataloader workers")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``train`` and ``compare`` (data, preset, optimisation, hardware)."""
+    _add_data_options(parser)
+    _add_budget_options(parser)
+    _add_protocol_options(parser)
+    _add_hardware_options(parser)
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -203,86 +207,3 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         num_workers=args.num_workers,
         progress_bar=False if args.no_progress else None,
     )
-
-
-def quiet_lightning(verbose: bool) -> None:
-    """Hide Lightning's info messages (GPU available, tips...) unless ``verbose``."""
-    if not verbose:
-        import lightning  # noqa: F401  - it sets its loggers to INFO when first imported
-
-        for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        import warnings
-
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``elm-snn train`` options to ``parser``."""
-    parser.add_argument("--task", required=True, choices=TASK_CHOICES, help="experiment")
-    parser.add_argument(
-        "--model",
-        required=True,
-        help="shd/shd-adding: elm, branch-elm, lstm, chrono-lstm, snn, norse-lif, norse-lsnn; "
-        "neuronio: elm, branch-elm, lif, alif, lstm, tcn, norse-lif, norse-lsnn; "
-        "listops/text/retrieval/image/pathfinder/pathfinder-x: elm, branch-elm, chrono-lstm, lstm",
-    )
-    parser.add_argument(
-        "--bin-size",
-        type=float,
-        default=None,
-        help="bin size = dt in ms (SHD tasks; default: preset's, 2 paper / 10 quick)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument(
-        "--out", default=None, help="run folder (default runs/<task>-<model>-bin<B>ms-...)"
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its last finished epoch (checkpoints/last.ckpt)",
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the run already in --out (without it, a folder holding a finished or "
-        "unfinished run is refused)",
-    )
-    parser.add_argument(
-        "--resume-from",
-        default=None,
-        metavar="CKPT",
-        help="continue from this checkpoint (e.g. checkpoints/interrupted.ckpt)",
-    )
-    add_common_arguments(parser)
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``elm-snn train``; prints the metrics as JSON; returns the exit status."""
-    quiet_lightning(args.verbose)
-    from elm_snn.tasks import resolve_config
-    from elm_snn.train.engine import default_run_dir, train
-
-    if args.overwrite and (args.resume or args.resume_from):
-        raise ValueError("--overwrite: cannot be combined with --resume / --resume-from")
-    # every error (and SIGINT/SIGTERM) is reported on one line by elm_snn.train.cli.main
-    cfg = resolve_config(
-        args.task,
-        args.model,
-        args.preset,
-        bin_size_ms=args.bin_size,
-        seed=args.seed,
-        **config_overrides(args),
-    )
-    out = args.out or str(default_run_dir(cfg))
-    result = train(
-        cfg,
-        out,
-        resume=args.resume,
-        resume_from=args.resume_from,
-        overwrite=args.overwrite,
-    )
-    print(json.dumps(result, indent=2, sort_keys=True))
-    print(f"run folder: {out}", file=sys.stderr)
-    return 0

@@ -1,15 +1,11 @@
-"""Command line: ``elm-snn data neuronio-convert SRC DST``."""
+"""``elm-snn data neuronio-convert SRC... DST``: NeuronIO pickle files to elm-snn's compact
+HDF5 format (:func:`elm_snn.data.neuronio.convert_neuronio_folder`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from elm_snn.data.neuronio.convert import convert_neuronio_folder
-
-__all__ = [
-    "add_arguments",
-    "run_from_args",
-]
+__all__ = ["add_arguments", "run_from_args"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``elm-snn data neuronio-convert``; returns the exit status."""
-    # errors are reported on one line (exit status 2) by elm_snn.train.cli.main
+    from elm_snn.data.neuronio.convert import convert_neuronio_folder
+
     outs = convert_neuronio_folder(
         args.src,
         args.dst,
