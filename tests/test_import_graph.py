@@ -32,13 +32,6 @@ def _module_names() -> dict[str, Path]:
 
 MODULES = _module_names()
 
-#: Cycles known when this test was written, in code another part of issue 27 reworks
-#: (the fused kernel calling back into the kernel library); each must still exist (so an
-#: entry is deleted once its cycle is gone), and no other cycle may appear.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"elm_snn.kernels._library", "elm_snn.kernels.fused"}),
-}
-
 
 def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
     """The absolute name of ``from <level dots><target> import ...`` inside ``module``."""
@@ -173,18 +166,12 @@ def test_cycle_finder_finds_a_planted_cycle() -> None:
 
 def test_no_import_cycles() -> None:
     graph = _graph()
-    components = [c for c in _components(graph) if frozenset(c) not in KNOWN_CYCLES]
+    components = list(_components(graph))
     message = "\n".join(
         f"import cycle among {sorted(c)}, e.g.:\n    " + _describe(graph, _one_cycle(graph, set(c)))
         for c in components
     )
     assert not components, message
-
-
-def test_known_cycles_still_exist() -> None:
-    found = {frozenset(c) for c in _components(_graph())}
-    gone = [sorted(c) for c in KNOWN_CYCLES if c not in found]
-    assert not gone, f"these cycles are gone: delete them from KNOWN_CYCLES: {gone}"
 
 
 def _imports_of_the_command_line(prefix: str) -> list[str]:

@@ -50,9 +50,12 @@
 # All three learn single digits (the paper's SNN: 0.58 at 20 ms). Of the two run on
 # SHD-Adding, the ELM learns to add them and the SNN stays at the level of always answering
 # the most frequent sum (0.107), like the paper's (0.09). The LSTM, left out here to save
-# time, learns to add as well: with `"lstm"` in `ADDING_MODELS`, `make demo`'s run of the
-# same setting gives it 0.278 (one seed, one generated data set; see the Results page for
-# how much such orderings hold across seeds and data sets).
+# time, learns to add as well when it reads the mean of its outputs (the quick preset's
+# LSTM readout): with `"lstm"` in `ADDING_MODELS` the same setting gave it 0.278 (one seed,
+# one generated data set, `docs/results/shd-adding-demo-budget`). Read at its last step,
+# as in the paper and in `make demo`, it stays near the most-frequent-sum level on these
+# 400 training digits; see the Results page for how much such orderings hold across seeds
+# and data sets.
 # For the paper's setting use the real SHD, `PRESET = "paper"` and `MAX_EPOCHS = 70` on a
 # GPU, or the command line:
 # `elm-snn compare --task shd-adding --data-root DIR --models elm lstm snn

@@ -25,14 +25,14 @@ run the same fused kernel, tested against the reference equations.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 from ..functional.elm import ELMParameters, ELMState
 
-__all__ = ["OP_NAMESPACE", "compiled_graph_sequence", "op_arguments"]
+__all__ = ["OP_NAMESPACE", "compiled_graph_sequence", "op_arguments", "register_eager_kernel"]
 
 #: ``torch.ops.elm_snn``: the namespace of the custom operators
 OP_NAMESPACE = "elm_snn"
@@ -75,11 +75,23 @@ def _params_from(
     )
 
 
+#: The eager fused kernel the operators run, registered by :mod:`.fused` when it loads
+#: (this module must not import it: ``fused`` imports this one for the compiled path).
+_EAGER_KERNEL: list[Callable[..., tuple]] = []
+
+
+def register_eager_kernel(kernel: Callable[..., tuple]) -> None:
+    """Set the eager ``fused_elm_sequence`` that both operators run (called once by
+    :mod:`elm_snn.kernels.fused`)."""
+    _EAGER_KERNEL[:] = [kernel]
+
+
 def _eager_sequence(
     x: Tensor, memory0: Tensor | None, trace0: Tensor | None, params: ELMParameters
 ) -> tuple[Tensor, Tensor, Tensor]:
-    from .fused import fused_elm_sequence
-
+    if not _EAGER_KERNEL:  # pragma: no cover - fused registers itself on import
+        raise RuntimeError("elm_snn.kernels.fused was not imported: no eager ELM kernel")
+    fused_elm_sequence = _EAGER_KERNEL[0]
     state = None
     if memory0 is not None and trace0 is not None:
         state = ELMState(memory=memory0, trace=trace0)

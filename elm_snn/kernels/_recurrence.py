@@ -8,6 +8,8 @@ torch's threads); elsewhere, or without a compiler, :func:`_recurrence_forward_l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -90,97 +92,152 @@ class _ELMRecurrence(torch.autograd.Function):
         pre = saved[5 : 5 + num_pre]
         weights = saved[5 + num_pre : 5 + num_pre + ctx.num_layers]
         biases = saved[5 + num_pre + ctx.num_layers :]
-        activation = ctx.activation
-        steps, batch, num_memory = memory.shape
+        needs = ctx.needs_input_grad
         with flush_denormals(memory.device.type == "cpu"):
-            flat = steps * batch
-            needs = ctx.needs_input_grad
-            if num_hidden == 0:
-                hidden: list[Tensor] = []
-                o_all = pre[0]
-            else:
-                hidden = [_act(z, activation) for z in pre]
-                h_flat = hidden[-1].reshape(flat, -1)
-                if biases[-1] is None:
-                    o_all = h_flat @ weights[-1].t()
-                else:
-                    o_all = torch.addmm(biases[-1], h_flat, weights[-1].t())
-                o_all = o_all.view(steps, batch, num_memory)
-            # o_all is a fresh tensor unless it is the saved pre-activation (no hidden layer)
-            tanh_all = torch.tanh(o_all) if num_hidden == 0 else o_all.tanh_()
-            ops = _ops_for(memory)
-            relu = activation == "relu"
-            if ops is not None:
-                # the loop forms gain * (1 - tanh^2) and the activation's derivative
-                # from the pre-activations itself, step by step
-                outs = ops.rec_backward(
-                    grad_memory.contiguous(),
-                    tanh_all.contiguous(),
-                    gain.contiguous(),
-                    [z.contiguous() for z in pre[:num_hidden]],
-                    list(weights[:num_hidden]),
-                    a.contiguous(),
-                    kappa_m.contiguous(),
-                    relu,
-                    bool(needs[4] or needs[5]),
-                )
-                grad_m_all, grad_o_all, carry = outs[:3]
-                grad_pre = list(outs[3:]) if num_hidden > 0 else [grad_o_all]
-            else:
-                factor = gain * (1 - tanh_all * tanh_all)
-                derivs = [_act_grad(z, activation) for z in pre[:num_hidden]]
-                outs = run_loop(
-                    "rec_backward",
-                    _recurrence_backward_loop,
-                    [grad_memory, factor, a.contiguous(), kappa_m, m0, *derivs, *weights],
-                    {"num_hidden": num_hidden},
-                )
-                grad_m_all, grad_o_all, carry = outs[:3]
-                grad_pre = list(outs[3:])
+            hidden, tanh_all = _hidden_and_tanh(
+                pre, weights, biases, ctx.activation, memory, num_hidden
+            )
+            grad_m_all, grad_o_all, carry, grad_pre = _backward_loop(
+                grad_memory, tanh_all, gain, pre, weights, a, kappa_m, m0, ctx.activation, needs,
+                num_hidden,
+            )  # fmt: skip
             grad_first = grad_pre[0]
-            grad_p = grad_first if needs[2] else None
-            grad_m0 = carry if needs[3] else None
-            grad_kappa = grad_gain = grad_a = None
-            # G = sum_t g1_t^T m_{t-1} (H_1, M), shared by the gradients of kappa_m and A
-            g1_prev = None
-            if needs[4] or needs[6]:
-                g1_prev = grad_first[0].t() @ m0
-                if steps > 1:
-                    rest = grad_first[1:].reshape((steps - 1) * batch, -1)
-                    g1_prev = g1_prev.addmm_(rest.t(), memory[:-1].reshape(-1, num_memory))
-            if needs[4]:
-                # dL/dkappa_j = sum_{t,b} (dL/dm_t + g1_t @ A)_j m_{t-1,j}; the second term
-                # is sum_h A_hj G_hj (no (T, B, M) product, no shifted copy of m)
-                grad_kappa = (grad_m_all[0] * m0).sum(0) + (g1_prev * a).sum(0)
-                if steps > 1:
-                    grad_kappa = grad_kappa + (grad_m_all[1:] * memory[:-1]).sum((0, 1))
-            if needs[5]:
-                grad_gain = (grad_m_all * tanh_all).sum((0, 1))
-            if needs[6]:
-                # g1^T @ (kappa * m_{t-1}) = (g1^T @ m_{t-1}) * kappa
-                grad_a = g1_prev * kappa_m
-            grad_layers: list[Tensor | None] = []
-            for layer in range(num_hidden):
-                g_out = grad_pre[layer + 1] if layer + 1 < num_hidden else grad_o_all
-                idx = 8 + 2 * layer
-                gw = gb = None
-                if needs[idx]:
-                    gw = g_out.reshape(flat, -1).t() @ hidden[layer].reshape(flat, -1)
-                if needs[idx + 1]:
-                    gb = g_out.sum((0, 1))
-                grad_layers += [gw, gb]
-        grad_b1 = grad_first.sum((0, 1)) if needs[7] else None
+            grad_kappa, grad_gain, grad_a = _decay_gain_coupling_grads(
+                needs, grad_first, grad_m_all, tanh_all, m0, memory, a, kappa_m
+            )
+            grad_layers = _layer_grads(needs, grad_pre, grad_o_all, hidden)
         return (
             None,
             None,
-            grad_p,
-            grad_m0,
+            grad_first if needs[2] else None,
+            carry if needs[3] else None,
             grad_kappa,
             grad_gain,
             grad_a,
-            grad_b1,
+            grad_first.sum((0, 1)) if needs[7] else None,
             *grad_layers,
         )
+
+
+def _hidden_and_tanh(
+    pre: Sequence[Tensor],
+    weights: Sequence[Tensor],
+    biases: Sequence[Tensor | None],
+    activation: str,
+    memory: Tensor,
+    num_hidden: int,
+) -> tuple[list[Tensor], Tensor]:
+    """The MLP's hidden activations ``(T, B, H_l)`` recomputed from the saved
+    pre-activations, and ``tanh`` of its output ``(T, B, M)``."""
+    steps, batch, num_memory = memory.shape
+    if num_hidden == 0:
+        return [], torch.tanh(pre[0])
+    hidden = [_act(z, activation) for z in pre]
+    h_flat = hidden[-1].reshape(steps * batch, -1)
+    if biases[-1] is None:
+        o_all = h_flat @ weights[-1].t()
+    else:
+        o_all = torch.addmm(biases[-1], h_flat, weights[-1].t())
+    # o_all is a fresh tensor here (not a saved one): tanh in place
+    return hidden, o_all.view(steps, batch, num_memory).tanh_()
+
+
+def _backward_loop(
+    grad_memory: Tensor,
+    tanh_all: Tensor,
+    gain: Tensor,
+    pre: Sequence[Tensor],
+    weights: Sequence[Tensor],
+    a: Tensor,
+    kappa_m: Tensor,
+    m0: Tensor,
+    activation: str,
+    needs: Sequence[bool],
+    num_hidden: int,
+) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
+    """The backward recurrence over time (compiled loop, else the PyTorch one):
+    ``dL/dm_t`` for every step, ``dL/do_t``, the carry into ``m0`` and the gradients of the
+    MLP's pre-activations (the first is ``dL/dp``)."""
+    ops = _ops_for(tanh_all)
+    if ops is not None:
+        # the loop forms gain * (1 - tanh^2) and the activation's derivative
+        # from the pre-activations itself, step by step
+        outs = ops.rec_backward(
+            grad_memory.contiguous(),
+            tanh_all.contiguous(),
+            gain.contiguous(),
+            [z.contiguous() for z in pre[:num_hidden]],
+            list(weights[:num_hidden]),
+            a.contiguous(),
+            kappa_m.contiguous(),
+            activation == "relu",
+            bool(needs[4] or needs[5]),
+        )
+        grad_m_all, grad_o_all, carry = outs[:3]
+        return grad_m_all, grad_o_all, carry, list(outs[3:]) if num_hidden > 0 else [grad_o_all]
+    factor = gain * (1 - tanh_all * tanh_all)
+    derivs = [_act_grad(z, activation) for z in pre[:num_hidden]]
+    outs = run_loop(
+        "rec_backward",
+        _recurrence_backward_loop,
+        [grad_memory, factor, a.contiguous(), kappa_m, m0, *derivs, *weights],
+        {"num_hidden": num_hidden},
+    )
+    return outs[0], outs[1], outs[2], list(outs[3:])
+
+
+def _decay_gain_coupling_grads(
+    needs: Sequence[bool],
+    grad_first: Tensor,
+    grad_m_all: Tensor,
+    tanh_all: Tensor,
+    m0: Tensor,
+    memory: Tensor,
+    a: Tensor,
+    kappa_m: Tensor,
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Gradients of the memory decay ``kappa_m`` (M,), the gain (M,) and the coupling ``A``
+    (H_1, M), each ``None`` unless asked for."""
+    steps, batch, num_memory = memory.shape
+    grad_kappa = grad_gain = grad_a = None
+    # G = sum_t g1_t^T m_{t-1} (H_1, M), shared by the gradients of kappa_m and A
+    g1_prev = None
+    if needs[4] or needs[6]:
+        g1_prev = grad_first[0].t() @ m0
+        if steps > 1:
+            rest = grad_first[1:].reshape((steps - 1) * batch, -1)
+            g1_prev = g1_prev.addmm_(rest.t(), memory[:-1].reshape(-1, num_memory))
+    if needs[4]:
+        # dL/dkappa_j = sum_{t,b} (dL/dm_t + g1_t @ A)_j m_{t-1,j}; the second term
+        # is sum_h A_hj G_hj (no (T, B, M) product, no shifted copy of m)
+        grad_kappa = (grad_m_all[0] * m0).sum(0) + (g1_prev * a).sum(0)
+        if steps > 1:
+            grad_kappa = grad_kappa + (grad_m_all[1:] * memory[:-1]).sum((0, 1))
+    if needs[5]:
+        grad_gain = (grad_m_all * tanh_all).sum((0, 1))
+    if needs[6]:
+        # g1^T @ (kappa * m_{t-1}) = (g1^T @ m_{t-1}) * kappa
+        grad_a = g1_prev * kappa_m
+    return grad_kappa, grad_gain, grad_a
+
+
+def _layer_grads(
+    needs: Sequence[bool], grad_pre: Sequence[Tensor], grad_o_all: Tensor, hidden: Sequence[Tensor]
+) -> list[Tensor | None]:
+    """Weight and bias gradients of the MLP's later layers, in ``forward``'s argument order."""
+    grads: list[Tensor | None] = []
+    num_hidden = len(hidden)
+    for layer in range(num_hidden):
+        g_out = grad_pre[layer + 1] if layer + 1 < num_hidden else grad_o_all
+        idx = 8 + 2 * layer
+        flat = g_out.shape[0] * g_out.shape[1]
+        gw = gb = None
+        if needs[idx]:
+            gw = g_out.reshape(flat, -1).t() @ hidden[layer].reshape(flat, -1)
+        if needs[idx + 1]:
+            gb = g_out.sum((0, 1))
+        grads += [gw, gb]
+    return grads
 
 
 def _recurrence_forward_loop(

@@ -66,7 +66,7 @@ from ._common import (
     denormals_flushed,
     flush_denormals,
 )
-from ._library import compiled_graph_sequence
+from ._library import compiled_graph_sequence, register_eager_kernel
 from ._recurrence import _ELMRecurrence
 from ._scans import SYNAPSE_CHECKPOINT_EVERY, _LinearScan, _SynapseTraceScan
 from ._sparse import (
@@ -368,3 +368,6 @@ def _fused(
     )
     y = F.linear(memory, params.readout_weight, params.readout_bias)
     return y, ELMState(memory=memory[-1], trace=final_trace), None
+
+
+register_eager_kernel(fused_elm_sequence)  # what the torch.compile operators run

@@ -459,6 +459,12 @@ _FUSED_FIRST_CAPACITY = 4096
 
 
 def _kernels() -> dict[str, Callable[..., Any]]:
+    """The numba kernels of stages 4-5, compiled on first use and kept in ``_KERNELS``.
+
+    This function is far over the project's 80 lines per function, on purpose: the kernels
+    are closures over one lazily imported numba (importing the module stays cheap) and call
+    each other (``series``, ``hazard_increment``), and the fused kernel repeats the stage
+    kernels' arithmetic line for line, so it reads best right below them."""
     if _KERNELS:
         return _KERNELS
     import numba
