@@ -356,7 +356,7 @@ def test_initial_tau_m_raw_is_finite_at_the_upper_bound():
     for kwargs in ({}, {"tau_m_min": 0.0, "tau_m_init": (1.0, 1000.0)}):
         model = ELM(20, 8, 3, learn_tau_m=True, **kwargs)
         assert torch.isfinite(model.tau_m_raw).all()
-        assert float(model.tau_m[-1]) == pytest.approx(1000.0)
+        assert float(model.tau_m[-1].detach()) == pytest.approx(1000.0)
         y, _ = model(torch.rand(5, 2, 20))
         y.sum().backward()
         assert torch.isfinite(model.tau_m_raw.grad).all()
