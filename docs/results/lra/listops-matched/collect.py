@@ -70,8 +70,8 @@ python docs/results/lra/listops-matched/collect.py $GRID docs/results/lra/listop
 ```
 
 (`--num-memory` only acts on the ELM; it is passed to both so that the saved configurations,
-and so the reuse of finished runs, match. The runs were driven by `run_all.sh` beside this page, which does
-exactly this, `OMP_NUM_THREADS=1`, at low CPU priority.)
+and so the reuse of finished runs, match. The runs were driven by `run_all.sh` beside this
+page, which does exactly this, `OMP_NUM_THREADS=1`, at low CPU priority.)
 """
 
 LRS = ("1e-3", "3e-3", "1e-2")  # the sweep, in tie-break order (smaller lr first)
