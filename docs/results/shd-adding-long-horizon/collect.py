@@ -16,6 +16,14 @@ import sys
 from pathlib import Path
 
 
+def _protocol_link(out: Path) -> str:
+    """Relative link from ``out`` to ``docs/results/protocol.md``."""
+    import os
+
+    protocol = Path(__file__).resolve().parents[1] / "protocol.md"
+    return Path(os.path.relpath(protocol, out.resolve())).as_posix()
+
+
 def main(grid: Path, out: Path, command: str) -> None:
     from elm_snn.tasks.config import RunConfig
     from elm_snn.train.grid import write_results
@@ -57,7 +65,7 @@ def main(grid: Path, out: Path, command: str) -> None:
         "# SHD-Adding at long horizons (quick preset, last-step readout)",
         "",
         *run_info_markdown(info, data_line),
-        "- protocol: [evidence protocol](../protocol.md); settings: "
+        f"- protocol: [evidence protocol]({_protocol_link(out)}); settings: "
         + ", ".join(f"{k}={v}" for k, v in overrides.items()),
         "",
         table.strip(),
