@@ -603,8 +603,9 @@ def _kernels() -> dict[str, Callable[..., Any]]:
     # The fast path: stages 4-5 fused per block of channels, bit-identical to calling the
     # three kernels above in turn on the same velocity (tested). Why it is faster:
     # - the velocity comes in time-major, ``(T, C)`` float32: a block's channels sit side by
-    #   side in memory, so the hair-cell recurrence and the hazard increments (elementwise
-    #   across channels, no calls) compile to SIMD over the block;
+    #   side in memory, and the hair-cell recurrence and the hazard increments are
+    #   elementwise across channels with no calls, which lets LLVM vectorise them over the
+    #   block (measured: the increments take 0.02 s per utterance against log1p's ~0.1 s);
     # - ``error_model="numpy"`` drops the division-by-zero check that blocks vectorisation
     #   (the divisor ``v + b`` is > 0 wherever it is used); the arithmetic per channel is
     #   the reference's, in the same order, so the floats are the same;
@@ -668,7 +669,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         n_out = 0
         for ch0 in range(0, n_ch, block):
             nb = min(block, n_ch - ch0)
-            # -- stage 4: Meddis hair cells, nb channels side by side (SIMD)
+            # -- stage 4: Meddis hair cells, nb channels side by side
             for k in range(nb):
                 cs[k] = c0
                 qs[k] = q0
