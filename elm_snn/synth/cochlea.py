@@ -359,7 +359,7 @@ def basilar_membrane_transfer(
 
 _CACHE_LOCK = threading.Lock()
 _TRANSFER_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
-_TRANSFER_CACHE_SIZE = 12  # 6 clip lengths, each as channel- and time-major
+_TRANSFER_CACHE_SIZE = 6  # clip lengths (x layouts asked for); generation asks one layout
 
 
 def clear_transfer_cache() -> None:
@@ -390,35 +390,41 @@ def _cached_transfer(
 ) -> np.ndarray:
     """complex64 transfer matrix from memory, disk or freshly built.
 
-    ``time_major=True`` gives its contiguous transpose, ``(K, num_channels)``, kept in the
-    memory cache beside the ``(num_channels, K)`` original (the disk holds only the latter).
+    ``time_major=True`` gives its contiguous transpose, ``(K, num_channels)``. The memory
+    cache holds each layout under its own key and only the layouts asked for (the fast path
+    keeps no channel-major copy); the disk holds the channel-major matrix.
     """
-    if time_major:
-        k = _num_bins(num_samples, sample_rate_hz, max_frequency_hz)
-        key_t = _transfer_key(num_samples, sample_rate_hz, num_channels, params, k) + "-T"
-        with _CACHE_LOCK:
-            hit = _TRANSFER_CACHE.get(key_t)
-            if hit is not None:
-                _TRANSFER_CACHE.move_to_end(key_t)
-                return hit
-        matrix_t = np.ascontiguousarray(
-            _cached_transfer(
-                num_samples, sample_rate_hz, num_channels, params, max_frequency_hz, disk_cache
-            ).T
-        )
-        with _CACHE_LOCK:
-            _TRANSFER_CACHE[key_t] = matrix_t
-            while len(_TRANSFER_CACHE) > _TRANSFER_CACHE_SIZE:
-                _TRANSFER_CACHE.popitem(last=False)
-        return matrix_t
     k = _num_bins(num_samples, sample_rate_hz, max_frequency_hz)
     key = _transfer_key(num_samples, sample_rate_hz, num_channels, params, k)
+    memory_key = key + ("-T" if time_major else "")
     with _CACHE_LOCK:
-        hit = _TRANSFER_CACHE.get(key)
+        hit = _TRANSFER_CACHE.get(memory_key)
         if hit is not None:
-            _TRANSFER_CACHE.move_to_end(key)
+            _TRANSFER_CACHE.move_to_end(memory_key)
             return hit
-    matrix: np.ndarray | None = None
+    matrix = _stored_transfer(
+        key, num_samples, sample_rate_hz, num_channels, params, max_frequency_hz, disk_cache
+    )
+    if time_major:
+        matrix = np.ascontiguousarray(matrix.T)
+    with _CACHE_LOCK:
+        _TRANSFER_CACHE[memory_key] = matrix
+        while len(_TRANSFER_CACHE) > _TRANSFER_CACHE_SIZE:
+            _TRANSFER_CACHE.popitem(last=False)
+    return matrix
+
+
+def _stored_transfer(
+    key: str,
+    num_samples: int,
+    sample_rate_hz: int,
+    num_channels: int,
+    params: BasilarMembraneParameters,
+    max_frequency_hz: float | None,
+    disk_cache: bool,
+) -> np.ndarray:
+    """The channel-major complex64 matrix from the disk cache, else built (and stored)."""
+    k = _num_bins(num_samples, sample_rate_hz, max_frequency_hz)
     path = None
     if disk_cache:
         from elm_snn._io import atomic_path, cache_dir
@@ -428,20 +434,15 @@ def _cached_transfer(
             try:
                 loaded = np.load(path)
                 if loaded.shape == (num_channels, k) and loaded.dtype == np.complex64:
-                    matrix = loaded
+                    return loaded
             except (OSError, ValueError):
-                matrix = None  # unreadable cache entry: rebuild and overwrite it
-    if matrix is None:
-        matrix = basilar_membrane_transfer(
-            num_samples, sample_rate_hz, num_channels, params, max_frequency_hz
-        ).astype(np.complex64)
-        if path is not None:
-            with atomic_path(path) as tmp:
-                np.save(tmp, matrix)
-    with _CACHE_LOCK:
-        _TRANSFER_CACHE[key] = matrix
-        while len(_TRANSFER_CACHE) > _TRANSFER_CACHE_SIZE:
-            _TRANSFER_CACHE.popitem(last=False)
+                pass  # unreadable cache entry: rebuild and overwrite it
+    matrix = basilar_membrane_transfer(
+        num_samples, sample_rate_hz, num_channels, params, max_frequency_hz
+    ).astype(np.complex64)
+    if path is not None:
+        with atomic_path(path) as tmp:
+            np.save(tmp, matrix)
     return matrix
 
 
