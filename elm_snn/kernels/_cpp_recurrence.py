@@ -4,8 +4,9 @@ The forward and reverse loops of :class:`~elm_snn.kernels._recurrence._ELMRecurr
 rows are independent, so both loops cut the batch into ``torch.get_num_threads()`` row
 blocks (:cpp:func:`for_chunks` in :mod:`._cpp_source`) and run the whole time loop of one
 block on one thread, with its own scratch buffers. Per step and block the loop calls
-``at::cpu::mm_out`` on the block's rows (inside ATen's OpenMP region MKL runs on one thread,
-so there is no nested parallelism), ``at::cpu::tanh_out``/``silu_out``/``sigmoid_out``
+``at::cpu::mm_out`` on the block's rows (MKL set to one thread per block by ``for_chunks``:
+left alone inside the OpenMP region it did not run on one thread, and two blocks were no
+faster than one), ``at::cpu::tanh_out``/``silu_out``/``sigmoid_out``
 (vectorised) and fuses everything else into plain loops.
 """
 

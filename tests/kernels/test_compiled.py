@@ -392,3 +392,60 @@ def test_failed_build_says_so_on_stderr(tmp_path, monkeypatch: pytest.MonkeyPatc
         assert "the build failed after" in err
     finally:
         _compiled._state.update(saved)
+
+
+@pytest.mark.usefixtures("needs_compiled")
+@pytest.mark.parametrize("width", [200, 37])
+def test_threaded_transposed_sparse_product_matches_one_thread(width: int) -> None:
+    """``X^T @ G`` cut into column blocks on two threads (each summing into its own buffer)
+    gives one thread's values bit for bit, and the dense product's."""
+    gen = torch.Generator().manual_seed(5)
+    x = (torch.rand(400, 6, 70, generator=gen) < 0.02).double() * torch.randn(400, 6, 70)
+    grad = torch.randn(400 * 6, width, generator=gen, dtype=torch.float64)
+    rows = fused._sparse_rows(x)
+    assert rows is not None
+    ops = _compiled.compiled_ops()
+    before = torch.get_num_threads()
+    try:
+        out = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            out[threads] = ops.csr_tmm(rows.row_ptr, rows.col, rows.val, grad, 70)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(out[1], out[2])
+    torch.testing.assert_close(out[2], x.reshape(-1, 70).t() @ grad, rtol=1e-12, atol=1e-12)
+
+
+def _mkl_max_threads():
+    """MKL's ``mkl_get_max_threads`` of torch's library, or None where torch has no MKL."""
+    import ctypes
+    from pathlib import Path
+
+    libs = sorted((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*"))
+    if not libs:
+        return None
+    try:
+        return ctypes.CDLL(str(libs[0])).MKL_Get_Max_Threads
+    except (OSError, AttributeError):
+        return None
+
+
+@pytest.mark.usefixtures("needs_compiled")
+def test_threaded_loops_give_mkl_its_threads_back() -> None:
+    """The batch blocks run MKL on one thread each, and the calling thread's MKL thread
+    count is what it was afterwards (else torch's own matmuls would stay on one thread)."""
+    mkl_max_threads = _mkl_max_threads()
+    if mkl_max_threads is None:
+        pytest.skip("this torch has no MKL")
+    model = _perturbed(CONFIGS["paper-default"])
+    x = _sparse_spikes(model, steps=50, batch=4)
+    state = _state(model, 4)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert mkl_max_threads() == 2
+        _run_and_grad(fused_elm_sequence, model, x, state)
+        assert mkl_max_threads() == 2
+    finally:
+        torch.set_num_threads(before)
