@@ -197,8 +197,9 @@ def plot_metrics_vs_parameters(
     """Test metrics against the number of trainable parameters (log x), like Fig. 3.
 
     Args:
-        rows: one dict per run with ``"num_parameters"``, ``family_key`` (the line/marker
-            group, e.g. ``"ELM"``) and the metrics.
+        rows: one dict per run (or per point) with ``"num_parameters"``, ``family_key``
+            (the line/marker group, e.g. ``"ELM"``) and the metrics; a row with
+            ``"<metric>_std"`` (e.g. over seeds) gets an error bar of that size.
         out_png: output file.
         metrics: ``(key, axis label)`` per panel, e.g. ``[("test_auc", "spike AUC")]``.
         family_key: key of the group of a row; rows of a group are joined by a line in
@@ -218,14 +219,23 @@ def plot_metrics_vs_parameters(
     for ax, (key, label) in zip(axes[0], metrics, strict=True):
         for i, (fam, rs) in enumerate(sorted(families.items())):
             pts = sorted(
-                (float(r["num_parameters"]), _float(r.get(key)))
-                for r in rs
-                if _float(r.get(key)) is not None and r.get("num_parameters")
+                (
+                    (float(r["num_parameters"]), _float(r.get(key)), _float(r.get(f"{key}_std")))
+                    for r in rs
+                    if _float(r.get(key)) is not None and r.get("num_parameters")
+                ),
+                key=lambda pt: pt[:2],
             )
             if not pts:
                 continue
-            xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, marker=markers[i % len(markers)], label=fam)
+            xs, ys, errs = zip(*pts, strict=True)
+            marker = markers[i % len(markers)]
+            if any(e for e in errs):
+                ax.errorbar(
+                    xs, ys, yerr=[e or 0.0 for e in errs], marker=marker, capsize=3, label=fam
+                )
+            else:
+                ax.plot(xs, ys, marker=marker, label=fam)
             plotted = True
         ax.set_xscale("log")
         ax.set(xlabel="trainable parameters", ylabel=label)

@@ -49,7 +49,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preset", choices=("quick", "paper"), default="quick")
     parser.add_argument("--points", nargs="+", default=None, help="neuronio: subset of points")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="neuronio: training seeds of every point (default 0); the page gives mean +- std",
+    )
 
+    _add_shd_arguments(parser)
+    parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
+    parser.add_argument(
+        "--train-samples", type=int, default=None, help="training windows / samples per epoch"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
+    parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder holding another grid's results (refused without it)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
+
+
+def _add_shd_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options only ``elm-snn reproduce shd`` reads."""
     parser.add_argument(
         "--per-class",
         type=int,
@@ -90,19 +115,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="shd: leave out these points, [TASK/]MODEL:BIN_MS, e.g. snn:2 shd-adding/lstm:2 "
         "(budget)",
     )
-    parser.add_argument("--max-epochs", type=int, default=None, help="training epochs")
-    parser.add_argument(
-        "--train-samples", type=int, default=None, help="training windows / samples per epoch"
-    )
-    parser.add_argument("--workers", type=int, default=1, help="points trained in parallel")
-    parser.add_argument("--no-reuse", action="store_true", help="retrain finished points")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="write into a folder holding another grid's results (refused without it)",
-    )
-    parser.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
 
 
 def _parse_skip(items: Sequence[str]) -> list[tuple[str | None, str, float]]:
@@ -171,6 +183,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         preset=args.preset,
         points=args.points,
+        seeds=args.seeds,
         overrides=overrides,
         workers=args.workers,
         reuse=not args.no_reuse,

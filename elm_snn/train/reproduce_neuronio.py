@@ -37,7 +37,14 @@ from typing import Any
 from elm_snn.train.grid import grid_folder, run_points, stderr_line, write_rows_csv
 from elm_snn.train.provenance import git_commit, run_info, run_info_markdown, write_run_info
 
-__all__ = ["NEURONIO_POINTS", "CSV_COLUMNS", "results_markdown", "reproduce_neuronio"]
+__all__ = [
+    "NEURONIO_POINTS",
+    "CSV_COLUMNS",
+    "aggregate_seeds",
+    "point_run_name",
+    "results_markdown",
+    "reproduce_neuronio",
+]
 
 # (point name, family shown in the plot, model, RunConfig overrides)
 NEURONIO_POINTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
@@ -67,6 +74,7 @@ NEURONIO_POINTS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
 
 CSV_COLUMNS = (
     "point",
+    "seed",
     "family",
     "model",
     "num_memory",
@@ -87,33 +95,95 @@ CSV_COLUMNS = (
 )
 
 
-def _fmt(v: Any, digits: int) -> str:
+#: Columns of the results page: (metric key, header, digits); shown as mean +- std over seeds.
+_PAGE_METRICS = (
+    ("test_auc", "spike AUC", 4),
+    ("test_auc_at_1pct_fp", "AUC @ 1% FP", 3),
+    ("test_tp_at_1pct_fp", "TP @ 1% FP", 3),
+    ("test_soma_rmse_mv", "soma RMSE (mV)", 3),
+    ("test_soma_explained_variance_percent", "explained variance (%)", 1),
+)
+
+
+def _finite(values: Sequence[Any]) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if f == f and abs(f) != float("inf"):
+            out.append(f)
+    return out
+
+
+def aggregate_seeds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per point (in the order of first appearance): every metric of
+    :data:`_PAGE_METRICS` and the CPU seconds as the mean over the point's seeds, with
+    ``<metric>_std`` (sample standard deviation, n - 1; 0 for one seed), ``seeds`` (the
+    seeds) and ``num_seeds``; ``point``, ``family`` and ``num_parameters`` as given."""
+    from elm_snn.train.grid import _mean_std
+
+    by_point: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_point.setdefault(str(r["point"]), []).append(r)
+    out = []
+    for point, runs in by_point.items():
+        agg: dict[str, Any] = {
+            "point": point,
+            "family": runs[0].get("family"),
+            "num_parameters": runs[0].get("num_parameters"),
+            "seeds": [r.get("seed", 0) for r in runs],
+            "num_seeds": len(runs),
+        }
+        for key in [k for k, _, _ in _PAGE_METRICS] + ["cpu_seconds_total"]:
+            values = _finite([r.get(key) for r in runs])
+            if values:
+                agg[key], agg[f"{key}_std"] = _mean_std(values)
+        out.append(agg)
+    return out
+
+
+def _fmt(v: Any, digits: int, std: Any = None) -> str:
     try:
-        return f"{float(v):.{digits}f}"
+        text = f"{float(v):.{digits}f}"
     except (TypeError, ValueError):
         return "n/a"
+    return text if std is None else f"{text} +- {float(std):.{digits}f}"
 
 
 def results_markdown(
     rows: Sequence[dict[str, Any]], title: str, info: dict[str, Any] | None = None
 ) -> str:
     """A results page: how it was made (``info``), a Table S4-style table of the points
-    (test split) and the Fig. 3-style plot."""
+    (test split; mean +- std over seeds where a point has several) and the Fig. 3-style
+    plot. ``rows``: one per run (``point``, ``seed`` and the metrics)."""
     lines = [f"# {title}", ""]
     if info:
         lines += [*run_info_markdown(info, str(info.get("data_description") or "")), ""]
+    points = aggregate_seeds(rows)
+    several = any(p["num_seeds"] > 1 for p in points)
     lines += [
-        "| point | parameters | spike AUC | AUC @ 1% FP | TP @ 1% FP | soma RMSE (mV) | "
-        "explained variance (%) | CPU s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Protocol: every point gets the same data, budget (epochs x windows per epoch) and "
+        "batch size; each run keeps the checkpoint with the lowest validation loss and is "
+        "evaluated once on the test simulations; nothing is chosen on test."
+        + (" Values are mean +- sample std over the seeds (per seed in `results.csv`)."
+           if several else ""),
+        "",
+    ]  # fmt: skip
+    header = " | ".join(h for _, h, _ in _PAGE_METRICS)
+    lines += [
+        f"| point | parameters | {header} | seeds | CPU s per run |",
+        "| --- | ---: |" + " ---: |" * len(_PAGE_METRICS) + " ---: | ---: |",
     ]
-    for r in rows:
+    for r in points:
+        cells = [
+            _fmt(r.get(k), d, r.get(f"{k}_std") if r["num_seeds"] > 1 else None)
+            for k, _, d in _PAGE_METRICS
+        ]
         lines.append(
-            f"| {r['point']} | {int(r['num_parameters']):,} | {_fmt(r.get('test_auc'), 4)} | "
-            f"{_fmt(r.get('test_auc_at_1pct_fp'), 3)} | {_fmt(r.get('test_tp_at_1pct_fp'), 3)} | "
-            f"{_fmt(r.get('test_soma_rmse_mv'), 3)} | "
-            f"{_fmt(r.get('test_soma_explained_variance_percent'), 1)} | "
-            f"{_fmt(r.get('cpu_seconds_total'), 0)} |"
+            f"| {r['point']} | {int(r['num_parameters']):,} | {' | '.join(cells)} | "
+            f"{r['num_seeds']} | {_fmt(r.get('cpu_seconds_total'), 0)} |"
         )
     spikes = {int(r["test_num_spikes_scored"]) for r in rows if r.get("test_num_spikes_scored")}
     if spikes:
@@ -130,6 +200,17 @@ def _chosen_points(points: Sequence[str] | None) -> list[str]:
     if unknown:
         raise ValueError(f"points: unknown {unknown}; expected names from {known}")
     return chosen
+
+
+def _checked_seeds(seeds: Sequence[int]) -> list[int]:
+    """``seeds`` as distinct ints; ValueError naming the argument otherwise."""
+    try:
+        out = [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise ValueError(f"seeds: expected integers, got {seeds!r}") from None
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise ValueError(f"seeds: expected distinct non-negative integers, got {list(seeds)!r}")
+    return out
 
 
 def _simulated_data(
@@ -158,38 +239,51 @@ def _simulated_data(
     return sims_dir
 
 
+def point_run_name(point: str, seed: int) -> str:
+    """The run folder of a point and training seed: ``<point>`` for seed 0 (the grid's
+    folders before seeds existed), ``<point>-seed<S>`` for the others."""
+    return point if int(seed) == 0 else f"{point}-seed{int(seed)}"
+
+
 def _point_configs(
     chosen: Sequence[str],
+    seeds: Sequence[int],
     preset: str,
     overrides: dict[str, Any] | None,
     data_root: str | os.PathLike,
-) -> list[tuple[str, Any]]:
-    """``(point name, RunConfig)`` of each chosen point of :data:`NEURONIO_POINTS`."""
+) -> list[tuple[str, str, int, Any]]:
+    """``(run name, point name, seed, RunConfig)`` of each chosen point of
+    :data:`NEURONIO_POINTS` and each training seed (points outer, seeds inner)."""
     from elm_snn.tasks import resolve_config
 
     known = {p[0]: p for p in NEURONIO_POINTS}
     named = []
     for name in chosen:
         _, _, model, extra = known[name]
-        cfg = resolve_config(
-            "neuronio",
-            model,
-            preset,
-            **{**(overrides or {}), **extra, "data_root": os.fspath(data_root)},
-        )
-        named.append((name, cfg))
+        for seed in seeds:
+            cfg = resolve_config(
+                "neuronio",
+                model,
+                preset,
+                **{**(overrides or {}), **extra, "data_root": os.fspath(data_root),
+                   "seed": int(seed)},
+            )  # fmt: skip
+            named.append((point_run_name(name, seed), name, int(seed), cfg))
     return named
 
 
 def _point_rows(
-    named: Sequence[tuple[str, Any]], results: Sequence[dict[str, Any]]
+    named: Sequence[tuple[str, str, int, Any]], results: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """One table row per point: its ``metrics.json`` plus ``point``, ``family`` and
+    """One table row per run: its ``metrics.json`` plus ``point``, ``seed``, ``family`` and
     ``num_memory``, with the run's totals of wall and CPU seconds."""
     family = {p[0]: p[1] for p in NEURONIO_POINTS}
     rows = []
-    for (name, cfg), result in zip(named, results, strict=True):
-        row = {**result, "point": name, "family": family[name], "num_memory": cfg.num_memory}
+    for (_, name, seed, cfg), result in zip(named, results, strict=True):
+        row = {
+            **result, "point": name, "seed": seed, "family": family[name],
+            "num_memory": cfg.num_memory,
+        }  # fmt: skip
         for key in ("wall_seconds", "cpu_seconds"):  # runs of older versions lack the totals
             row.setdefault(f"{key}_total", result.get(key))
         rows.append(row)
@@ -217,6 +311,7 @@ def reproduce_neuronio(
     runs_dir: str | os.PathLike | None = None,
     preset: str = "quick",
     points: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0,),
     overrides: dict[str, Any] | None = None,
     workers: int = 1,
     reuse: bool = True,
@@ -225,8 +320,8 @@ def reproduce_neuronio(
     overwrite: bool = False,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Fit every point of :data:`NEURONIO_POINTS` (or those named in ``points``) with one
-    budget and write the results (see module docstring).
+    """Fit every point of :data:`NEURONIO_POINTS` (or those named in ``points``), for each
+    of ``seeds``, with one budget and write the results (see module docstring).
 
     Args:
         out_dir: result folder.
@@ -236,6 +331,8 @@ def reproduce_neuronio(
         runs_dir: folder of the run folders (default ``out_dir/runs``).
         preset: base preset of every point (``"quick"`` or ``"paper"``).
         points: names of the points to run (default all).
+        seeds: training seeds of every point (model initialisation, window draws); the
+            page gives mean +- std over them, ``results.csv`` one row per run.
         overrides: :class:`~elm_snn.tasks.RunConfig` values for every point (budget...).
         workers: points trained in parallel (one process, one thread each).
         reuse: reuse finished points, resume interrupted ones.
@@ -246,21 +343,20 @@ def reproduce_neuronio(
         progress: progress bars with an ETA on stderr (simulations, runs).
 
     Returns:
-        One row per point (``metrics.json`` plus ``point``/``family``).
+        One row per run (``metrics.json`` plus ``point``/``seed``/``family``), points in
+        order, seeds inner.
     """
-    from elm_snn._io import atomic_write_text
-    from elm_snn.viz import plot_metrics_vs_parameters
-
     # one process per result folder; another grid's folder only with overwrite
     with grid_folder(out_dir, "reproduce neuronio", overwrite):
         chosen = _chosen_points(points)  # checked before generating any data
+        seeds = _checked_seeds(seeds)
         if data_root is None:
             data_root = _simulated_data(sims, sims_dir, workers, log, progress)
-        named = _point_configs(chosen, preset, overrides, data_root)
+        named = _point_configs(chosen, seeds, preset, overrides, data_root)
         out = Path(out_dir)
         commit = git_commit()  # the code the runs start with, not what is checked out at the end
         results = run_points(
-            named,
+            [(run, cfg) for run, _, _, cfg in named],
             Path(runs_dir) if runs_dir is not None else out / "runs",
             reuse=reuse,
             workers=workers,
@@ -273,14 +369,22 @@ def reproduce_neuronio(
         title = f"NeuronIO: Fig. 3 / Table S4 ({preset} preset)"
         info = run_info(
             command, commit, data_root, preset, overrides, results,
-            data_description=_data_description(data_root), points=chosen,
+            data_description=_data_description(data_root), points=chosen, seeds=list(seeds),
         )  # fmt: skip
-        plot_metrics_vs_parameters(
-            rows,
-            out / "metrics_vs_parameters.png",
-            [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
-            title=title,
-        )
-        atomic_write_text(out / "results.md", results_markdown(rows, title, info))
-        write_run_info(out, info)
+        _write_page(out, rows, title, info)
         return rows
+
+
+def _write_page(out: Path, rows: list[dict[str, Any]], title: str, info: dict[str, Any]) -> None:
+    """The plot (mean +- std over seeds), ``results.md`` and ``run_info.json`` in ``out``."""
+    from elm_snn._io import atomic_write_text
+    from elm_snn.viz import plot_metrics_vs_parameters
+
+    plot_metrics_vs_parameters(
+        aggregate_seeds(rows),
+        out / "metrics_vs_parameters.png",
+        [("test_auc", "spike AUC (test)"), ("test_soma_rmse_mv", "soma RMSE (mV, test)")],
+        title=title,
+    )
+    atomic_write_text(out / "results.md", results_markdown(rows, title, info))
+    write_run_info(out, info)
