@@ -118,6 +118,15 @@ def _add_protocol_options(parser: argparse.ArgumentParser) -> None:
         "temperature; 1 is the paper's); default: the preset's",
     )
     parser.add_argument(
+        "--tau-m-init",
+        type=float,
+        nargs=2,
+        metavar=("MIN_MS", "MAX_MS"),
+        default=None,
+        help="ELM / Branch-ELM: initial memory time constants spread from MIN_MS to MAX_MS "
+        "(the paper: 1 150); default: the preset's",
+    )
+    parser.add_argument(
         "--validation-split",
         choices=("sample", "speaker"),
         default=None,
@@ -195,6 +204,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         output_init=args.output_init,
         readout=args.readout,
         logit_scale=args.logit_scale,
+        tau_m_init=None if args.tau_m_init is None else tuple(args.tau_m_init),
         validation_split=args.validation_split,
         validation_fraction=args.validation_fraction,
         input_dropout_mode=args.input_dropout_mode,

@@ -194,6 +194,24 @@ def test_train_readout_and_validation_split_flags(tmp_path, capsys):
     assert "--readout: invalid choice: 'median'" in capsys.readouterr().err
 
 
+def test_tau_m_init_flag_reaches_the_model(tmp_path, capsys):
+    """``--tau-m-init MIN MAX`` sets the ELM's initial memory time constants; a range
+    outside the model's bounds is refused by the model, in one error line."""
+    root = write_tiny_shd(tmp_path / "shd")
+
+    def args(out, low, high):
+        return ["train", "--task", "shd", "--model", "elm", "--bin-size", "50",
+                "--data-root", str(root), "--out", str(tmp_path / out), *TINY_ARGS,
+                "--tau-m-init", low, high]  # fmt: skip
+
+    assert main(args("run", "2", "40")) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["tau_m_init"] == [2.0, 40.0]
+    capsys.readouterr()
+    assert main(args("bad", "1", "5000")) == 2
+    assert "tau_m_init: expected a range inside" in capsys.readouterr().err
+
+
 def test_summary_table_lists_per_speaker_accuracy():
     from elm_snn.train.grid import summary_markdown
 
