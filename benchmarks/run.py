@@ -6,8 +6,13 @@ against the autograd reference and against the fused ELM), end-to-end training t
 against the training step alone (:mod:`bench_e2e`), the fused ELM on a GPU
 (:mod:`bench_device`; skipped without one), the spoken-digit cochlea stage by stage, fused
 against the reference (:mod:`bench_cochlea`), ``torch.compile`` against eager
-(:mod:`bench_compile`) and, when present, the data-pipeline benchmark
-(``bench_data.py``); prints tables and every ratio, and writes one JSON file.
+(:mod:`bench_compile`), the NEURON generation rate (:mod:`bench_neuron`; skipped without
+NEURON) and, when present, the data-pipeline benchmark (``bench_data.py``); prints tables
+and every ratio, writes one JSON file and one summary table (:mod:`summary`).
+
+The summary goes to ``benchmarks/TABLE.md`` only from a full run (no ``--quick``, no
+``--only``) that writes the default ``--out``; any other run writes it next to its JSON
+file (``<out stem>-TABLE.md``), so the committed table always comes from a full run.
 """
 
 from __future__ import annotations
@@ -23,21 +28,50 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 
+DEFAULT_OUT = HERE / "results.json"
+TABLE = HERE / "TABLE.md"
+
+
+def table_path(args: argparse.Namespace) -> Path:
+    """Where the summary table goes: ``--table``; else ``benchmarks/TABLE.md`` for a full
+    run to the default ``--out``; else ``<out stem>-TABLE.md`` beside the JSON file."""
+    if args.table:
+        return Path(args.table)
+    out = Path(args.out)
+    full = not args.quick and args.only is None
+    if full and out.resolve() == DEFAULT_OUT:
+        return TABLE
+    return out.with_name(out.stem + "-TABLE.md")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, run the benchmarks, write the JSON (atomically)."""
+    """Parse arguments, run the benchmarks, write the JSON and the summary (atomically)."""
     import bench_elm
+    import summary
 
     from elm_snn._io import atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output file")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="JSON output file")
     parser.add_argument(
         "--only",
-        choices=["elm", "threads", "eisnn", "e2e", "device", "data", "cochlea", "compile"],
+        choices=[
+            "elm",
+            "threads",
+            "eisnn",
+            "e2e",
+            "device",
+            "data",
+            "cochlea",
+            "compile",
+            "neuron",
+        ],
         help="run just one benchmark",
     )
+    parser.add_argument("--table", help="summary table file (default: see the module docstring)")
     bench_elm.add_arguments(parser)
     args = parser.parse_args(argv)
+    info = summary.run_info(HERE.parent, sys.argv[1:] if argv is None else list(argv))
     results = {}
     if args.only in (None, "elm"):
         results["elm"] = bench_elm.run(args)
@@ -69,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
         quick = ["--utterances", "2", "--repeats", "1"]
         results["cochlea"] = bench_cochlea.main(quick if args.quick else [])
+    if args.only in (None, "neuron"):
+        import bench_neuron
+
+        results["neuron"] = bench_neuron.main(["--quick"] if args.quick else [])
     if args.only in (None, "compile"):
         import bench_compile
 
@@ -82,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--pairs", "50", "--nocache-pairs", "20", "--num-samples", "60"]
         module.main(["--out", str(out)] + (extra if args.quick else []))
         results["data"] = json.loads(out.read_text())
+    results["run_info"] = summary.finish_run_info(info)
     atomic_write_text(args.out, json.dumps(results, indent=2, default=str))
     print(f"\nwrote {args.out}")
+    table = table_path(args)
+    print("\n" + summary.write_summary(table, results, info))
+    print(f"wrote {table}")
     return 0
 
 

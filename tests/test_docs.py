@@ -237,8 +237,11 @@ def test_site_has_generated_pages(built_site: Path) -> None:
     # dataset cards and benchmark numbers are included, not copied
     for card in sorted((REPO_ROOT / "datasets").glob("*.md")):
         assert (built_site / "datasets" / card.stem / "index.html").is_file(), card.name
+    how_to = (built_site / "benchmarks" / "index.html").read_text(encoding="utf-8")
+    assert "It prints ratios" in how_to and 'href="table/"' in how_to  # not overwritten
     if (REPO_ROOT / "benchmarks" / "README.md").is_file():
-        assert (built_site / "benchmarks" / "index.html").is_file()
+        assert (built_site / "benchmarks" / "measured" / "index.html").is_file()
+    assert (built_site / "benchmarks" / "table" / "index.html").is_file()  # make bench's table
     # the CLI reference is generated from the real parser
     cli = (built_site / "cli" / "index.html").read_text(encoding="utf-8")
     assert "elm-snn data" in cli and "usage:" in cli

@@ -1,9 +1,11 @@
 """MkDocs hook: pages generated at build time from files that live outside ``docs/``.
 
 Nothing here is committed twice: the dataset cards (``datasets/*.md``), the benchmark
-report (``benchmarks/README.md``) and the tutorial notebooks (``tutorials/*.ipynb``) are
-read from their own folders when the site is built, and one API-reference page is written
-for every public subpackage/module of ``elm_snn`` from its ``__all__``.
+report (``benchmarks/README.md``), the summary table that ``make bench`` writes
+(``benchmarks/TABLE.md``; a placeholder page until a full run's table is committed) and the
+tutorial notebooks (``tutorials/*.ipynb``) are read from their own folders when the site is
+built, and one API-reference page is written for every public subpackage/module of
+``elm_snn`` from its ``__all__``.
 
 * ``on_config`` adds the discovered pages to the navigation (under the sections
   "Datasets", "Tutorials", "Benchmarks" and "API reference" of ``mkdocs.yml``).
@@ -53,6 +55,16 @@ NAV_DATASETS = "Datasets"
 NAV_TUTORIALS = "Tutorials"
 NAV_BENCHMARKS = "Benchmarks"
 NAV_API = "API reference"
+#: the page of ``benchmarks/README.md`` (not ``benchmarks.md``: that and the hand-written
+#: ``benchmarks/index.md`` would both be built into ``benchmarks/index.html``)
+README_PAGE = "benchmarks/measured.md"
+#: the page of ``benchmarks/TABLE.md``, always built (a placeholder without the file)
+TABLE_PAGE = "benchmarks/table.md"
+TABLE_PLACEHOLDER = (
+    "# Benchmark summary (`make bench`)\n\n"
+    "No full `make bench` run has been committed yet: `benchmarks/run.py` writes this table\n"
+    "to `benchmarks/TABLE.md` at the end of every full run.\n"
+)
 
 _LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)(\s+\"[^\"]*\")?\)")
 
@@ -191,7 +203,8 @@ def _included_pages(root: Path) -> dict[str, str]:
     """Repository path (posix) of each included Markdown file -> its page path in the site."""
     pages = {f"datasets/{p.name}": f"datasets/{p.name}" for p in _dataset_cards(root)}
     if (root / "benchmarks" / "README.md").is_file():
-        pages["benchmarks/README.md"] = "benchmarks.md"
+        pages["benchmarks/README.md"] = README_PAGE
+    pages["benchmarks/TABLE.md"] = TABLE_PAGE
     for nb in _tutorials(root):
         pages[f"tutorials/{nb.name}"] = f"tutorials/{nb.name}"
     return pages
@@ -272,7 +285,9 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
             tutorials.append({_notebook_title(nb): f"tutorials/{nb.name}"})
     benchmarks = _find_section(nav, NAV_BENCHMARKS)
     if benchmarks is not None and (root / "benchmarks" / "README.md").is_file():
-        benchmarks.append({"Measured numbers": "benchmarks.md"})
+        benchmarks.append({"Measured numbers": README_PAGE})
+    if benchmarks is not None:
+        benchmarks.append({"Summary table": TABLE_PAGE})
     api = _find_section(nav, NAV_API)
     if api is not None:
         api.append({"Overview": "api/index.md"})
@@ -293,9 +308,13 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     bench = root / "benchmarks" / "README.md"
     if bench.is_file():
         text = _rewrite_links(
-            bench.read_text(encoding="utf-8"), "benchmarks/README.md", "benchmarks.md", pages
+            bench.read_text(encoding="utf-8"), "benchmarks/README.md", README_PAGE, pages
         )
-        files.append(File.generated(config, "benchmarks.md", content=text))
+        files.append(File.generated(config, README_PAGE, content=text))
+    table = root / "benchmarks" / "TABLE.md"
+    text = table.read_text(encoding="utf-8") if table.is_file() else TABLE_PLACEHOLDER
+    text = _rewrite_links(text, "benchmarks/TABLE.md", TABLE_PAGE, pages)
+    files.append(File.generated(config, TABLE_PAGE, content=text))
     for nb in _tutorials(root):
         # a real File rooted at the repository (not File.generated): mkdocs-jupyter's
         # wrapper recomputes abs_src_path from src_dir
