@@ -39,7 +39,7 @@ format: install
 	$(VENV)/bin/ruff check --fix elm_snn tests benchmarks
 
 docs: install
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) site .pytest_cache
