@@ -132,7 +132,8 @@ def summary_markdown(
     rows: Sequence[Mapping[str, Any]], metric: str, chance: float | None = None
 ) -> str:
     """Markdown table: one row per model and bin size with ``metric`` mean +- std over seeds
-    (sample std, n-1), parameters and mean wall time per run; when the rows carry
+    (sample std, n-1), parameters and mean CPU time per run (the run's total over resumes;
+    wall time where a run of an older version has no CPU time); when the rows carry
     per-speaker values (``<metric>_speaker<id>``, SHD tasks) a last column lists their means
     over seeds, ``id: value``."""
     groups: dict[tuple[str, float], list[Mapping[str, Any]]] = {}
@@ -144,7 +145,7 @@ def summary_markdown(
     )
     extra_head = f" {metric} per test speaker |" if speakers else ""
     lines = [
-        f"| model | bin size (ms) | parameters | {metric} (mean +- std) | seeds | s per run |"
+        f"| model | bin size (ms) | parameters | {metric} (mean +- std) | seeds | CPU s per run |"
         + extra_head,
         "| --- | ---: | ---: | ---: | ---: | ---: |" + (" --- |" if speakers else ""),
     ]
@@ -154,7 +155,10 @@ def summary_markdown(
         if vals:
             m, s = _mean_std(vals)
             cell = f"{m:.3f} +- {s:.3f}" if len(vals) > 1 else f"{m:.3f}"
-        wall = sum(float(r.get("wall_seconds") or 0.0) for r in rs) / len(rs)
+        cpu = sum(
+            float(r.get("cpu_seconds_total") or r.get("cpu_seconds") or r.get("wall_seconds") or 0)
+            for r in rs
+        ) / len(rs)
         extra = ""
         if speakers:
             parts = []
@@ -164,7 +168,7 @@ def summary_markdown(
             extra = f" {', '.join(parts)} |"
         lines.append(
             f"| {model} | {b:g} | {int(rs[0].get('num_parameters') or 0):,} | {cell} | "
-            f"{len(vals)} | {wall:.0f} |" + extra
+            f"{len(vals)} | {cpu:.0f} |" + extra
         )
     if chance is not None:
         lines.append("")

@@ -228,6 +228,9 @@ def test_summary_table_lists_per_speaker_accuracy():
         [{k: v for k, v in rows[0].items() if "speaker" not in k}], "test_accuracy"
     )
     assert "per test speaker" not in plain
+    # the time column is CPU seconds (a run's total over resumes) where a run has them
+    rows[0]["cpu_seconds_total"], rows[1]["cpu_seconds_total"] = 30.0, 50.0
+    assert "| 0.600 +- 0.141 | 2 | 40 |" in summary_markdown(rows, "test_accuracy")
 
 
 def test_grid_reuse_tolerates_fields_added_later(tmp_path):
