@@ -7,7 +7,9 @@ against the training step alone (:mod:`bench_e2e`), the fused ELM on a GPU
 (:mod:`bench_device`; skipped without one), the spoken-digit cochlea stage by stage, fused
 against the reference (:mod:`bench_cochlea`), ``torch.compile`` against eager
 (:mod:`bench_compile`), the NEURON generation rate (:mod:`bench_neuron`; skipped without
-NEURON) and, when present, the data-pipeline benchmark (``bench_data.py``); prints tables
+NEURON), the official ELM code against ours (:mod:`bench_official`; skipped without
+``--official-src DIR`` or ``$ELM_SNN_OFFICIAL_SRC``) and, when present, the data-pipeline
+benchmark (``bench_data.py``); prints tables
 and every ratio, writes one JSON file and one summary table (:mod:`summary`).
 
 The summary goes to ``benchmarks/TABLE.md`` only from a full run (no ``--quick``, no
@@ -44,6 +46,13 @@ def table_path(args: argparse.Namespace) -> Path:
     return out.with_name(out.stem + "-TABLE.md")
 
 
+def official_argv(args: argparse.Namespace) -> list[str]:
+    """``bench_official``'s arguments: ``--official-src`` if given (else it reads
+    ``$ELM_SNN_OFFICIAL_SRC``), and ``--quick`` or ``--repeats``."""
+    argv = ["--official-src", args.official_src] if args.official_src else []
+    return argv + (["--quick"] if args.quick else ["--repeats", str(args.repeats)])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the benchmarks, write the JSON and the summary (atomically)."""
     import bench_elm
@@ -65,10 +74,17 @@ def main(argv: list[str] | None = None) -> int:
             "cochlea",
             "compile",
             "neuron",
+            "official",
         ],
         help="run just one benchmark",
     )
     parser.add_argument("--table", help="summary table file (default: see the module docstring)")
+    parser.add_argument(
+        "--official-src",
+        default=None,
+        help="root of a checkout of the official ELM code (github.com/AaronSpieler/elmneuron) "
+        "for bench_official (default: $ELM_SNN_OFFICIAL_SRC; without either it is skipped)",
+    )
     bench_elm.add_arguments(parser)
     args = parser.parse_args(argv)
     info = summary.run_info(HERE.parent, sys.argv[1:] if argv is None else list(argv))
@@ -107,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         import bench_neuron
 
         results["neuron"] = bench_neuron.main(["--quick"] if args.quick else [])
+    if args.only in (None, "official"):
+        import bench_official
+
+        results["official"] = bench_official.main(official_argv(args))
     if args.only in (None, "compile"):
         import bench_compile
 

@@ -6,6 +6,8 @@ they end (machine, torch, git commit, UTC times, 1-minute load average);
 table (quantity, configuration, value, ratio) and :func:`write_summary` writes it
 atomically. Every number is read from what a benchmark returned; a benchmark that did not
 run (``--only``), was skipped or did not measure a quantity gives a "not measured" row.
+The official-code rows (speed and memory) come from ``bench_official`` (``results
+["official"]``), which needs ``--official-src``; without it they give its skip reason.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 __all__ = ["finish_run_info", "run_info", "summary_markdown", "table_rows", "write_summary"]
 
 NOT_RUN = "not measured (benchmark not run)"
-NO_OFFICIAL = "not measured (official code not found)"
+#: The configurations of the official-code rows when ``bench_official`` gave no numbers.
+OFFICIAL_CONFIGS = ("SHD-Adding ELM, T = 1000, B = 8", "NeuronIO Branch-ELM, T = 500, B = 8")
 Row = tuple[str, str, str, str]
 
 
@@ -130,8 +133,6 @@ def _elm_rows(elm: dict | None) -> list[Row]:
     unit = f"CPU ms, {threads} threads" if threads else "CPU ms"
     rows: list[Row] = []
     for label, shd, res in _elm_configs(elm):
-        for mode in ("forward", "train"):
-            rows.append((f"official vs ours, {mode}", label, NO_OFFICIAL, "—"))
         ours = {mode: _get(res, "fused", mode, "cpu_ms") for mode in ("forward", "train")}
         for mode in ("forward", "train"):
             ref = _get(res, "reference", mode, "cpu_ms")
@@ -141,6 +142,66 @@ def _elm_rows(elm: dict | None) -> list[Row]:
             lstm = _get(res, "lstm", mode, "cpu_ms")
             quantity = f"ours / nn.LSTM, {mode}"
             rows.append(_versus(quantity, label, ours[mode], lstm, "LSTM(700, 250)", unit))
+    return rows
+
+
+def _official_why(official: dict | None) -> str:
+    """The "not measured" text of a row that ``bench_official`` did not fill."""
+    if official is None:
+        return NOT_RUN
+    if "skipped" in official:
+        return f"not measured ({official['skipped']})"
+    return "not measured (not in the official benchmark's results)"
+
+
+def _official_rows(official: dict | None) -> list[Row]:
+    """Official vs ours, forward and train, per configuration: official / ours CPU ms."""
+    configs = _get(official, "configs")
+    if not configs:
+        why = _official_why(official)
+        return [
+            (f"official vs ours, {mode}", label, why, "—")
+            for label in OFFICIAL_CONFIGS
+            for mode in ("forward", "train")
+        ]
+    threads = _get(official, "threads") or 1
+    unit = f"CPU ms, {threads} thread{'s' if threads != 1 else ''}, {official.get('dtype', '?')}"
+    rows: list[Row] = []
+    for res in configs.values():
+        for mode in ("forward", "train"):
+            off = _get(res, "official", mode, "cpu_ms")
+            ours = _get(res, "ours", mode, "cpu_ms")
+            if off is None or ours is None:
+                rows.append((f"official vs ours, {mode}", res["label"], NOT_RUN, "—"))
+                continue
+            value = f"official {off:.1f}, ours {ours:.1f} ({unit})"
+            diff = res.get("max_abs_diff_float64")
+            if mode == "forward" and diff is not None:
+                value += f"; float64 outputs agree to {diff:.1e}"
+            rows.append((f"official vs ours, {mode}", res["label"], value, _ratio(off, ours)))
+    return rows
+
+
+def _mib(counts: dict) -> str:
+    return f"{counts['bytes'] / 2**20:.1f} MiB in {counts['tensors']:,} tensors"
+
+
+def _memory_versus_rows(official: dict | None) -> list[Row]:
+    """Saved for backward by one forward: the official model and nn.LSTM against ours."""
+    mem = _get(official, "memory")
+    config = _get(mem, "config") or "SHD-Adding ELM(700, d_m = 100, MLP 200), T = 1000, B = 8"
+    rows: list[Row] = []
+    for key, name in (("official", "official"), ("lstm", "nn.LSTM")):
+        quantity = f"memory saved for backward, {name}"
+        other, ours = _get(mem, key), _get(mem, "ours")
+        if not other or not ours:
+            why = _official_why(official)
+            if official is not None and key == "lstm" and "skipped" in official:
+                why = f"not measured (bench_official skipped: {official['skipped']})"
+            rows.append((quantity, config, why, "—"))
+            continue
+        value = f"{_mib(other)} (ours {_mib(ours)})"
+        rows.append((quantity, config, value, f"{_ratio(other['bytes'], ours['bytes'])} x ours"))
     return rows
 
 
@@ -155,11 +216,7 @@ def _memory_rows(elm: dict | None) -> list[Row]:
         ratio = f"{slope / 300:.3f} of d_m + d_mlp" if slope else "—"
     else:
         value, ratio = NOT_RUN, "—"
-    rows = [("memory saved for backward, ours", config, value, ratio)]
-    for other in ("official", "nn.LSTM"):
-        why = NO_OFFICIAL if other == "official" else "not measured (bench_elm counts ours only)"
-        rows.append((f"memory saved for backward, {other}", config, why, "—"))
-    return rows
+    return [("memory saved for backward, ours", config, value, ratio)]
 
 
 def _eisnn_rows(eisnn: dict | None) -> list[Row]:
@@ -240,8 +297,10 @@ def _neuron_rows(neuron: dict | None) -> list[Row]:
 def table_rows(results: dict[str, Any]) -> list[Row]:
     """Every row of the summary table, in order, from ``run.py``'s ``results``."""
     return (
-        _elm_rows(results.get("elm"))
+        _official_rows(results.get("official"))
+        + _elm_rows(results.get("elm"))
         + _memory_rows(results.get("elm"))
+        + _memory_versus_rows(results.get("official"))
         + _eisnn_rows(results.get("eisnn"))
         + _thread_rows(results.get("threads"))
         + _cochlea_rows(results.get("cochlea"))
@@ -270,8 +329,9 @@ def _header(info: dict[str, Any]) -> list[str]:
         f"{load('load_avg_1min_after')} after",
         "",
         "CPU ms are process CPU time (the threads' times add up); the thread rows compare "
-        "wall-clock medians. A ratio is the quantity's first term over its second (ours / "
-        "nn.LSTM, E/I SNN / ELM, 2 threads / 1 thread), both measured in this run.",
+        "wall-clock medians. A ratio is the quantity's first term over its second (official / "
+        "ours, ours / nn.LSTM, E/I SNN / ELM, 2 threads / 1 thread), both measured in this "
+        "run.",
         "",
     ]
 

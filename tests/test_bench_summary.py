@@ -110,10 +110,10 @@ def test_every_row_from_full_results() -> None:
     by_key = {(r[0], r[1]): r for r in rows}
     lstm = by_key[("ours / nn.LSTM, train", "SHD-Adding ELM, T = 1000, B = 8")]
     assert lstm[3] == "0.125" and "LSTM(700, 250) 160.0" in lstm[2]
-    # the official code is not benchmarked: said so, no number
-    for config in ("SHD-Adding ELM, T = 1000, B = 8", "NeuronIO Branch-ELM, T = 500, B = 8"):
+    # the official benchmark did not run: said so, no number
+    for config in summary.OFFICIAL_CONFIGS:
         for mode in ("forward", "train"):
-            assert by_key[(f"official vs ours, {mode}", config)][2] == summary.NO_OFFICIAL
+            assert by_key[(f"official vs ours, {mode}", config)][2] == summary.NOT_RUN
     assert _row(rows, "E/I SNN train step / ELM train step")[3] == "2.000"
     threads = [r for r in rows if r[0].startswith("2 threads")]
     assert [r[3] for r in threads] == ["0.640", "0.640", "—"]  # no LSTM row measured
