@@ -22,6 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 COLOURS = {
     "elm": {"1": "navy", "2": "royalblue", "4": "deepskyblue"},
     "lstm": {"1": "saddlebrown", "2": "darkorange", "4": "gold"},
+    "branch-elm": {"4": "seagreen"},
+    "chrono-lstm": {"4": "crimson"},
+    "snn": {"4": "purple"},
 }
 STYLES = ("-", "--", ":", "-.")
 
