@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,20 +23,23 @@
 # and Branch-ELM neurons by soma RMSE (mV) and spike AUC (their Table S4 and Fig. 2).
 #
 # The real data (~115 GB) is not needed here: the notebook simulates a small NeuronIO-style
-# set with NEURON (a model cell of our own with NMDA synapses, written in the NeuronIO file
+# set with NEURON (an L5PC-like model cell of our own with active dendrites: Hay et al.'s
+# channels, NMDA synapses, bursts and dendritic Ca2+ plateaus, written in the NeuronIO file
 # format), fits the four models with the paper's loss, compares them in a table and plots
 # predicted against target voltage and spikes.
 #
 # **What to expect.** The defaults (48 simulations of 6 s, the `"quick"` preset with 20
-# memory units, 4 epochs of 768 windows) took 4.0 minutes on the project's 2-core machine
-# (load average ~2.5 from other jobs; about 2 minutes of it simulating, 2.4 CPU-minutes
-# training the four models). The test split is 5 simulations with 63 scored output spikes.
-# Measured there: soma RMSE LIF 2.33 mV, ALIF 2.32, ELM 1.13, Branch-ELM 1.30; spike AUC
-# LIF 0.951, ALIF 0.951, ELM 0.979, Branch-ELM 0.967 (8,002 parameters). As in the paper,
-# both ELMs beat LIF and ALIF on both measures; the gaps on spike AUC are smaller than on
-# the paper's real data (LIF 0.912 there), because this simulated cell's dendrites are
-# passive apart from NMDA synapses (see `datasets/neuronio_sim.md`). These numbers show the
-# method, not the paper's values, which need the real data, the `"paper"` preset and a GPU
+# memory units, 4 epochs of 768 windows) took 13.6 minutes of wall time and 8.9 CPU-minutes
+# on the project's 2-core machine, which other jobs were loading (load average ~5): about 5
+# CPU-minutes simulating, the rest training the four models. The test split is 5
+# simulations with 45 scored output spikes. Measured there (one seed): soma RMSE LIF 3.90
+# mV, ALIF 3.91, ELM 1.81, Branch-ELM 1.94; spike AUC LIF 0.857, ALIF 0.851, ELM 0.962,
+# Branch-ELM 0.956 (8,002 parameters). As in the paper, both ELMs beat LIF and ALIF on both
+# measures. With 45 test spikes and one seed these numbers are noisy; the results grid
+# (480 simulations, 369 test spikes, 3 seeds, 8 epochs of 2,048 windows) gives LIF 0.937,
+# ALIF 0.936, ELM d_m = 20 0.962 and Branch-ELM 0.967 spike AUC (the paper, on the real
+# data: LIF 0.912, ELM 0.99). These numbers show the method, not the paper's values,
+# which need the real data, the `"paper"` preset and a GPU
 # (`elm-snn compare --task neuronio --data-root DIR --models lif alif elm branch-elm`);
 # `elm-snn reproduce neuronio` runs the whole Fig. 3 grid (`docs/results/neuronio/`).
 
