@@ -4,6 +4,7 @@
 Usage::
 
     elm-snn reproduce neuronio --out docs/results/neuronio --workers 2
+    elm-snn reproduce neuronio --data-root DIR --seeds 0 1 2 --points lif elm-dm20 --out OUT
     elm-snn reproduce neuronio --data-root ~/data/neuronio --preset paper --out results/nio
 
 :func:`reproduce_neuronio` reproduces Fig. 3 / Table S4 of Spieler et al. (2023): on one
@@ -19,9 +20,12 @@ NEURON simulations of 6 s of the default, active cell, data seed 0, made once in
 * a small TCN after Beniaguev et al. (2021): 3 causal convolutions of 16 channels, kernels of
   10 ms (209,778 parameters).
 
-Each point is an ordinary run folder ``<runs-dir>/<point>/`` (default ``<out>/runs``; reused
-when finished with the same configuration, resumed when interrupted, so the command
-continues where it stopped). Written into ``--out``: ``results.csv`` (one row per point),
+With ``--seeds`` every point is trained once per seed (``results.csv``: one row per run;
+the page and the plot: mean +- sample std over the seeds). Each run is an ordinary run
+folder ``<runs-dir>/<point>/`` for seed 0, ``<point>-seed<S>/`` for the others (default
+runs-dir ``<out>/runs``; reused when finished with the same configuration, resumed when
+interrupted, so the command continues where it stopped). Written into ``--out``:
+``results.csv`` (one row per run),
 ``results.md`` (a page with the command, git commit, machine, CPU time, a table in the style
 of Table S4 and the plot), ``metrics_vs_parameters.png`` (spike AUC and soma RMSE against
 trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the same facts as JSON).
@@ -29,6 +33,7 @@ trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the same facts 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -112,7 +117,7 @@ def _finite(values: Sequence[Any]) -> list[float]:
             f = float(v)
         except (TypeError, ValueError):
             continue
-        if f == f and abs(f) != float("inf"):
+        if math.isfinite(f):
             out.append(f)
     return out
 
