@@ -33,7 +33,6 @@ trainable parameters, log x, like Fig. 3) and ``run_info.json`` (the same facts 
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -110,24 +109,13 @@ _PAGE_METRICS = (
 )
 
 
-def _finite(values: Sequence[Any]) -> list[float]:
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            out.append(f)
-    return out
-
-
 def aggregate_seeds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per point (in the order of first appearance): every metric of
     :data:`_PAGE_METRICS` and the CPU seconds as the mean over the point's seeds, with
     ``<metric>_std`` (sample standard deviation, n - 1; 0 for one seed), ``seeds`` (the
     seeds) and ``num_seeds``; ``point``, ``family`` and ``num_parameters`` as given."""
     from elm_snn.train.grid import _mean_std
+    from elm_snn.viz import _float  # a float, or None for missing / non-finite values
 
     by_point: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -142,7 +130,7 @@ def aggregate_seeds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "num_seeds": len(runs),
         }
         for key in [k for k, _, _ in _PAGE_METRICS] + ["cpu_seconds_total"]:
-            values = _finite([r.get(key) for r in runs])
+            values = [v for v in (_float(r.get(key)) for r in runs) if v is not None]
             if values:
                 agg[key], agg[f"{key}_std"] = _mean_std(values)
         out.append(agg)

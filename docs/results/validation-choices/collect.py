@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -87,11 +86,10 @@ def _row(question: str, model: str, setting: str, run: Path) -> dict:
 
 
 def _mean_std(values: list[float]) -> str:
-    m = sum(values) / len(values)
-    if len(values) == 1:
-        return f"{m:.3f}"
-    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
-    return f"{m:.3f} +- {s:.3f}"
+    from elm_snn.train.grid import _mean_std as mean_and_std
+
+    m, s = mean_and_std(values)
+    return f"{m:.3f}" if len(values) == 1 else f"{m:.3f} +- {s:.3f}"
 
 
 def _table(question: str, settings: list, rows: list[dict]) -> list[str]:

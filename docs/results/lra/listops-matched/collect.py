@@ -15,7 +15,7 @@ accuracy of the sweep; ties go to the smaller lr), and writes:
   finished, and the hand-written reading in ``notes.md`` (beside this script) verbatim.
 
 Usage: ``python docs/results/lra/listops-matched/collect.py GRID OUT_DIR``
-(standard library only).
+(the standard library and elm-snn's `elm_snn.train.grid.spearman`).
 """
 
 from __future__ import annotations
@@ -125,27 +125,6 @@ def read_runs(grid: Path) -> list[dict]:
     return rows
 
 
-def spearman(x: list[float], y: list[float]) -> float:
-    def ranks(v: list[float]) -> list[float]:
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2 + 1
-            i = j + 1
-        return r
-
-    rx, ry = ranks(x), ranks(y)
-    mx, my = statistics.mean(rx), statistics.mean(ry)
-    num = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    den = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
-    return num / den if den else float("nan")
-
-
 def pct(v: float) -> str:
     return f"{100 * v:.1f}"
 
@@ -221,7 +200,10 @@ def main(grid: Path, out: Path) -> None:
         )
     cpu = sum(r["cpu_seconds"] for r in rows)
     wall = sum(r["wall_seconds"] for r in rows)
+    from elm_snn.train.grid import spearman
+
     rho = spearman([r["best_val_accuracy"] for r in rows], [r["test_accuracy"] for r in rows])
+    rho = float("nan") if rho is None else rho  # undefined: fewer than 3 runs or a constant
     lines += [
         "",
         f"Validation/test rank correlation over the {len(rows)} runs (best_val_accuracy "
