@@ -9,6 +9,10 @@ an exception). A process killed with SIGKILL or a power cut leaves the file behi
 process finds that the recorded process no longer runs (same host, pid gone or started at
 another time than recorded) and takes the lock over. A lock held by a live process is
 refused with :class:`FolderLockedError`, naming the holder's pid, command and start time.
+A lock held by the parent of a ``multiprocessing`` worker is refused at once, never waited
+for (:class:`ParentHoldsLockError`): with the ``spawn`` start method a worker re-runs the top
+level of a script that has no ``if __name__ == "__main__":`` guard, and would otherwise wait
+for its own parent forever.
 
 The lock is advisory: it keeps elm-snn commands apart, not other programs.
 """
@@ -26,7 +30,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GENERATOR_LOCK_WAIT_S", "LOCK_NAME", "FolderLockedError", "folder_lock"]
+__all__ = [
+    "GENERATOR_LOCK_WAIT_S",
+    "LOCK_NAME",
+    "FolderLockedError",
+    "ParentHoldsLockError",
+    "folder_lock",
+]
 
 #: Name of the lock file inside the locked folder.
 LOCK_NAME = ".elm-snn.lock"
@@ -36,6 +46,24 @@ GENERATOR_LOCK_WAIT_S = 6 * 3600.0
 
 class FolderLockedError(FileExistsError):
     """Another live process holds the folder's lock (nothing in the folder was touched)."""
+
+
+class ParentHoldsLockError(FolderLockedError):
+    """This process is a ``multiprocessing`` worker and its parent holds the lock: waiting
+    would never end (the parent waits for its workers)."""
+
+
+def _is_worker_of(info: dict[str, Any]) -> bool:
+    """Whether this process is a ``multiprocessing`` worker whose parent is the lock's
+    recorded holder (same host, the holder's pid is our parent's)."""
+    import multiprocessing
+
+    # a spawn worker imports the parent's main script before its bootstrap sets
+    # parent_process(); meanwhile multiprocessing marks it as "inheriting"
+    inheriting = getattr(multiprocessing.current_process(), "_inheriting", False)
+    if multiprocessing.parent_process() is None and not inheriting:
+        return False
+    return info.get("host") == socket.gethostname() and info.get("pid") == os.getppid()
 
 
 def _process_start_ticks(pid: int) -> int | None:
@@ -148,6 +176,13 @@ def _acquire(folder: Path, what: str) -> Path:
         info = _read_lock(lock)
         if info is None:
             continue  # released between our two steps: try again
+        if info and _holder_is_alive(info) and _is_worker_of(info):
+            raise ParentHoldsLockError(
+                f"{what}: {str(folder)!r} is in use by this worker's own parent, "
+                f"{_describe(info)}. A multiprocessing worker started with 'spawn' re-runs the "
+                "top level of the script it came from; put the script's work under "
+                "'if __name__ == \"__main__\":' so that only the parent runs it"
+            )
         if info and _holder_is_alive(info):
             raise FolderLockedError(
                 f"{what}: {str(folder)!r} is in use by {_describe(info)}; wait for it to "
@@ -205,6 +240,8 @@ def folder_lock(
     Raises:
         FolderLockedError: another live process holds the lock (its pid, host, start time
             and command are named), after ``wait`` seconds.
+        ParentHoldsLockError: this process is a ``multiprocessing`` worker and its parent
+            holds the lock (at once, whatever ``wait`` is).
         PermissionError: the folder cannot be created or written.
 
     Example::
@@ -226,7 +263,7 @@ def folder_lock(
                 lock = _acquire(path, what)
                 break
             except FolderLockedError as exc:
-                if time.monotonic() >= deadline:
+                if isinstance(exc, ParentHoldsLockError) or time.monotonic() >= deadline:
                     raise
                 if on_wait is not None:
                     on_wait(f"waiting: {exc}".split("; wait for it")[0])

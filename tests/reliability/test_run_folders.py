@@ -45,6 +45,56 @@ def test_lock_refuses_a_second_holder_and_is_released(tmp_path):
         pass
 
 
+_UNGUARDED_SCRIPT = """
+import concurrent.futures, multiprocessing, sys
+from elm_snn._locks import folder_lock
+
+def echo(x):
+    return x
+
+# no `if __name__ == "__main__":` guard: a spawn worker re-runs these lines
+with folder_lock(sys.argv[1], "out", wait=3600):
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        print(list(pool.map(echo, [1])))
+"""
+
+
+def test_a_spawn_worker_of_the_lock_holder_fails_at_once_instead_of_waiting(tmp_path):
+    """A script without a __main__ guard that holds a folder's lock and starts spawn
+    workers: each worker re-runs the script and reaches the lock its own parent holds. It
+    must say so and stop (the parent then sees a broken pool), not wait for the hour the
+    script allows (which, the parent waiting for its workers, would never end)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "ParentHoldsLockError" in proc.stderr
+    assert "in use by this worker's own parent" in proc.stderr
+    assert 'if __name__ == "__main__":' in proc.stderr
+    assert not (tmp_path / "out" / LOCK_NAME).exists()  # the parent released it
+
+
+def test_a_lock_held_by_an_unrelated_live_process_is_still_waited_for(tmp_path):
+    """The parent check does not fire for a holder that is not this worker's parent."""
+    import socket
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = {"pid": holder.pid, "host": socket.gethostname(), "started": 0, "command": "x"}
+        (tmp_path / LOCK_NAME).write_text(json.dumps(record))
+        with pytest.raises(FolderLockedError) as info, folder_lock(tmp_path, wait=0.3):
+            pass
+        assert type(info.value) is FolderLockedError
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_lock_is_released_when_the_block_fails(tmp_path):
     with pytest.raises(RuntimeError), folder_lock(tmp_path):
         raise RuntimeError("boom")
