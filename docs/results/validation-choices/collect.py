@@ -50,8 +50,8 @@ QUESTIONS = (
         "the setting they were first chosen at (on test); the preset: scale 20, lr 5e-3",
         [
             ("snn", "scale 1, lr 5e-3", "snn-scale/scale1-lr0.005/snn-bin20ms-seed0"),
-            ("snn", "scale 10, lr 5e-3", "snn-scale/scale10-lr0.005/snn-bin20ms-seed0"),
-            ("snn", "scale 20, lr 5e-3 (preset)", "snn-scale/scale20-lr0.005/snn-bin20ms-seed0"),
+            ("snn", "scale 10, lr 5e-3", "snn-scale/scale10-lr0.005/snn-bin20ms-seed*"),
+            ("snn", "scale 20, lr 5e-3 (preset)", "snn-scale/scale20-lr0.005/snn-bin20ms-seed*"),
             ("snn", "scale 50, lr 5e-3", "snn-scale/scale50-lr0.005/snn-bin20ms-seed0"),
             ("snn", "scale 20, lr 2e-3", "snn-scale/scale20-lr0.002/snn-bin20ms-seed0"),
             ("snn", "scale 20, lr 1e-2", "snn-scale/scale20-lr0.01/snn-bin20ms-seed0"),
@@ -61,7 +61,8 @@ QUESTIONS = (
 
 COLUMNS = (
     "question", "model", "setting", "seed", "best_val_accuracy", "test_accuracy", "lr",
-    "tau_m_init", "logit_scale", "readout", "bin_size_ms", "epochs_trained", "cpu_seconds_total",
+    "tau_m_init", "logit_scale", "readout", "bin_size_ms", "val_samples", "epochs_trained",
+    "cpu_seconds_total",
     "git_commit", "run",
 )  # fmt: skip
 
@@ -79,7 +80,8 @@ def _row(question: str, model: str, setting: str, run: Path) -> dict:
         "test_accuracy": metrics["test_accuracy"], "lr": config["lr"],
         "tau_m_init": "-".join(f"{v:g}" for v in config["tau_m_init"]),
         "logit_scale": config["logit_scale"], "readout": config["readout"],
-        "bin_size_ms": config["bin_size_ms"], "epochs_trained": metrics["epochs_trained"],
+        "bin_size_ms": config["bin_size_ms"], "val_samples": config["val_samples"],
+        "epochs_trained": metrics["epochs_trained"],
         "cpu_seconds_total": metrics.get("cpu_seconds_total"),
         "git_commit": str(metrics.get("git_commit"))[:7], "run": run.as_posix(),
     }  # fmt: skip
@@ -92,10 +94,27 @@ def _mean_std(values: list[float]) -> str:
     return f"{m:.3f}" if len(values) == 1 else f"{m:.3f} +- {s:.3f}"
 
 
+def _tie_margin(pick: list[dict], other: list[dict]) -> float:
+    """The smallest difference in mean validation accuracy between two settings that the
+    protocol does not call a tie: the larger of the seeds' spread (the sample std of
+    either setting with >= 2 seeds) and the validation set's sampling error of a difference
+    of two accuracies near the pick's, ``sqrt(2 p (1 - p) / n)`` for ``n`` items."""
+    from elm_snn.train.grid import _mean_std as mean_and_std
+
+    spread = max(
+        (mean_and_std([r["best_val_accuracy"] for r in runs])[1] for runs in (pick, other)
+         if len(runs) > 1),
+        default=0.0,
+    )  # fmt: skip
+    p = sum(r["best_val_accuracy"] for r in pick) / len(pick)
+    n = min(int(r["val_samples"]) for r in pick + other)
+    return max(spread, (2 * p * (1 - p) / n) ** 0.5)
+
+
 def _table(question: str, settings: list, rows: list[dict]) -> list[str]:
     """One markdown table of a question: a line per (model, setting), validation's pick per
     model marked (the highest mean best-validation accuracy, where a model has several
-    finished settings)."""
+    finished settings), and the settings the protocol calls tied with it."""
 
     def runs_of(model: str, setting: str) -> list[dict]:
         return [
@@ -121,7 +140,13 @@ def _table(question: str, settings: list, rows: list[dict]) -> list[str]:
         val = _mean_std([r["best_val_accuracy"] for r in runs])
         test = _mean_std([r["test_accuracy"] for r in runs])
         best = max(scores[model], key=scores[model].get)
-        mark = "**validation's pick**" if setting == best and len(scores[model]) > 1 else ""
+        mark = ""
+        if len(scores[model]) > 1 and setting == best:
+            mark = "**validation's pick**"
+        elif len(scores[model]) > 1:
+            gap = scores[model][best] - scores[model][setting]
+            margin = _tie_margin(runs_of(model, best), runs)
+            mark = f"tie (gap {gap:.3f} < {margin:.3f})" if gap < margin else ""
         lines.append(f"| {model} | {setting} | {len(runs)} | {val} | {test} | {mark} |")
     return lines
 
@@ -150,7 +175,9 @@ def main(root: Path, out: Path) -> None:
         "- machine: the project's 2-core AMD EPYC VM (no GPU), shared with other jobs",
         "- rule: a setting's score is its runs' mean best validation accuracy (2 held-out "
         "training voices; SHD-Adding: 500 fixed pairs of them); test accuracy is shown, never "
-        "used to pick",
+        "used to pick; a setting whose mean is below the pick's by less than the seeds' "
+        "spread (the larger sample std of the two) or the validation set's sampling error "
+        "of a difference, sqrt(2 p (1 - p) / n), is marked as a tie",
         "",
     ]
     for question, what, settings in QUESTIONS:
