@@ -23,7 +23,7 @@ from pathlib import Path
 QUESTIONS = (
     (
         "Adamax learning rate, SHD-Adding at 4 ms",
-        "the same sweep (3e-3, 1e-2, 3e-2) for both models; 1e-2 is the quick preset's",
+        "the same sweep (3e-3, 1e-2, 3e-2) for every model; 1e-2 is the quick preset's",
         [
             ("elm", "lr 3e-3", "lr-4ms/lr0.003/elm-bin4ms-seed*"),
             ("elm", "lr 1e-2 (preset)", "long-horizon/elm-bin4ms-seed*"),
@@ -31,6 +31,9 @@ QUESTIONS = (
             ("lstm", "lr 3e-3", "lr-4ms/lr0.003/lstm-bin4ms-seed*"),
             ("lstm", "lr 1e-2 (preset)", "long-horizon/lstm-bin4ms-seed*"),
             ("lstm", "lr 3e-2", "lr-4ms/lr0.03/lstm-bin4ms-seed*"),
+            ("chrono-lstm", "lr 3e-3", "lr-4ms/lr0.003/chrono-lstm-bin4ms-seed*"),
+            ("chrono-lstm", "lr 1e-2 (preset)", "long-horizon-more/chrono-lstm-bin4ms-seed*"),
+            ("chrono-lstm", "lr 3e-2", "lr-4ms/lr0.03/chrono-lstm-bin4ms-seed*"),
         ],
     ),
     (
