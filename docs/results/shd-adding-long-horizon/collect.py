@@ -54,8 +54,14 @@ def main(grid: Path, out: Path, command: str) -> None:
 
     info = json.loads((out / "run_info.json").read_text())
     n = info["data"]["num_samples"]
+    files = info["data"].get("file_samples", {})
+    size = (
+        "SHD-sized offline spoken digits"
+        if (files.get("train"), files.get("test")) == (8156, 2264)
+        else f"offline spoken digits ({files['train']:,}-digit training file)"
+    )
     data_line = (
-        f"SHD-sized offline spoken digits, generator seed {info['data']['generator']['seed']}: "
+        f"{size}, generator seed {info['data']['generator']['seed']}: "
         f"{n['train']:,} training / {n['validation']:,} validation (voices "
         f"{info['data']['validation_speakers']}) / {n['test']:,} test digits (voices "
         f"{info['data']['test_speakers']})"
