@@ -176,14 +176,14 @@ def _acquire(folder: Path, what: str) -> Path:
         info = _read_lock(lock)
         if info is None:
             continue  # released between our two steps: try again
-        if info and _holder_is_alive(info) and _is_worker_of(info):
-            raise ParentHoldsLockError(
-                f"{what}: {str(folder)!r} is in use by this worker's own parent, "
-                f"{_describe(info)}. A multiprocessing worker started with 'spawn' re-runs the "
-                "top level of the script it came from; put the script's work under "
-                "'if __name__ == \"__main__\":' so that only the parent runs it"
-            )
         if info and _holder_is_alive(info):
+            if _is_worker_of(info):
+                raise ParentHoldsLockError(
+                    f"{what}: {str(folder)!r} is in use by this worker's own parent, "
+                    f"{_describe(info)}. A multiprocessing worker started with 'spawn' re-runs "
+                    "the top level of the script it came from; put the script's work under "
+                    "'if __name__ == \"__main__\":' so that only the parent runs it"
+                )
             raise FolderLockedError(
                 f"{what}: {str(folder)!r} is in use by {_describe(info)}; wait for it to "
                 f"finish or choose another folder (if no such process runs, delete "

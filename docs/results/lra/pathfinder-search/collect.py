@@ -124,6 +124,7 @@ def _row(run: Path) -> dict:
         "lr": config["lr"],
         "parameters": metrics["num_parameters"],
         "val_majority": majority,
+        "val_margin": margin,
         "best_val_accuracy": metrics["best_val_accuracy"],
         "left_constant": first is not None,
         "first_epoch_above": first or "",
@@ -151,9 +152,9 @@ def _plot(rows: list[dict], out: Path) -> None:
         label = f"{r['model']} ({r['preset']}), {r['train_images']:,} images, {r['epochs']} epochs"
         acc.plot(range(1, len(val) + 1), val, marker="o", ms=2, label=label)
         loss.plot(range(1, len(train) + 1), train, marker="o", ms=2, label=label)
-    margin = 3 * math.sqrt(0.25 / 1000)
-    pools = sorted({(r["train_images"], r["val_majority"]) for r in rows})
-    for (images, majority), colour in zip(pools, ("dimgray", "darkgray", "silver"), strict=False):
+    pools = sorted({(r["train_images"], r["val_majority"], r["val_margin"]) for r in rows})
+    colours = ("dimgray", "darkgray", "silver")
+    for (images, majority, margin), colour in zip(pools, colours, strict=False):
         acc.axhline(majority, color=colour, ls=":", label=f"constant answer ({images:,} images)")
         acc.axhline(majority + margin, color=colour, ls="--", label="  + 3 standard errors")
     loss.axhline(LN2, color="gray", ls=":", label="ln 2")
