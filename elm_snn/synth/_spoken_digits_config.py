@@ -9,7 +9,10 @@ import dataclasses
 
 from elm_snn.synth._utterances import Speaker
 
-__all__ = ["SHD_NUM_TEST", "SHD_NUM_TRAIN", "SpokenDigitsConfig"]
+__all__ = ["GENERATOR_VERSIONS", "SHD_NUM_TEST", "SHD_NUM_TRAIN", "SpokenDigitsConfig"]
+
+#: Generator versions :class:`SpokenDigitsConfig` accepts (the last is the default).
+GENERATOR_VERSIONS = (2, 3)
 
 #: Size of the real SHD (Cramer et al. 2020): training and test samples.
 SHD_NUM_TRAIN = 8156
@@ -42,6 +45,11 @@ class SpokenDigitsConfig:
         margin_ms: silence kept before and after the speech before padding (ms).
         time_dtype: on-disk dtype of spike times (``"float16"`` as real SHD, or
             ``"float32"``/``"float64"``).
+        generator_version: which generator makes the spikes (recorded in the manifest as
+            ``format_version``): 3 (the default) runs the fast cochlea, each channel's
+            fibres drawing from a stream of its own; 2 makes the files of elm-snn before
+            version 3 bit for bit (one stream for all fibres, about 3x the CPU time). The
+            two give the same spike statistics, not the same spikes.
     """
 
     per_class: int = 20
@@ -58,3 +66,4 @@ class SpokenDigitsConfig:
     formant_jitter: float = 0.06
     margin_ms: float = 40.0
     time_dtype: str = "float16"
+    generator_version: int = 3

@@ -177,12 +177,13 @@ _WORKER_COCHLEA: dict[int, Any] = {}
 
 
 def _cochlea_job(
-    job: tuple[np.ndarray, int, int, int, float, float],
+    job: tuple[np.ndarray, int, int, int, float, float, int],
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Worker: audio (22.05 kHz int16) -> (times in s, units), CPU seconds."""
+    """Worker: audio (22.05 kHz int16) -> (times in s, units), CPU seconds. Generator
+    version 3 runs the fast cochlea, version 2 the earlier one (bit for bit)."""
     from elm_snn.synth.cochlea import Cochlea
 
-    samples, rate_hz, cochlea_seed, num_channels, margin_ms, formant_scale = job
+    samples, rate_hz, cochlea_seed, num_channels, margin_ms, formant_scale, version = job
     t0 = time.process_time()
     cochlea = _WORKER_COCHLEA.get(num_channels)
     if cochlea is None:
@@ -191,7 +192,10 @@ def _cochlea_job(
         cochlea = Cochlea(num_channels, max_frequency_hz=top, disk_cache=True)
         _WORKER_COCHLEA[num_channels] = cochlea
     audio = _prepare_audio(samples, rate_hz, margin_ms, formant_scale)
-    spikes = cochlea(audio, COCHLEA_RATE_HZ, seed=cochlea_seed)
+    if version == 2:
+        spikes = cochlea.legacy_spikes(audio, COCHLEA_RATE_HZ, seed=cochlea_seed)
+    else:
+        spikes = cochlea(audio, COCHLEA_RATE_HZ, seed=cochlea_seed)
     return spikes.times_seconds, spikes.units.astype(np.uint16), time.process_time() - t0
 
 
@@ -359,6 +363,7 @@ def _hear(
     num_channels: int,
     margin_ms: float,
     workers: int,
+    generator_version: int = 3,
     partial: _PartialCochlea | None = None,
     show_progress: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -378,9 +383,10 @@ def _hear(
     # longest clips first balances the pool; the order does not affect any result
     job_order = sorted(todo, key=lambda i: (-audio[i].size, i))
     jobs = [
-        (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, margin_ms, plan[i].formant_scale)
+        (audio[i], rate_hz, plan[i].cochlea_seed, num_channels, margin_ms,
+         plan[i].formant_scale, generator_version)
         for i in job_order
-    ]
+    ]  # fmt: skip
     with progress(
         total=len(plan), desc="cochlea", unit="utt", enabled=show_progress and progress_enabled()
     ) as bar:

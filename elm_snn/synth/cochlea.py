@@ -58,7 +58,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -457,6 +457,9 @@ _FUSED_BLOCK = 32
 _SERIES_MAX_P = 1.0 / 16.0
 #: First size of the fused kernel's spike list (it doubles when full).
 _FUSED_FIRST_CAPACITY = 4096
+#: Channels whose basilar membrane the fast path computes at once (their velocity, ~3 MB
+#: for a second of audio, is still in cache when the fused kernel reads it).
+_VELOCITY_BLOCK = 32
 
 
 def _kernels() -> dict[str, Callable[..., Any]]:
@@ -471,29 +474,32 @@ def _kernels() -> dict[str, Callable[..., Any]]:
     import numba
 
     series_max_p = _SERIES_MAX_P
+    gamma = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (odd, ~2**64 / phi)
+    channel_odd = np.uint64(0xD1B54A32D192ED03)  # an odd multiplier spreading channel indices
+    mix_1 = np.uint64(0xBF58476D1CE4E5B9)
+    mix_2 = np.uint64(0x94D049BB133111EB)
+    shift_30 = np.uint64(30)
+    shift_27 = np.uint64(27)
+    shift_31 = np.uint64(31)
+    shift_11 = np.uint64(11)
+    one = np.uint64(1)
+    two_to_minus_53 = 1.0 / 9007199254740992.0
 
-    # -log(1 - p) = p + p^2/2 + p^3/3 + ...: for p <= 1/16 the 16 terms below are exact to
-    # double precision (the first term left out is < 1e-20 of the sum); unlike ``log1p``
-    # it compiles to SIMD. It and ``log1p`` differ by at most a few ulp (tested).
+    # -log(1 - p) = 2 atanh(z) = 2 (z + z^3/3 + z^5/5 + ...) with z = p / (2 - p): for
+    # p <= 1/16, z <= 1/31 and the six terms below are exact to double precision (the
+    # first term left out is < 1e-19 of the sum); unlike ``log1p`` it compiles to SIMD.
+    # It and ``log1p`` differ by at most 2 ulp (tested).
     @numba.njit(cache=True, nogil=True, inline="always")
     def series(p):  # pragma: no cover - compiled
-        s = 1.0 / 16.0
-        s = 1.0 / 15.0 + p * s
-        s = 1.0 / 14.0 + p * s
-        s = 1.0 / 13.0 + p * s
-        s = 1.0 / 12.0 + p * s
-        s = 1.0 / 11.0 + p * s
-        s = 1.0 / 10.0 + p * s
-        s = 1.0 / 9.0 + p * s
-        s = 1.0 / 8.0 + p * s
-        s = 1.0 / 7.0 + p * s
-        s = 1.0 / 6.0 + p * s
-        s = 1.0 / 5.0 + p * s
-        s = 1.0 / 4.0 + p * s
-        s = 1.0 / 3.0 + p * s
-        s = 1.0 / 2.0 + p * s
-        s = 1.0 + p * s
-        return p * s
+        z = p / (2.0 - p)
+        z2 = z * z
+        s = 1.0 / 11.0
+        s = 1.0 / 9.0 + z2 * s
+        s = 1.0 / 7.0 + z2 * s
+        s = 1.0 / 5.0 + z2 * s
+        s = 1.0 / 3.0 + z2 * s
+        s = 1.0 + z2 * s
+        return 2.0 * z * s
 
     @numba.njit(cache=True, nogil=True)
     def hazard_increment(p):  # pragma: no cover - compiled
@@ -539,8 +545,69 @@ def _kernels() -> dict[str, Callable[..., Any]]:
                 out[ch, j] = c * hdt
         return out
 
+    # Random numbers of the fibres: every channel has its own stream, a SplitMix64 sequence
+    # (Steele, Lea & Flood, OOPSLA 2014: a Weyl sequence of 64-bit words, each scrambled
+    # by a bijective mix) started at a scrambled (seed, channel) word. A channel's spikes
+    # therefore depend on the seed and its own index only, not on the other channels or on
+    # the order the channels are computed in, which lets the fused kernel run channels
+    # side by side and draw in time order.
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def mix(z):  # pragma: no cover - compiled
+        z = (z ^ (z >> shift_30)) * mix_1
+        z = (z ^ (z >> shift_27)) * mix_2
+        return z ^ (z >> shift_31)
+
     @numba.njit(cache=True, nogil=True)
-    def fibres(prob, n_fibres, dead_steps, seed):  # pragma: no cover - compiled
+    def channel_stream(seed, channel):  # pragma: no cover - compiled
+        """The first state of channel ``channel``'s stream under ``seed``."""
+        return mix(mix(np.uint64(seed) + gamma) ^ (np.uint64(channel + 1) * channel_odd))
+
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def exponential(state):  # pragma: no cover - compiled
+        """An Exp(1) variate from an (already advanced) stream state: ``-log(u)`` with
+        ``u`` uniform on the 2**53 doubles of (0, 1]."""
+        return -np.log(((mix(state) >> shift_11) + one) * two_to_minus_53)
+
+    # Stage 5a, the reference. The fibres of a channel are exchangeable, so the state is
+    # how many are available (not refractory) and, for each of the next ``dead_steps``
+    # steps, how many come back then. Each available fibre fires at step ``t`` with
+    # probability ``p_t``, i.e. when its own Exp(1) clock, run on the hazard
+    # ``h_t = -log(1 - p_t)``, expires; the first of the ``A`` clocks to expire is an Exp(1)
+    # clock run on ``A h_t`` (``remaining`` below). When it expires inside step ``t``, the
+    # ``-remaining / A`` of the step's hazard left over still acts on the ``A - 1`` others,
+    # which gives the next ``remaining``; a fibre that fired is back ``dead_steps`` later.
+    # By memorylessness this is the process of ``lauscher``'s per-step Bernoulli draws
+    # (same distribution, tested against it), for one variate per fibre spike.
+    @numba.njit(cache=True, nogil=True)
+    def fibres(prob, n_fibres, dead_steps, seed, first_channel):  # pragma: no cover
+        n_ch, n_t = prob.shape
+        counts = np.zeros((n_ch, n_t), dtype=np.uint8)
+        returning = np.zeros(dead_steps, dtype=np.float64)  # by step modulo dead_steps
+        for ch in range(n_ch):
+            state = channel_stream(seed, first_channel + ch)
+            state += gamma
+            remaining = exponential(state)
+            available = float(n_fibres)
+            returning[:] = 0.0
+            for t in range(n_t):
+                slot = t % dead_steps
+                available = available + returning[slot]
+                returning[slot] = 0.0
+                remaining = remaining - available * hazard_increment(prob[ch, t])
+                while remaining <= 0.0 and available > 0.0:
+                    counts[ch, t] += 1
+                    returning[slot] += 1.0  # back at t + dead_steps
+                    state += gamma
+                    remaining = exponential(state) + remaining * ((available - 1.0) / available)
+                    available = available - 1.0
+        return counts
+
+    # Stage 5a as elm-snn drew it before generator version 3: one numba stream, seeded once,
+    # fibre after fibre and channel after channel; each spike's exponential variate sets
+    # the cumulative hazard it fires at, found by binary search. The same process as
+    # ``fibres`` (in distribution), other spikes; kept to make version-2 data again.
+    @numba.njit(cache=True, nogil=True)
+    def fibres_legacy(prob, n_fibres, dead_steps, seed):  # pragma: no cover - compiled
         np.random.seed(seed)  # noqa: NPY002 - numba supports only the legacy API
         n_ch, n_t = prob.shape
         counts = np.zeros((n_ch, n_t), dtype=np.uint8)
@@ -601,20 +668,23 @@ def _kernels() -> dict[str, Callable[..., Any]]:
                 v_prev = v
         return spikes
 
-    # The fast path: stages 4-5 fused per block of channels, bit-identical to calling the
-    # three kernels above in turn on the same velocity (tested). Why it is faster:
-    # - the velocity comes in time-major, ``(T, C)`` float32: a block's channels sit side by
-    #   side in memory, and the hair-cell recurrence and the hazard increments are
-    #   elementwise across channels with no calls, which lets LLVM vectorise them over the
-    #   block (measured: the increments take 0.02 s per utterance against log1p's ~0.1 s);
+    # The fast path: stages 4-5 fused per block of ``block`` channels, bit-identical to calling
+    # ``meddis``, ``fibres`` and ``lif`` in turn on the same velocity (tested). Why it is
+    # faster:
+    # - everything runs in time order, ``block`` channels side by side (a small time-major
+    #   tile of the channel-major velocity), so the hair-cell recurrence, the hazard
+    #   increments, the fibres' clocks and the bushy cells are elementwise across channels
+    #   with no calls and LLVM vectorises them; nothing of the size of the clip is stored;
     # - ``error_model="numpy"`` drops the division-by-zero check that blocks vectorisation
     #   (the divisor ``v + b`` is > 0 wherever it is used); the arithmetic per channel is
     #   the reference's, in the same order, so the floats are the same;
-    # - each channel's cumulative hazard is contiguous for the fibres' binary searches, and
-    #   spikes come out as (step, unit) lists, not a boolean raster.
+    # - only the channels whose fibre clock expired this step (about one in ten) go through
+    #   the scalar code that draws the next variate, gathered into a short list first;
+    # - spikes come out as (step, unit) lists, not a boolean raster.
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def fused(
-        velocity_tm,
+        velocity,
+        first_channel,
         fs,
         y,
         g,
@@ -635,8 +705,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         block,
         capacity,
     ):  # pragma: no cover - compiled
-        np.random.seed(seed)  # noqa: NPY002 - numba supports only the legacy API
-        n_t, n_ch = velocity_tm.shape
+        n_ch, n_t = velocity.shape
         # hair-cell constants, as in ``meddis``
         ymdt = y * m / fs
         xdt = x / fs
@@ -655,13 +724,19 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         syn_decay = np.exp(-dt / tau_syn)
         n_refrac = tau_refrac * fs
 
-        increments = np.empty((n_t, block), dtype=np.float64)  # time-major, per lane
-        hazard = np.empty((block, n_t + 1), dtype=np.float64)  # channel-major
-        counts = np.zeros((n_t, block), dtype=np.uint8)
-        fired = np.zeros((n_t, block), dtype=np.uint8)
+        tile_steps = 16  # velocity tile: one cache line of each channel's row
+        tile = np.empty((tile_steps, block), dtype=np.float32)
+        counts = np.zeros((tile_steps, block))  # fibre spikes per step of the tile
+        fired = np.zeros((tile_steps, block), dtype=np.uint8)  # bushy spikes (step - 1)
+        returning = np.zeros((dead_steps, block))  # fibres back at step (mod dead_steps)
+        large_p = np.empty(block)  # p > series_max_p (its hazard via log1p), else -1
+        expired = np.empty(block, dtype=np.int64)  # channels with work for the scalar code
         cs = np.empty(block)
         qs = np.empty(block)
         ws = np.empty(block)
+        available = np.empty(block)
+        remaining = np.empty(block)
+        state = np.empty(block, dtype=np.uint64)
         v_prev = np.empty(block)
         isyn = np.empty(block)
         counter = np.empty(block)
@@ -670,127 +745,148 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         n_out = 0
         for ch0 in range(0, n_ch, block):
             nb = min(block, n_ch - ch0)
-            # -- stage 4: Meddis hair cells, nb channels side by side
             for k in range(nb):
                 cs[k] = c0
                 qs[k] = q0
                 ws[k] = w0
-            for j in range(n_t):
-                for k in range(nb):
-                    v = velocity_tm[j, ch0 + k] + a
-                    kt = gdt * v / (v + b) if v > 0 else 0.0
-                    q = qs[k]
-                    c = cs[k]
-                    w = ws[k]
-                    replenish = ymdt - ydt * q if q < m else 0.0
-                    eject = kt * q
-                    loss = lplusrdt * c
-                    reuptake = rdt * c
-                    reprocess = xdt * w
-                    qs[k] = max(q + replenish - eject + reprocess, 0.0)
-                    c = max(c + eject - loss, 0.0)
-                    cs[k] = c
-                    ws[k] = max(w + reuptake - reprocess, 0.0)
-                    increments[j, k] = c * hdt
-            # -- stage 5a: hazard increments -log(1 - p), as ``hazard_increment`` gives them:
-            #    the series for every lane (SIMD; a large p is kept, negated, for later),
-            #    then the rare large p through ``log1p``
-            n_large = 0
-            for j in range(n_t):
-                for k in range(nb):
-                    p = increments[j, k]
-                    large = p > series_max_p
-                    n_large += large
-                    increments[j, k] = -p if large else (series(p) if p > 0.0 else 0.0)
-            if n_large:
-                for j in range(n_t):
-                    for k in range(nb):
-                        if increments[j, k] < 0.0:
-                            increments[j, k] = hazard_increment(-increments[j, k])
-            # -- stage 5a: cumulative hazard, channel-major (each channel's row contiguous
-            #    for its binary searches; row by row, the nb rows written stay in L1)
-            for k in range(nb):
-                hazard[k, 0] = 0.0
-            for j in range(n_t):
-                for k in range(nb):
-                    hazard[k, j + 1] = hazard[k, j] + increments[j, k]
-            # -- stage 5a: fibres, channel by channel (one random stream, channel order)
-            counts[:, :nb] = 0
-            for k in range(nb):
-                total = hazard[k, n_t]
-                for _ in range(n_fibres):
-                    s = 0
-                    while s < n_t:
-                        target = hazard[k, s] + np.random.exponential(1.0)  # noqa: NPY002
-                        if target > total:
-                            break
-                        # first index in [s+1, n_t] with hazard >= target (hazard[n_t] is):
-                        # gallop from s (the next spike is usually close, and the rows
-                        # near s are in cache), then a branch-free lower bound in the
-                        # bracket found, the answer always in [lo, lo + n)
-                        prev = s
-                        step = 1
-                        hi = s + 1
-                        while hi < n_t and hazard[k, hi] < target:
-                            prev = hi
-                            step *= 2
-                            hi = min(s + step, n_t)
-                        lo = prev + 1
-                        n = hi - prev
-                        while n > 1:
-                            half = n >> 1
-                            lo = lo + half if hazard[k, lo + half - 1] < target else lo
-                            n -= half
-                        j = lo - 1
-                        counts[j, k] += 1
-                        s = j + dead_steps
-            # -- stage 5b: bushy cells, nb channels side by side; spikes flagged in place
-            for k in range(nb):
+                st = channel_stream(seed, first_channel + ch0 + k) + gamma
+                state[k] = st
+                remaining[k] = exponential(st)
+                available[k] = float(n_fibres)
                 v_prev[k] = 0.0
                 isyn[k] = 0.0
                 counter[k] = 0.0
-            fired[:, :nb] = 0
-            n_block = 0
-            for step in range(n_t):
-                for k in range(nb):
-                    v = 0.0
-                    if step > 0:
-                        if counter[k] <= 0:
-                            if v_prev[k] < 1.0:
-                                v = v_prev[k] * mem_decay
-                            else:
-                                counter[k] = n_refrac
-                                v = 0.0
-                                fired[step - 1, k] = 1
-                                n_block += 1
-                        isyn[k] = isyn[k] * syn_decay
-                    isyn[k] += counts[step, k]
-                    if counter[k] <= 0:
-                        v += isyn[k] * weight * dt
-                    if v > 1.0:
-                        v = 1.0
-                    counter[k] -= 1
-                    v_prev[k] = v
-            # -- the block's spikes, by time then channel
-            if n_out + n_block > capacity:
-                capacity = max(2 * capacity, n_out + n_block)
-                grown_steps = np.empty(capacity, dtype=np.int64)
-                grown_units = np.empty(capacity, dtype=np.int64)
-                grown_steps[:n_out] = out_steps[:n_out]
-                grown_units[:n_out] = out_units[:n_out]
-                out_steps = grown_steps
-                out_units = grown_units
-            if n_block:
-                for step in range(n_t):
+            returning[:, :nb] = 0.0
+            for t0 in range(0, n_t, tile_steps):
+                nt = min(tile_steps, n_t - t0)
+                for jj in range(nt):
                     for k in range(nb):
-                        if fired[step, k]:
-                            out_steps[n_out] = step
-                            out_units[n_out] = ch0 + k
+                        tile[jj, k] = velocity[ch0 + k, t0 + jj]
+                for jj in range(nt):
+                    slot = (t0 + jj) % dead_steps
+                    for k in range(nb):
+                        # -- stage 4: Meddis hair cells, as in ``meddis``
+                        v = tile[jj, k] + a
+                        kt = gdt * v / (v + b) if v > 0 else 0.0
+                        q = qs[k]
+                        c = cs[k]
+                        w = ws[k]
+                        replenish = ymdt - ydt * q if q < m else 0.0
+                        eject = kt * q
+                        loss = lplusrdt * c
+                        reuptake = rdt * c
+                        reprocess = xdt * w
+                        qs[k] = max(q + replenish - eject + reprocess, 0.0)
+                        c = max(c + eject - loss, 0.0)
+                        cs[k] = c
+                        ws[k] = max(w + reuptake - reprocess, 0.0)
+                        # -- stage 5a: the hazard as ``hazard_increment`` gives it (the
+                        #    series in SIMD; a large p waits for the scalar code), then the
+                        #    fibres' clocks as in ``fibres``
+                        p = c * hdt
+                        large = p > series_max_p
+                        increment = 0.0 if large else (series(p) if p > 0.0 else 0.0)
+                        large_p[k] = p if large else -1.0
+                        avail = available[k] + returning[slot, k]
+                        returning[slot, k] = 0.0
+                        available[k] = avail
+                        remaining[k] = remaining[k] - avail * increment
+                        counts[jj, k] = 0.0
+                    n_expired = 0
+                    for k in range(nb):  # branch-free list of the channels to visit
+                        expired[n_expired] = k
+                        n_expired += (remaining[k] <= 0.0) | (large_p[k] >= 0.0)
+                    for e in range(n_expired):
+                        k = expired[e]
+                        if large_p[k] >= 0.0:
+                            remaining[k] = remaining[k] - available[k] * hazard_increment(
+                                large_p[k]
+                            )
+                        while remaining[k] <= 0.0 and available[k] > 0.0:
+                            avail = available[k]
+                            counts[jj, k] += 1.0
+                            returning[slot, k] += 1.0
+                            st = state[k] + gamma
+                            state[k] = st
+                            remaining[k] = exponential(st) + remaining[k] * ((avail - 1.0) / avail)
+                            available[k] = avail - 1.0
+                # -- stage 5b: bushy cells over the tile, as in ``lif``
+                n_tile = 0
+                for jj in range(nt):
+                    step = t0 + jj
+                    for k in range(nb):
+                        v = 0.0
+                        fired[jj, k] = 0
+                        if step > 0:
+                            if counter[k] <= 0:
+                                if v_prev[k] < 1.0:
+                                    v = v_prev[k] * mem_decay
+                                else:
+                                    counter[k] = n_refrac
+                                    v = 0.0
+                                    fired[jj, k] = 1
+                                    n_tile += 1
+                            isyn[k] = isyn[k] * syn_decay
+                        isyn[k] += counts[jj, k]
+                        if counter[k] <= 0:
+                            v += isyn[k] * weight * dt
+                        if v > 1.0:
+                            v = 1.0
+                        counter[k] -= 1
+                        v_prev[k] = v
+                if n_tile == 0:
+                    continue
+                # the tile's spikes, by time then channel (reported one step back)
+                if n_out + n_tile > capacity:
+                    capacity = max(2 * capacity, n_out + n_tile)
+                    grown_steps = np.empty(capacity, dtype=np.int64)
+                    grown_units = np.empty(capacity, dtype=np.int64)
+                    grown_steps[:n_out] = out_steps[:n_out]
+                    grown_units[:n_out] = out_units[:n_out]
+                    out_steps = grown_steps
+                    out_units = grown_units
+                for jj in range(nt):
+                    for k in range(nb):
+                        if fired[jj, k]:
+                            out_steps[n_out] = t0 + jj - 1
+                            out_units[n_out] = first_channel + ch0 + k
                             n_out += 1
         return out_steps[:n_out], out_units[:n_out]
 
+    # Stage 3's spectrum for the fast path: channel ``c`` of the product ``X = V[c] * S`` is
+    # zero from bin ``K`` on (the matrix's width); the real part of its length-``M``
+    # inverse DFT is the inverse real DFT of its Hermitian part
+    # ``(X_k + conj(X_{M-k})) / 2``, ``k = 0 .. M // 2``: half the work of the complex
+    # transform. Each output bin is written once, from the products it needs.
+    @numba.njit(cache=True, nogil=True)
+    def hermitian_spectrum(matrix, spectrum, m):  # pragma: no cover - compiled
+        n_ch, n_bins = matrix.shape
+        half = m // 2 + 1
+        out = np.empty((n_ch, half), dtype=np.complex64)
+        for c in range(n_ch):
+            direct = min(n_bins, half)  # bins k with X_k (k < n_bins)
+            mirrored = max(m - n_bins + 1, 1)  # from here on X_{M-k} too (m - k < n_bins)
+            out[c, 0] = (matrix[c, 0] * spectrum[0]).real if n_bins > 0 else 0.0
+            for k in range(1, min(direct, mirrored)):
+                out[c, k] = 0.5 * (matrix[c, k] * spectrum[k])
+            for k in range(max(direct, 1), min(mirrored, half)):
+                out[c, k] = 0.0
+            for k in range(mirrored, direct):
+                out[c, k] = 0.5 * (
+                    matrix[c, k] * spectrum[k] + np.conj(matrix[c, m - k] * spectrum[m - k])
+                )
+            for k in range(max(mirrored, direct), half):
+                out[c, k] = 0.5 * np.conj(matrix[c, m - k] * spectrum[m - k])
+        return out
+
     _KERNELS.update(
-        meddis=meddis, fibres=fibres, lif=lif, fused=fused, hazard_increment=hazard_increment
+        meddis=meddis,
+        fibres=fibres,
+        fibres_legacy=fibres_legacy,
+        lif=lif,
+        fused=fused,
+        hazard_increment=hazard_increment,
+        hermitian_spectrum=hermitian_spectrum,
     )
     return _KERNELS
 
@@ -896,30 +992,36 @@ class Cochlea:
         velocity = scipy.fft.ifft(matrix * spectrum[None, :], n=m, axis=1, workers=1)
         return np.ascontiguousarray(velocity.real), fs // 2
 
-    def _time_major_velocity(
-        self, audio: np.ndarray, sample_rate_hz: int
-    ) -> tuple[np.ndarray, int]:
-        """Stage 3 for the fused path: ``(N // 2 + 1, num_channels)`` float32, time-major.
+    def _velocity_rows(
+        self, matrix_rows: np.ndarray, spectrum: np.ndarray, num_steps: int
+    ) -> np.ndarray:
+        """Stage 3 for the fast path, for the channels of ``matrix_rows``: ``(rows,
+        num_steps)`` float32, the real inverse FFT of each channel's Hermitian part (half
+        the work of :meth:`basilar_membrane`'s complex one; the same numbers to single-
+        precision rounding, tested). Run a block of channels at a time, so that the
+        velocity is still in cache when stages 4-5 read it."""
+        import scipy.fft
 
-        The very floats of :meth:`basilar_membrane`, transposed: the inverse FFT along axis
-        0 of the transposed product gives the same numbers as along axis 1 (tested). (A
-        real inverse FFT of the spectrum's Hermitian part would save a quarter of this
-        stage but round differently and move a few spikes per thousand utterances, so that
-        data made before and after would differ; not done.) Time-major puts a block's
-        channels side by side for the SIMD stages.
-        """
+        half = _kernels()["hermitian_spectrum"](matrix_rows, spectrum, num_steps)
+        return scipy.fft.irfft(half, n=num_steps, axis=1, workers=1, overwrite_x=True)
+
+    def _fast_velocity(
+        self, audio: np.ndarray, sample_rate_hz: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Stage 3 of the fast path, block by block: ``(first channel, (rows, N // 2 + 1)
+        float32 velocity)`` for consecutive blocks of :data:`_VELOCITY_BLOCK` channels."""
         import scipy.fft
 
         x = _check_audio(audio)
         fs = _check_rate(sample_rate_hz)
+        matrix = _cached_transfer(
+            x.size, fs, self.num_channels, self.bm_params, self.max_frequency_hz, self.disk_cache
+        )
+        spectrum = scipy.fft.rfft(x)[: matrix.shape[1]].astype(np.complex64)
         m = x.size // 2 + 1
-        matrix_t = _cached_transfer(
-            x.size, fs, self.num_channels, self.bm_params, self.max_frequency_hz,
-            self.disk_cache, time_major=True,
-        )  # fmt: skip
-        spectrum = scipy.fft.rfft(x)[: matrix_t.shape[0]].astype(np.complex64)
-        velocity = scipy.fft.ifft(matrix_t * spectrum[:, None], n=m, axis=0, workers=1)
-        return np.ascontiguousarray(velocity.real), fs // 2
+        for start in range(0, self.num_channels, _VELOCITY_BLOCK):
+            stop = min(start + _VELOCITY_BLOCK, self.num_channels)
+            yield start, self._velocity_rows(matrix[start:stop], spectrum, m)
 
     def hair_cell(self, velocity: np.ndarray, sample_rate_hz: int) -> np.ndarray:
         """Stage 4: Meddis hair cells; firing probability per output step.
@@ -936,17 +1038,24 @@ class Cochlea:
         p = self.hc_params
         return _kernels()["meddis"](v, float(fs), p.y, p.g, p.l, p.r, p.x, p.a, p.b, p.h, p.m)
 
-    def auditory_nerve(self, probability: np.ndarray, sample_rate_hz: int, seed: int) -> np.ndarray:
+    def auditory_nerve(
+        self, probability: np.ndarray, sample_rate_hz: int, seed: int, first_channel: int = 0
+    ) -> np.ndarray:
         """Stage 5a: sample ``n_convergence`` refractory fibres per channel.
 
         Each fibre fires at step ``t`` with probability ``probability[c, t]`` unless it fired
         within the last ``tau_refrac`` (a spike at ``j`` blocks steps ``j+1 .. j+d-1`` with
-        ``d = max(1, ceil(tau_refrac * fs))``, as ``lauscher``'s correction does).
+        ``d = max(1, ceil(tau_refrac * fs))``, as ``lauscher``'s correction does). The
+        fibres of a channel are simulated together, as a race of exponential clocks on the
+        hazard ``-log(1 - p)`` (one variate per fibre spike; the same process as per-step
+        Bernoulli draws), from a random stream of that channel's own: row ``c`` is
+        channel ``first_channel + c``.
 
         Args:
             probability: ``(C, T)`` per-step firing probability (>= 0).
             sample_rate_hz: its sample rate (Hz).
-            seed: integer seed ``0 <= seed < 2**32`` of this call's random stream.
+            seed: integer seed ``0 <= seed < 2**32`` of the random streams.
+            first_channel: the channel index of row 0 (its stream; default 0).
 
         Returns:
             ``(C, T)`` uint8 number of fibres of each channel that fired at each step.
@@ -956,9 +1065,17 @@ class Cochlea:
             raise ValueError("probability: expected finite values >= 0")
         fs = _check_rate(sample_rate_hz)
         seed = _check_seed(seed)
+        if isinstance(first_channel, bool) or not isinstance(first_channel, (int, np.integer)):
+            raise TypeError(f"first_channel: expected an int, got {type(first_channel).__name__}")
+        if first_channel < 0:
+            raise ValueError(f"first_channel: expected >= 0, got {first_channel}")
         dead = max(1, math.ceil(self.bc_params.tau_refrac * fs))
         return _kernels()["fibres"](
-            prob.astype(np.float64, copy=False), int(self.bc_params.n_convergence), dead, seed
+            prob.astype(np.float64, copy=False),
+            int(self.bc_params.n_convergence),
+            dead,
+            seed,
+            int(first_channel),
         )
 
     def bushy_cells(self, fibre_counts: np.ndarray, sample_rate_hz: int) -> np.ndarray:
@@ -980,7 +1097,7 @@ class Cochlea:
         )
 
     def __call__(self, audio: np.ndarray, sample_rate_hz: int, seed: int = 0) -> CochleaSpikes:
-        """Run all stages on one clip.
+        """Run all stages on one clip (the fast path).
 
         Args:
             audio: ``(N,)`` mono samples (any scale; the clip is RMS-normalised).
@@ -992,27 +1109,42 @@ class Cochlea:
         """
         fs = _check_rate(sample_rate_hz)
         seed = _check_seed(seed)
-        velocity_tm, out_rate = self._time_major_velocity(self.preprocess(audio), fs)
-        return self._fused_spikes(velocity_tm, out_rate, seed)
+        x = self.preprocess(audio)
+        return self._fused_spikes(self._fast_velocity(x, fs), x.size // 2 + 1, fs // 2, seed)
 
-    def _fused_spikes(self, velocity_tm: np.ndarray, out_rate: int, seed: int) -> CochleaSpikes:
-        """Stages 4-5 fused on a ``(T, num_channels)`` float32 time-major velocity: the same
-        spikes as :meth:`hair_cell`, :meth:`auditory_nerve` and :meth:`bushy_cells` run on
-        its transpose (tested bit for bit)."""
+    def _fused_spikes(
+        self,
+        velocity_blocks: Iterable[tuple[int, np.ndarray]],
+        num_steps: int,
+        out_rate: int,
+        seed: int,
+    ) -> CochleaSpikes:
+        """Stages 4-5 fused on channel-major velocity blocks ``(first channel, (rows,
+        num_steps) float32)``: the same spikes as :meth:`hair_cell`, :meth:`auditory_nerve`
+        and :meth:`bushy_cells` run on the whole velocity (tested bit for bit). Each channel
+        draws from its own stream (seed, channel index), so blocks may come in any order
+        and need not cover every channel."""
         hc, bc = self.hc_params, self.bc_params
-        steps, units = _kernels()["fused"](
-            velocity_tm, float(out_rate),
-            hc.y, hc.g, hc.l, hc.r, hc.x, hc.a, hc.b, hc.h, hc.m,
-            int(bc.n_convergence), max(1, math.ceil(bc.tau_refrac * out_rate)), seed,
-            bc.tau_mem, bc.tau_syn, bc.tau_refrac, bc.weight / bc.n_convergence,
-            _FUSED_BLOCK, _FUSED_FIRST_CAPACITY,
-        )  # fmt: skip
+        fused = _kernels()["fused"]
+        steps_parts, units_parts = [], []
+        for start, velocity in velocity_blocks:
+            steps, units = fused(
+                velocity, start, float(out_rate),
+                hc.y, hc.g, hc.l, hc.r, hc.x, hc.a, hc.b, hc.h, hc.m,
+                int(bc.n_convergence), max(1, math.ceil(bc.tau_refrac * out_rate)), seed,
+                bc.tau_mem, bc.tau_syn, bc.tau_refrac, bc.weight / bc.n_convergence,
+                _FUSED_BLOCK, _FUSED_FIRST_CAPACITY,
+            )  # fmt: skip
+            steps_parts.append(steps)
+            units_parts.append(units)
+        steps = np.concatenate(steps_parts) if steps_parts else np.zeros(0, np.int64)
+        units = np.concatenate(units_parts) if units_parts else np.zeros(0, np.int64)
         order = np.lexsort((units, steps))  # by time, then channel (as the raster's nonzero)
         return CochleaSpikes(
             steps=steps[order],
             units=units[order],
             sample_rate_hz=out_rate,
-            num_steps=int(velocity_tm.shape[0]),
+            num_steps=int(num_steps),
             num_channels=self.num_channels,
         )
 
@@ -1020,13 +1152,31 @@ class Cochlea:
         self, audio: np.ndarray, sample_rate_hz: int, seed: int = 0
     ) -> CochleaSpikes:
         """All stages one after the other through the public stage methods: the reference
-        that :meth:`__call__`'s fast path is tested against (same spikes, bit for bit)."""
+        that :meth:`__call__`'s fast path is tested against (stages 4-5 bit for bit; stage
+        3 to single-precision rounding, which may move a rare spike)."""
         fs = _check_rate(sample_rate_hz)
-        x = self.preprocess(audio)
-        velocity, out_rate = self.basilar_membrane(x, fs)
+        velocity, out_rate = self.basilar_membrane(self.preprocess(audio), fs)
         prob = self.hair_cell(velocity, out_rate)
-        counts = self.auditory_nerve(prob, out_rate, seed)
-        raster = self.bushy_cells(counts, out_rate)
+        return self._bushy_spikes(self.auditory_nerve(prob, out_rate, seed), out_rate)
+
+    def legacy_spikes(self, audio: np.ndarray, sample_rate_hz: int, seed: int = 0) -> CochleaSpikes:
+        """The spikes of elm-snn's spoken-digit generator before version 3: the reference
+        stages, with the fibres drawn from one numba stream seeded with ``seed``, fibre
+        after fibre and channel after channel (each channel's fibres depend on the channels
+        before it). The same model and distribution as :meth:`__call__`, other spikes;
+        kept so that a set made with generator version 2 can be made again bit for bit, at
+        the reference's speed (~3x the fast path's CPU time)."""
+        fs = _check_rate(sample_rate_hz)
+        seed = _check_seed(seed)
+        velocity, out_rate = self.basilar_membrane(self.preprocess(audio), fs)
+        prob = self.hair_cell(velocity, out_rate)
+        dead = max(1, math.ceil(self.bc_params.tau_refrac * out_rate))
+        counts = _kernels()["fibres_legacy"](prob, int(self.bc_params.n_convergence), dead, seed)
+        return self._bushy_spikes(counts, out_rate)
+
+    def _bushy_spikes(self, fibre_counts: np.ndarray, out_rate: int) -> CochleaSpikes:
+        """Stage 5b on ``(C, T)`` fibre counts, as a spike list sorted by time then channel."""
+        raster = self.bushy_cells(fibre_counts, out_rate)
         steps, units = np.nonzero(raster.T)
         return CochleaSpikes(
             steps=steps.astype(np.int64),

@@ -44,7 +44,12 @@ from typing import Any
 import numpy as np
 
 from elm_snn._validation import check_int
-from elm_snn.synth._spoken_digits_config import SHD_NUM_TEST, SHD_NUM_TRAIN, SpokenDigitsConfig
+from elm_snn.synth._spoken_digits_config import (
+    GENERATOR_VERSIONS,
+    SHD_NUM_TEST,
+    SHD_NUM_TRAIN,
+    SpokenDigitsConfig,
+)
 from elm_snn.synth._utterances import (
     BUCKET_SAMPLES,
     COCHLEA_RATE_HZ,
@@ -79,7 +84,6 @@ __all__ = [
 MANIFEST_NAME = "spoken_digits.json"
 #: Folder (inside ``out_dir``) of cochlea results saved during a run, removed when it ends.
 PARTIAL_DIR_NAME = ".spoken_digits_partial"
-_FORMAT_VERSION = 2
 #: The default speakers' voice variants: eSpeak's human-sounding male and female variants
 #: (``m7``, with its heavy voicing, the robots, whisper and croak are left out). The last two
 #: (``m3``, ``f2``), ordinary voices, are SHD's two test-only speakers.
@@ -372,6 +376,11 @@ def _check_sound(cfg: SpokenDigitsConfig) -> _Jitter:
         raise ValueError(
             f"time_dtype: expected one of ['float16', 'float32', 'float64'], got {cfg.time_dtype!r}"
         )
+    version = cfg.generator_version
+    if isinstance(version, bool) or version not in GENERATOR_VERSIONS:
+        raise ValueError(
+            f"generator_version: expected one of {list(GENERATOR_VERSIONS)}, got {version!r}"
+        )
     return jitter
 
 
@@ -413,7 +422,7 @@ def _manifest_params(
     except PackageNotFoundError:  # pragma: no cover - depends on the environment
         espeak_version = "unknown"
     return {
-        "format_version": _FORMAT_VERSION,
+        "format_version": int(cfg.generator_version),
         "train_per_class": counts["train"],
         "test_per_class": counts["test"],
         "seed": int(cfg.seed),
@@ -532,6 +541,7 @@ def _generate_locked(
         num_channels,
         float(margin_ms),
         workers,
+        generator_version=int(params["format_version"]),
         partial=partial,
         show_progress=progress,
     )

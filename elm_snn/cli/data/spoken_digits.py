@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from elm_snn.synth._spoken_digits_config import SHD_NUM_TEST, SHD_NUM_TRAIN, SpokenDigitsConfig
+from elm_snn.synth._spoken_digits_config import (
+    GENERATOR_VERSIONS,
+    SHD_NUM_TEST,
+    SHD_NUM_TRAIN,
+    SpokenDigitsConfig,
+)
 
 __all__ = ["add_arguments", "run_from_args"]
 
@@ -50,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--channels", type=int, default=700, help="cochlea channels (default 700, as SHD)"
     )
+    parser.add_argument(
+        "--generator-version",
+        type=int,
+        choices=GENERATOR_VERSIONS,
+        default=GENERATOR_VERSIONS[-1],
+        help="3 (default): the fast cochlea; 2: the files of elm-snn before version 3, bit "
+        "for bit (same statistics, other spikes; ~3x the CPU time)",
+    )
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
 
@@ -67,6 +80,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         num_speakers=args.speakers,
         test_speakers=args.test_speakers,
         num_channels=args.channels,
+        generator_version=args.generator_version,
     )
     summary = generate_spoken_digits(
         args.out, config, workers=args.workers, force=args.force, progress=not args.quiet
