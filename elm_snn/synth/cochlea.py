@@ -25,18 +25,24 @@ for ``lauscher``):
 Stages 1-4 and the LIF of stage 5 are deterministic and reproduce ``lauscher`` to floating-
 point precision (the basilar membrane runs its inverse FFT in single precision: about 1e-6
 of each channel's peak). The fibre sampling is exact in distribution but uses its own
-random stream: ``lauscher`` draws ``T x 40`` uniforms per channel, here the waiting time to
-each fibre spike is drawn from the cumulative hazard ``sum -log(1 - p_t)`` (one exponential
-variate per fibre spike), the same Bernoulli process with dead time.
+random numbers: ``lauscher`` draws ``T x 40`` uniforms per channel; here the 40 fibres of a
+channel race exponential clocks on the hazard ``-log(1 - p_t)`` (one variate per fibre
+spike), the same Bernoulli process with dead time, and each channel draws from a
+SplitMix64 stream of its own, started from (seed, channel index).
 
 Two paths compute the same model. The public stage methods (``basilar_membrane``,
 ``hair_cell``, ``auditory_nerve``, ``bushy_cells``, chained by :meth:`Cochlea.reference_spikes`)
 are the reference, written to read like ``lauscher``. :meth:`Cochlea.__call__` is the fast
-path: the same basilar-membrane floats in time-major layout, then stages 4-5 fused over
-blocks of channels, which gives the reference's spikes bit for bit. The hazard
-``-log(1 - p)`` comes from a 16-term series for ``p <= 1/16`` in both paths (within 2 ulp of
-``log1p``, and unlike it, it vectorises; on 240 generated utterances no spike moved against
-the earlier ``log1p`` hazard). All of this is tested (``tests/synth/test_cochlea.py``).
+path, about 3x less CPU (``benchmarks/bench_cochlea.py``): stage 3 as the real inverse FFT of
+each channel's Hermitian spectrum (half the work of the complex one; the same velocity to
+single-precision rounding, which moves about one spike in ten thousand), a block of channels
+at a time, then stages 4-5 fused in time order over blocks of channels side by side, which
+gives the reference stages' spikes bit for bit on the same velocity. The hazard
+``-log(1 - p)`` comes from a six-term ``atanh`` series for ``p <= 1/16`` in both paths
+(within 2 ulp of ``log1p``, and unlike it, it vectorises). :meth:`Cochlea.legacy_spikes`
+keeps the cochlea of elm-snn's spoken-digit generator version 2 (one random stream for all
+fibres), so that sets made with it can be made again bit for bit. All of this is tested
+(``tests/synth/test_cochlea.py``).
 
 Why one file of ~1,000 lines: the five stages share one parameter set and are checked stage
 by stage against ``lauscher`` (``tests/synth/test_cochlea.py``); kept together, the module
