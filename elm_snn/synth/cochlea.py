@@ -608,6 +608,22 @@ def _kernels() -> dict[str, Callable[..., Any]]:
                     available = available - 1.0
         return counts
 
+    # The hazard as generator version 2 summed it: -log(1 - p) = p + p^2/2 + p^3/3 + ...
+    # (16 terms for p <= 1/16), within 2 ulp of ``series`` but not always the same double,
+    # so ``fibres_legacy`` keeps it to remake version-2 spikes exactly.
+    @numba.njit(cache=True, nogil=True)
+    def legacy_hazard_increment(p):  # pragma: no cover - compiled
+        if p >= 1.0:
+            return 1000.0
+        if p > series_max_p:
+            return -np.log1p(-p)
+        if p <= 0.0:
+            return 0.0
+        s = 1.0 / 16.0
+        for k in range(15, 0, -1):
+            s = 1.0 / k + p * s
+        return p * s
+
     # Stage 5a as elm-snn drew it before generator version 3: one numba stream, seeded once,
     # fibre after fibre and channel after channel; each spike's exponential variate sets
     # the cumulative hazard it fires at, found by binary search. The same process as
@@ -621,7 +637,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         for ch in range(n_ch):
             hazard[0] = 0.0
             for t in range(n_t):
-                hazard[t + 1] = hazard[t] + hazard_increment(prob[ch, t])
+                hazard[t + 1] = hazard[t] + legacy_hazard_increment(prob[ch, t])
             total = hazard[n_t]
             for _ in range(n_fibres):
                 s = 0
@@ -889,6 +905,7 @@ def _kernels() -> dict[str, Callable[..., Any]]:
         meddis=meddis,
         fibres=fibres,
         fibres_legacy=fibres_legacy,
+        legacy_hazard_increment=legacy_hazard_increment,
         lif=lif,
         fused=fused,
         hazard_increment=hazard_increment,

@@ -157,6 +157,13 @@ def test_cli_runs_and_reports(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1  # one line, through the CLI's one error handler
     assert err[0].startswith("elm-snn: error:") and "per_class" in err[0]
+    # the generator version: 3 unless asked, 2 or 3 only
+    base = ["--out", str(tmp_path / "v")]
+    assert parser.parse_args(base).generator_version == 3
+    assert parser.parse_args([*base, "--generator-version", "2"]).generator_version == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--generator-version", "1"])
+    capsys.readouterr()
 
 
 def test_tonic_reads_generated_files(tmp_path) -> None:

@@ -43,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shd-sized",
         action="store_true",
-        help=f"SHD's size: {SHD_NUM_TRAIN} train / {SHD_NUM_TEST} test samples (about 1.4 "
-        "CPU-hours, ~45 min on 2 idle cores; resumable if interrupted)",
+        help=f"SHD's size: {SHD_NUM_TRAIN} train / {SHD_NUM_TEST} test samples (about 25 "
+        "CPU-minutes, ~13 min on 2 idle cores; resumable if interrupted)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
