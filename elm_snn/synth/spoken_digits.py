@@ -16,7 +16,10 @@ a stand-in that needs no network:
   as if it had been recorded at ``formant_scale`` times its rate (which scales every
   frequency, formants and pitch, by that factor: a shorter or longer vocal tract), and
   zero-padded (centred) to the next length of a fixed set (multiples of 100 ms) so the
-  basilar-membrane matrices can be cached.
+  basilar-membrane matrices can be cached. ``generator_version`` 3 (the default) runs the
+  fast path, ``Cochlea.__call__`` (about 0.14 CPU-s per utterance); 2 runs
+  ``Cochlea.legacy_spikes``, which remakes the files of elm-snn before version 3 bit for
+  bit (the same statistics, other spikes).
 * **files**: ``out_dir/shd_train.h5`` and ``out_dir/shd_test.h5`` written with
   :func:`elm_snn.data.shd_format.write_shd_file` (readable by ``tonic.datasets.SHD`` and
   :class:`elm_snn.data.SHD`), plus ``out_dir/spoken_digits.json``, a manifest of the

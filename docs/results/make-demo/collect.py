@@ -17,14 +17,15 @@ import statistics
 import sys
 from pathlib import Path
 
-FIELDS = ("data_seed", "model", "bin_size_ms", "seed", "num_parameters", "best_val_accuracy",
-          "test_accuracy", "cpu_seconds", "git_commit")  # fmt: skip
+FIELDS = ("data_seed", "generator_version", "model", "bin_size_ms", "seed", "num_parameters",
+          "best_val_accuracy", "test_accuracy", "cpu_seconds", "git_commit")  # fmt: skip
 
 
-def _data_seed(run: Path) -> int:
+def _data_set(run: Path) -> tuple[int, int]:
+    """The generator seed and version of the data set a run read (its manifest)."""
     config = json.loads((run / "config.json").read_text())
     spec = json.loads((Path(config["data_root"]) / "spoken_digits.json").read_text())
-    return int(spec["params"]["seed"])
+    return int(spec["params"]["seed"]), int(spec["params"]["format_version"])
 
 
 def main(out: Path, demos: list[Path]) -> None:
@@ -32,7 +33,9 @@ def main(out: Path, demos: list[Path]) -> None:
     for demo in demos:
         for run in sorted(p for p in demo.iterdir() if (p / "metrics.json").is_file()):
             metrics = json.loads((run / "metrics.json").read_text())
-            rows.append({"data_seed": _data_seed(run), **{k: metrics.get(k) for k in FIELDS[1:]}})
+            seed, version = _data_set(run)
+            rows.append({"data_seed": seed, "generator_version": version,
+                         **{k: metrics.get(k) for k in FIELDS[2:]}})  # fmt: skip
     if not rows:
         raise SystemExit("no finished demo run found")
     out.mkdir(parents=True, exist_ok=True)
@@ -62,10 +65,12 @@ def main(out: Path, demos: list[Path]) -> None:
     ]
     cpu = sum(float(r["cpu_seconds"] or 0) for r in rows)
     commits = sorted({str(r["git_commit"]) for r in rows})
+    versions = sorted({r["generator_version"] for r in rows})
     text = [
         "# `elm-snn demo` on three generated data sets",
         "",
         f"- runs: {len(rows)}, git commit(s): {', '.join(f'`{c}`' for c in commits)}",
+        f"- spoken-digit generator version(s): {', '.join(map(str, versions))}",
         f"- training and testing CPU time: {cpu / 60:.1f} min",
         "",
         *lines,
