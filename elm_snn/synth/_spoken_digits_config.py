@@ -48,7 +48,7 @@ class SpokenDigitsConfig:
         generator_version: which generator makes the spikes (recorded in the manifest as
             ``format_version``): 3 (the default) runs the fast cochlea, each channel's
             fibres drawing from a stream of its own; 2 makes the files of elm-snn before
-            version 3 bit for bit (one stream for all fibres, about 3x the CPU time). The
+            version 3 bit for bit (one stream for all fibres, about 4x the CPU time). The
             two give the same spike statistics, not the same spikes.
     """
 

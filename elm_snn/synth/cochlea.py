@@ -35,7 +35,7 @@ Two paths compute the same model. The public stage methods (``basilar_membrane``
 are the reference, written to read like ``lauscher``. :meth:`Cochlea.__call__` is the fast
 path, about 3x less CPU (``benchmarks/bench_cochlea.py``): stage 3 as the real inverse FFT of
 each channel's Hermitian spectrum (half the work of the complex one; the same velocity to
-single-precision rounding, which moves about one spike in ten thousand), a block of channels
+single-precision rounding, which moves a few spikes in 100,000), a block of channels
 at a time, then stages 4-5 fused in time order over blocks of channels side by side, which
 gives the reference stages' spikes bit for bit on the same velocity. The hazard
 ``-log(1 - p)`` comes from a six-term ``atanh`` series for ``p <= 1/16`` in both paths
@@ -1188,7 +1188,7 @@ class Cochlea:
         after fibre and channel after channel (each channel's fibres depend on the channels
         before it). The same model and distribution as :meth:`__call__`, other spikes;
         kept so that a set made with generator version 2 can be made again bit for bit, at
-        the reference's speed (~3x the fast path's CPU time)."""
+        the reference's speed (~4x the fast path's CPU time)."""
         fs = _check_rate(sample_rate_hz)
         seed = _check_seed(seed)
         velocity, out_rate = self.basilar_membrane(self.preprocess(audio), fs)

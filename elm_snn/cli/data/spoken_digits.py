@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=GENERATOR_VERSIONS,
         default=GENERATOR_VERSIONS[-1],
         help="3 (default): the fast cochlea; 2: the files of elm-snn before version 3, bit "
-        "for bit (same statistics, other spikes; ~3x the CPU time)",
+        "for bit (same statistics, other spikes; ~4x the CPU time)",
     )
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
