@@ -257,6 +257,21 @@ def test_fused_stages_match_the_stage_by_stage_reference_bit_for_bit(num_channel
         assert fast.steps.dtype == fast.units.dtype == np.int64
 
 
+def test_fused_stages_match_the_reference_where_the_hazard_needs_log1p() -> None:
+    """A velocity 300 times too loud drives the firing probability above the series' range
+    (p > 1/16: the fused kernel's scalar ``log1p`` branch) in some steps; the spikes still
+    equal the stage-by-stage reference's bit for bit."""
+    cochlea = Cochlea(num_channels=33)
+    velocity, out_rate = cochlea.basilar_membrane(cochlea.preprocess(_clip(seed=0)), FS)
+    loud = (velocity * 300).astype(np.float32)
+    assert (cochlea.hair_cell(loud, out_rate) > 1 / 16).sum() > 10
+    fast = cochlea._fused_spikes([(0, loud)], loud.shape[1], out_rate, 3)
+    steps, units, _ = _stage_by_stage(cochlea, loud, out_rate, 3)
+    assert len(steps) > 20
+    np.testing.assert_array_equal(fast.steps, steps)
+    np.testing.assert_array_equal(fast.units, units)
+
+
 def test_a_channels_spikes_depend_on_the_seed_and_its_index_only() -> None:
     """Every channel draws from its own stream: blocks of any size, in any order, and a
     subset of the channels give each channel the same spikes as the whole run."""
