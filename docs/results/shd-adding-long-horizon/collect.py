@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -29,8 +30,9 @@ def main(grid: Path, out: Path, command: str) -> None:
     from elm_snn.train.grid import write_results
     from elm_snn.train.provenance import compare_run_info, write_run_info
 
-    rows, configs, commits = [], [], set()
+    rows, configs, commits, last_written = [], [], set(), 0.0
     for run in sorted(p for p in grid.iterdir() if (p / "metrics.json").is_file()):
+        last_written = max(last_written, (run / "metrics.json").stat().st_mtime)
         metrics = json.loads((run / "metrics.json").read_text())
         rows.append(metrics)
         configs.append(RunConfig.from_dict(json.loads((run / "config.json").read_text())))
@@ -47,6 +49,16 @@ def main(grid: Path, out: Path, command: str) -> None:
                  "test_samples", "train_samples_per_epoch", "max_epochs", "input_format")
     }  # fmt: skip
     info = compare_run_info("shd-adding", "quick", overrides, configs, rows, commit, command)
+    # the generator version that made the data, in the command that remakes it
+    version = int(info["data"]["generator"].get("format_version", 0))
+    if version != 3 and "--generator-version" not in command:
+        command = command.replace(
+            "elm-snn data spoken-digits",
+            f"elm-snn data spoken-digits --generator-version {version}",
+        )
+        info["command"] = command
+    # "finished": when the last run wrote its metrics, not when this script ran
+    info["date_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last_written))
     write_run_info(out, info)
     # the page: provenance first, then the table write_results made, then the figures
     from elm_snn._io import atomic_write_text
@@ -61,7 +73,7 @@ def main(grid: Path, out: Path, command: str) -> None:
         else f"offline spoken digits ({files['train']:,}-digit training file)"
     )
     data_line = (
-        f"{size}, generator seed {info['data']['generator']['seed']}: "
+        f"{size}, generator seed {info['data']['generator']['seed']}, version {version}: "
         f"{n['train']:,} training / {n['validation']:,} validation (voices "
         f"{info['data']['validation_speakers']}) / {n['test']:,} test digits (voices "
         f"{info['data']['test_speakers']})"
