@@ -35,27 +35,28 @@
 #    it, the spiking network, which learned the single digits, does not.
 #
 # **What to expect.** The defaults reuse the 500 generated digits that `make demo` caches
-# (generating them takes about 5 CPU-minutes the first time) and train at 20 ms bins with
+# (generating them takes about 1.5 CPU-minutes the first time) and train at 20 ms bins with
 # the `"quick"` preset, two runs at a time: single digits for 40 epochs of at most 960
 # samples (the 360 digits of the training split, so 360 per epoch), SHD-Adding for 40
 # epochs of 1,920 pairs (the demo's budget). On the project's 2-core
-# machine, otherwise idle, at commit 3f31d9e (digits cached), the whole notebook ran in
-# 4 min 9 s and printed, as test accuracy on the two held-out voices:
+# machine, otherwise idle, at commit 0b33758 (digits cached: the spoken-digit generator's
+# version 3), the whole notebook ran in 3 min 25 s and printed, as test accuracy on the two
+# held-out voices:
 #
 # | | ELM | LSTM | E/I SNN | chance |
 # | --- | ---: | ---: | ---: | ---: |
-# | single digits (SHD) | 0.84 | 0.89 | 0.56 | 0.05 |
-# | SHD-Adding | 0.468 | (not run) | 0.112 | 0.053 |
+# | single digits (SHD) | 0.83 | 0.85 | 0.65 | 0.05 |
+# | SHD-Adding | 0.425 | (not run) | 0.097 | 0.053 |
 #
 # All three learn single digits (the paper's SNN: 0.58 at 20 ms). Of the two run on
 # SHD-Adding, the ELM learns to add them and the SNN stays at the level of always answering
 # the most frequent sum (0.107), like the paper's (0.09). The LSTM, left out here to save
 # time, learns to add as well when it reads the mean of its outputs (the quick preset's
 # LSTM readout): with `"lstm"` in `ADDING_MODELS` the same setting gave it 0.278 (one seed,
-# one generated data set, `docs/results/shd-adding-demo-budget`). Read at its last step,
-# as in the paper and in `make demo`, it memorises these 400 training digits and scores
-# 0.10-0.17 on three generated data sets against the ELM's 0.29-0.50 (the Results page,
-# "What make demo measures").
+# one data set of the generator's version 2, `docs/results/shd-adding-demo-budget`). Read
+# at its last step, as in the paper and in `make demo`, it memorises these 400 training
+# digits and scores 0.14-0.18 on three generated data sets against the ELM's 0.28-0.42 (the
+# Results page, "What make demo measures").
 # For the paper's setting use the real SHD, `PRESET = "paper"` and `MAX_EPOCHS = 70` on a
 # GPU, or the command line:
 # `elm-snn compare --task shd-adding --data-root DIR --models elm lstm snn
