@@ -1005,15 +1005,25 @@ class Cochlea:
         """
         import scipy.fft
 
+        matrix, spectrum, m, fs = self._transfer_and_spectrum(audio, sample_rate_hz)
+        velocity = scipy.fft.ifft(matrix * spectrum[None, :], n=m, axis=1, workers=1)
+        return np.ascontiguousarray(velocity.real), fs // 2
+
+    def _transfer_and_spectrum(
+        self, audio: np.ndarray, sample_rate_hz: int
+    ) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """What both paths of stage 3 start from: the ``(num_channels, K)`` complex64
+        transfer matrix (cached), the clip's first ``K`` DFT bins as complex64, the output
+        length ``M = N // 2 + 1`` and the checked input rate."""
+        import scipy.fft
+
         x = _check_audio(audio)
         fs = _check_rate(sample_rate_hz)
-        m = x.size // 2 + 1
         matrix = _cached_transfer(
             x.size, fs, self.num_channels, self.bm_params, self.max_frequency_hz, self.disk_cache
         )
         spectrum = scipy.fft.rfft(x)[: matrix.shape[1]].astype(np.complex64)
-        velocity = scipy.fft.ifft(matrix * spectrum[None, :], n=m, axis=1, workers=1)
-        return np.ascontiguousarray(velocity.real), fs // 2
+        return matrix, spectrum, x.size // 2 + 1, fs
 
     def _velocity_rows(
         self, matrix_rows: np.ndarray, spectrum: np.ndarray, num_steps: int
@@ -1033,15 +1043,7 @@ class Cochlea:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Stage 3 of the fast path, block by block: ``(first channel, (rows, N // 2 + 1)
         float32 velocity)`` for consecutive blocks of :data:`_VELOCITY_BLOCK` channels."""
-        import scipy.fft
-
-        x = _check_audio(audio)
-        fs = _check_rate(sample_rate_hz)
-        matrix = _cached_transfer(
-            x.size, fs, self.num_channels, self.bm_params, self.max_frequency_hz, self.disk_cache
-        )
-        spectrum = scipy.fft.rfft(x)[: matrix.shape[1]].astype(np.complex64)
-        m = x.size // 2 + 1
+        matrix, spectrum, m, _ = self._transfer_and_spectrum(audio, sample_rate_hz)
         for start in range(0, self.num_channels, _VELOCITY_BLOCK):
             stop = min(start + _VELOCITY_BLOCK, self.num_channels)
             yield start, self._velocity_rows(matrix[start:stop], spectrum, m)
@@ -1092,7 +1094,7 @@ class Cochlea:
             raise TypeError(f"first_channel: expected an int, got {type(first_channel).__name__}")
         if first_channel < 0:
             raise ValueError(f"first_channel: expected >= 0, got {first_channel}")
-        dead = max(1, math.ceil(self.bc_params.tau_refrac * fs))
+        dead = self._dead_steps(fs)
         return _kernels()["fibres"](
             prob.astype(np.float64, copy=False),
             int(self.bc_params.n_convergence),
@@ -1100,6 +1102,10 @@ class Cochlea:
             seed,
             int(first_channel),
         )
+
+    def _dead_steps(self, sample_rate_hz: int) -> int:
+        """A fibre's dead time in steps: a spike at ``j`` blocks ``j+1 .. j+d-1``."""
+        return max(1, math.ceil(self.bc_params.tau_refrac * sample_rate_hz))
 
     def bushy_cells(self, fibre_counts: np.ndarray, sample_rate_hz: int) -> np.ndarray:
         """Stage 5b: leaky integrate-and-fire bushy cells driven by the fibre spikes.
@@ -1154,7 +1160,7 @@ class Cochlea:
             steps, units = fused(
                 velocity, start, float(out_rate),
                 hc.y, hc.g, hc.l, hc.r, hc.x, hc.a, hc.b, hc.h, hc.m,
-                int(bc.n_convergence), max(1, math.ceil(bc.tau_refrac * out_rate)), seed,
+                int(bc.n_convergence), self._dead_steps(out_rate), seed,
                 bc.tau_mem, bc.tau_syn, bc.tau_refrac, bc.weight / bc.n_convergence,
                 _FUSED_BLOCK, _FUSED_FIRST_CAPACITY,
             )  # fmt: skip
@@ -1193,8 +1199,9 @@ class Cochlea:
         seed = _check_seed(seed)
         velocity, out_rate = self.basilar_membrane(self.preprocess(audio), fs)
         prob = self.hair_cell(velocity, out_rate)
-        dead = max(1, math.ceil(self.bc_params.tau_refrac * out_rate))
-        counts = _kernels()["fibres_legacy"](prob, int(self.bc_params.n_convergence), dead, seed)
+        counts = _kernels()["fibres_legacy"](
+            prob, int(self.bc_params.n_convergence), self._dead_steps(out_rate), seed
+        )
         return self._bushy_spikes(counts, out_rate)
 
     def _bushy_spikes(self, fibre_counts: np.ndarray, out_rate: int) -> CochleaSpikes:
